@@ -1,0 +1,121 @@
+// Command ember runs AWS Lambda functions with Lambda's execution model.
+//
+//	ember rie [flags] [BOOTSTRAP [ARGS...]]   the AWS runtime interface emulator's endpoint
+//	ember run PATH [flags]                    one invocation of a directory or zip
+//
+// Started under the name aws-lambda-rie, the binary acts as `ember rie`.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+)
+
+const usage = `ember runs AWS Lambda functions with Lambda's execution model.
+
+Usage:
+  ember rie [flags] [BOOTSTRAP [ARGS...]]  serve the runtime interface emulator's invoke endpoint
+  ember run PATH [flags]                   invoke a function in a directory or zip once
+  ember version                            print the version
+
+Run 'ember COMMAND -h' for a command's flags.
+`
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = "dev"
+
+func main() {
+	os.Exit(run(os.Args, os.Stdin, os.Stdout, os.Stderr))
+}
+
+// run is main without the exit, so that every command returns its status.
+func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+
+	if filepath.Base(args[0]) == "aws-lambda-rie" {
+		return exitCode(stderr, rieCommand(ctx, args[1:], os.Environ(), stdout, stderr, true))
+	}
+	if len(args) < 2 {
+		fmt.Fprint(stderr, usage)
+		return 2
+	}
+	var err error
+	switch args[1] {
+	case "rie":
+		err = rieCommand(ctx, args[2:], os.Environ(), stdout, stderr, false)
+	case "run":
+		err = runCommand(ctx, args[2:], stdin, stdout, stderr)
+	case "version", "--version", "-version":
+		fmt.Fprintln(stdout, "ember", version)
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, usage)
+	default:
+		fmt.Fprintf(stderr, "ember: unknown command %q\n\n%s", args[1], usage)
+		return 2
+	}
+	return exitCode(stderr, err)
+}
+
+// exitError carries a command's exit status without a message.
+type exitError struct{ code int }
+
+func (e *exitError) Error() string { return fmt.Sprintf("exit status %d", e.code) }
+
+// usageError is a command line that makes no sense.
+type usageError struct{ msg string }
+
+func (e *usageError) Error() string { return e.msg }
+
+func exitCode(stderr io.Writer, err error) int {
+	if err == nil {
+		return 0
+	}
+	var ee *exitError
+	if errors.As(err, &ee) {
+		return ee.code
+	}
+	fmt.Fprintln(stderr, "ember:", err)
+	var ue *usageError
+	if errors.As(err, &ue) {
+		return 2
+	}
+	return 1
+}
+
+// newLogger returns ember's own log on w at the named level.
+func newLogger(w io.Writer, level string) (*slog.Logger, error) {
+	var l slog.Level
+	switch strings.ToLower(level) {
+	case "debug":
+		l = slog.LevelDebug
+	case "", "info":
+		l = slog.LevelInfo
+	case "warn", "warning":
+		l = slog.LevelWarn
+	case "error":
+		l = slog.LevelError
+	default:
+		return nil, &usageError{fmt.Sprintf("unknown log level %q (debug, info, warn, error)", level)}
+	}
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: l})), nil
+}
+
+// envMap turns KEY=VALUE pairs into a map.
+func envMap(environ []string) map[string]string {
+	m := make(map[string]string, len(environ))
+	for _, kv := range environ {
+		if k, v, ok := strings.Cut(kv, "="); ok {
+			m[k] = v
+		}
+	}
+	return m
+}

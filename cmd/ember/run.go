@@ -1,0 +1,184 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/emberfn/ember/internal/codezip"
+	"github.com/emberfn/ember/internal/envpool"
+	"github.com/emberfn/ember/internal/environment"
+	"github.com/emberfn/ember/internal/function"
+	"github.com/emberfn/ember/internal/invocation"
+)
+
+// maxUnzipped is Lambda's limit on a function's unpacked code.
+const maxUnzipped = 250 * 1024 * 1024
+
+// envFlags collects repeated --env K=V flags.
+type envFlags map[string]string
+
+func (e envFlags) String() string { return fmt.Sprint(map[string]string(e)) }
+
+func (e envFlags) Set(s string) error {
+	k, v, ok := strings.Cut(s, "=")
+	if !ok || k == "" {
+		return fmt.Errorf("want KEY=VALUE, got %q", s)
+	}
+	e[k] = v
+	return nil
+}
+
+// runCommand invokes the function in a directory or zip once, like
+// `sam local invoke`: the response on stdout, the logs on stderr, and a
+// non-zero exit status on a function error.
+func runCommand(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("run", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	event := fs.String("event", "", "file holding the event JSON, or - for standard input (default {})")
+	memory := fs.Int("memory", function.DefaultMemoryMB, "memory size in MB (128–10240)")
+	timeout := fs.Float64("timeout", function.DefaultTimeout.Seconds(), "timeout in seconds (1–900)")
+	handler := fs.String("handler", "", "handler, passed to the runtime as _HANDLER")
+	runtime := fs.String("runtime", "provided.al2023", "runtime name")
+	name := fs.String("name", "", "function name (default: the directory or zip's base name)")
+	logLevel := fs.String("log-level", "warn", "ember's own log level: debug, info, warn, error")
+	env := envFlags{}
+	fs.Var(env, "env", "function variable KEY=VALUE (repeatable)")
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "Usage: ember run PATH [flags]")
+		fmt.Fprintln(stderr, "Invokes the function in directory or zip PATH once: response on stdout, logs on stderr.")
+		fs.PrintDefaults()
+	}
+	// Flags may come before or after PATH.
+	var paths []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				return nil
+			}
+			return &usageError{err.Error()}
+		}
+		if fs.NArg() == 0 {
+			break
+		}
+		paths = append(paths, fs.Arg(0))
+		args = fs.Args()[1:]
+	}
+	if len(paths) != 1 {
+		fs.Usage()
+		return &usageError{"run takes exactly one PATH"}
+	}
+	log, err := newLogger(stderr, *logLevel)
+	if err != nil {
+		return err
+	}
+	payload, err := readEvent(*event, stdin)
+	if err != nil {
+		return err
+	}
+
+	codeDir, cleanup, err := codeDirectory(paths[0])
+	if err != nil {
+		return err
+	}
+	defer cleanup()
+	fnName := *name
+	if fnName == "" {
+		fnName = strings.TrimSuffix(filepath.Base(paths[0]), ".zip")
+	}
+	fn := function.Config{
+		Name:     fnName,
+		Runtime:  *runtime,
+		Handler:  *handler,
+		MemoryMB: *memory,
+		Timeout:  time.Duration(*timeout * float64(time.Second)),
+		CodeDir:  codeDir,
+		Env:      env,
+	}.WithDefaults()
+	if err := fn.Validate(); err != nil {
+		return &usageError{err.Error()}
+	}
+
+	pool := envpool.New(envpool.Options{
+		Environment:    environment.Options{Function: fn, Logs: stderr, Log: log},
+		MaxConcurrency: 1,
+	})
+	defer pool.Close()
+	req := invocation.Request{ID: invocation.NewRequestID(), Payload: payload, InvokedARN: fn.ARN()}
+	resp, reports, err := pool.Invoke(ctx, req)
+	if err != nil {
+		return err
+	}
+	if resp.Stream != nil {
+		_, err = io.Copy(stdout, resp.Stream)
+		resp.Stream.Close()
+		if fe := resp.Stream.Err(); fe != nil {
+			resp.FunctionError, resp.Payload = invocation.FunctionErrorUnhandled, fe.Body
+			fmt.Fprintf(stdout, "\n%s", fe.Body)
+		}
+	} else {
+		_, err = stdout.Write(resp.Payload)
+	}
+	fmt.Fprintln(stdout)
+	<-reports
+	if err != nil {
+		return fmt.Errorf("write response: %w", err)
+	}
+	if resp.FunctionError != "" {
+		return &exitError{code: 1}
+	}
+	return nil
+}
+
+// readEvent reads the event from a file, from stdin for "-", or gives {}.
+func readEvent(path string, stdin io.Reader) ([]byte, error) {
+	var b []byte
+	var err error
+	switch path {
+	case "":
+		return []byte("{}"), nil
+	case "-":
+		b, err = io.ReadAll(io.LimitReader(stdin, invocation.MaxSyncRequest+1))
+	default:
+		b, err = os.ReadFile(path)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read event: %w", err)
+	}
+	if len(b) > invocation.MaxSyncRequest {
+		return nil, fmt.Errorf("event is larger than Lambda's %d-byte limit", invocation.MaxSyncRequest)
+	}
+	return b, nil
+}
+
+// codeDirectory returns the directory holding the function's code: path
+// itself, or a temporary directory the zip at path is unpacked into.
+func codeDirectory(path string) (string, func(), error) {
+	st, err := os.Stat(path)
+	if err != nil {
+		return "", nil, fmt.Errorf("function code: %w", err)
+	}
+	if st.IsDir() {
+		abs, err := filepath.Abs(path)
+		if err != nil {
+			return "", nil, fmt.Errorf("function code: %w", err)
+		}
+		return abs, func() {}, nil
+	}
+	dir, err := os.MkdirTemp("", "ember-run-")
+	if err != nil {
+		return "", nil, fmt.Errorf("unpack %s: %w", path, err)
+	}
+	cleanup := func() { os.RemoveAll(dir) }
+	if _, err := codezip.Extract(path, dir, maxUnzipped); err != nil {
+		cleanup()
+		return "", nil, fmt.Errorf("unpack %s: %w", path, err)
+	}
+	return dir, cleanup, nil
+}

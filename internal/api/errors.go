@@ -1,0 +1,80 @@
+// Package api owns ember's HTTP edge in AWS's shapes: the one place where
+// ember's error classes become AWS error responses.
+package api
+
+import (
+	"encoding/json"
+	"errors"
+	"net/http"
+	"strconv"
+
+	"github.com/emberfn/ember/internal/invocation"
+)
+
+// ErrorBody is the body of an AWS Lambda API error. Lambda spells the
+// message member "message" for most errors and "Message" for a few.
+type ErrorBody struct {
+	Reason  string `json:"Reason,omitempty"`
+	Type    string `json:"Type"`
+	Message string `json:"message"`
+}
+
+// awsError is one error as the wire carries it.
+type awsError struct {
+	status int
+	code   string
+	body   any
+}
+
+// translate maps an error of ember's classes to its AWS shape.
+func translate(err error) awsError {
+	msg := err.Error()
+	var ce *invocation.ClientError
+	if errors.As(err, &ce) {
+		msg = ce.Message
+	}
+	var te *invocation.ThrottleError
+	switch {
+	case errors.As(err, &te):
+		return awsError{http.StatusTooManyRequests, "TooManyRequestsException",
+			ErrorBody{Reason: te.Reason, Type: "User", Message: "Rate Exceeded."}}
+	case errors.Is(err, invocation.ErrTooLarge):
+		return awsError{http.StatusRequestEntityTooLarge, "RequestEntityTooLargeException", ErrorBody{Type: "User", Message: msg}}
+	case errors.Is(err, invocation.ErrInvalidContent):
+		return awsError{http.StatusBadRequest, "InvalidRequestContentException", ErrorBody{Type: "User", Message: msg}}
+	case errors.Is(err, invocation.ErrInvalid):
+		return awsError{http.StatusBadRequest, "InvalidParameterValueException", ErrorBody{Type: "User", Message: msg}}
+	case errors.Is(err, invocation.ErrConflict):
+		return awsError{http.StatusConflict, "ResourceConflictException", ErrorBody{Type: "User", Message: msg}}
+	case errors.Is(err, invocation.ErrNotFound):
+		return awsError{http.StatusNotFound, "ResourceNotFoundException",
+			struct {
+				Type    string `json:"Type"`
+				Message string `json:"Message"`
+			}{"User", msg}}
+	}
+	return awsError{http.StatusInternalServerError, "ServiceException",
+		struct {
+			Type    string `json:"Type"`
+			Message string `json:"Message"`
+		}{"Service", "An internal error occurred: " + msg}}
+}
+
+// WriteError answers a request with err in AWS's error shape: its status,
+// the x-amzn-ErrorType header and the JSON body.
+func WriteError(w http.ResponseWriter, err error) {
+	e := translate(err)
+	b, mErr := json.Marshal(e.body)
+	if mErr != nil {
+		b = []byte(`{"Type":"Service","Message":"An internal error occurred"}`)
+	}
+	h := w.Header()
+	h.Set("Content-Type", "application/json")
+	h.Set("X-Amzn-ErrorType", e.code)
+	h.Set("Content-Length", strconv.Itoa(len(b)))
+	if e.status == http.StatusTooManyRequests {
+		h.Set("Retry-After", "1")
+	}
+	w.WriteHeader(e.status)
+	w.Write(b)
+}

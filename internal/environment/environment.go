@@ -1,0 +1,388 @@
+// Package environment owns one execution environment: its runtime process,
+// its Runtime API server, the Init → Invoke → Shutdown lifecycle with its
+// deadlines, the START/END/REPORT lines and the measured durations and
+// memory. It runs one invocation at a time; envpool decides which.
+package environment
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/emberfn/ember/internal/function"
+	"github.com/emberfn/ember/internal/invocation"
+	"github.com/emberfn/ember/internal/runtimeapi"
+)
+
+// Options configure one environment.
+type Options struct {
+	Function function.Config
+	// Logs receives the function's log lines, runtime output and
+	// START/END/REPORT alike.
+	Logs io.Writer
+	// Log is ember's own log.
+	Log *slog.Logger
+	// RuntimeAPIAddr is where the Runtime API listens; the default
+	// 127.0.0.1:0 picks a free port.
+	RuntimeAPIAddr string
+	// BaseEnv is passed through to the runtime below Lambda's variables
+	// (ember rie passes its own environment, as AWS's emulator does).
+	BaseEnv map[string]string
+	// ShutdownGrace is the time between SIGTERM and SIGKILL at shutdown.
+	ShutdownGrace time.Duration
+	// InitTimeout bounds the init phase; Lambda's is 10 s.
+	InitTimeout time.Duration
+}
+
+var (
+	errTimeout     = errors.New("invocation timed out")
+	errInitTimeout = errors.New("init timed out")
+	// ErrBusy is returned when an invocation is asked of an environment
+	// that is running one.
+	ErrBusy = errors.New("environment is busy")
+	// ErrShutdown is returned by an environment that was shut down.
+	ErrShutdown = errors.New("environment is shut down")
+)
+
+// Environment is one execution environment of one function version.
+type Environment struct {
+	fn        function.Config
+	opts      Options
+	log       *slog.Logger
+	api       *runtimeapi.Server
+	listener  net.Listener
+	apiAddr   string
+	logStream string
+	logs      *logWriter
+	served    chan struct{}
+	busy      atomic.Bool
+
+	mu sync.Mutex
+	// proc is the runtime process; nil before init and after a reset.
+	proc     *process
+	shutdown bool
+	// tails are the goroutines that finish invocations.
+	tails sync.WaitGroup
+}
+
+// New prepares an environment: its Runtime API listens, no process runs
+// until the first invocation.
+func New(opts Options) (*Environment, error) {
+	fn := opts.Function.WithDefaults()
+	if opts.RuntimeAPIAddr == "" {
+		opts.RuntimeAPIAddr = "127.0.0.1:0"
+	}
+	if opts.ShutdownGrace == 0 {
+		opts.ShutdownGrace = 500 * time.Millisecond
+	}
+	if opts.InitTimeout == 0 {
+		opts.InitTimeout = function.InitTimeout
+	}
+	if opts.Log == nil {
+		opts.Log = slog.New(slog.DiscardHandler)
+	}
+	if opts.Logs == nil {
+		opts.Logs = io.Discard
+	}
+	l, err := net.Listen("tcp", opts.RuntimeAPIAddr)
+	if errors.Is(err, syscall.EADDRINUSE) {
+		// The address is taken, most often by this pool's first
+		// environment: take any free port on the same host.
+		host, _, splitErr := net.SplitHostPort(opts.RuntimeAPIAddr)
+		if splitErr == nil {
+			l, err = net.Listen("tcp", net.JoinHostPort(host, "0"))
+		}
+	}
+	if err != nil {
+		return nil, fmt.Errorf("listen for runtime api on %s: %w", opts.RuntimeAPIAddr, err)
+	}
+	stream := invocation.NewRequestID()
+	e := &Environment{
+		fn:        fn,
+		opts:      opts,
+		log:       opts.Log.With("function", fn.Name, "version", fn.Version),
+		listener:  l,
+		apiAddr:   l.Addr().String(),
+		logStream: time.Now().UTC().Format("2006/01/02") + "/[" + fn.Version + "]" + stream[:8] + stream[9:13] + stream[14:18] + stream[19:23] + stream[24:],
+		logs:      &logWriter{out: opts.Logs},
+		served:    make(chan struct{}),
+	}
+	e.api = runtimeapi.New(e.log)
+	go func() {
+		defer close(e.served)
+		if err := e.api.Serve(l); err != nil {
+			e.log.Error("runtime api stopped", "err", err)
+		}
+	}()
+	return e, nil
+}
+
+// RuntimeAPI is the host:port of the environment's Runtime API.
+func (e *Environment) RuntimeAPI() string { return e.apiAddr }
+
+// LogStream is the environment's log stream name.
+func (e *Environment) LogStream() string { return e.logStream }
+
+// Warm reports whether the runtime is initialised and waiting.
+func (e *Environment) Warm() bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.proc != nil
+}
+
+// run is one invocation in this environment.
+type run struct {
+	req          invocation.Request
+	received     time.Time
+	started      time.Time
+	initDuration time.Duration
+	done         chan invocation.Report
+}
+
+// Invoke runs req. It returns as soon as the runtime answers (or the
+// invocation fails); the returned channel receives the report when the
+// invocation has ended and the environment can take the next one.
+func (e *Environment) Invoke(req invocation.Request) (invocation.Response, <-chan invocation.Report, error) {
+	if !e.busy.CompareAndSwap(false, true) {
+		return invocation.Response{}, nil, ErrBusy
+	}
+	e.mu.Lock()
+	if e.shutdown {
+		e.mu.Unlock()
+		e.busy.Store(false)
+		return invocation.Response{}, nil, ErrShutdown
+	}
+	proc := e.proc
+	e.mu.Unlock()
+
+	r := &run{req: req, received: time.Now(), done: make(chan invocation.Report, 1)}
+	r.req.Deadline = r.received.Add(e.fn.Timeout)
+	if proc == nil {
+		var resp invocation.Response
+		var ok bool
+		proc, resp, ok = e.init(r)
+		if !ok {
+			return resp, r.done, nil
+		}
+	} else {
+		resetPeakMemory(proc.pid)
+	}
+
+	r.started = time.Now()
+	if r.req.WantLog {
+		e.logs.capture()
+	}
+	e.logs.write([]byte(startLine(r.req.ID, e.fn.Version)))
+	ctx, cancel := context.WithDeadlineCause(proc.ctx, r.req.Deadline, errTimeout)
+	resp, err := e.api.Invoke(ctx, &r.req)
+	if err != nil {
+		cancel()
+		return e.fail(r, proc, err), r.done, nil
+	}
+	e.tails.Add(1)
+	go func() {
+		defer e.tails.Done()
+		defer cancel()
+		e.finish(r, proc, ctx, resp)
+	}()
+	return resp, r.done, nil
+}
+
+// init starts the runtime and waits for it to ask for its first event.
+func (e *Environment) init(r *run) (*process, invocation.Response, bool) {
+	argv := e.fn.Command
+	if len(argv) == 0 {
+		argv = []string{filepath.Join(e.fn.CodeDir, "bootstrap")}
+	}
+	env := variables(e.fn, e.opts.BaseEnv, e.apiAddr, e.logStream, e.fn.CodeDir)
+	proc, err := startProcess(argv, e.fn.CodeDir, env, e.logs.write)
+	if err != nil {
+		e.log.Warn("runtime did not start", "err", err)
+		msg := fmt.Sprintf("RequestId: %s Error: Couldn't find valid bootstrap(s): [%s]", r.req.ID, argv[0])
+		if !errors.Is(err, os.ErrNotExist) {
+			msg = fmt.Sprintf("RequestId: %s Error: %v", r.req.ID, err)
+		}
+		resp := invocation.ErrorResponse("Runtime.InvalidEntrypoint", msg)
+		e.initFailed(r, nil, 0, invocation.StatusError, resp.ErrorType)
+		return nil, resp, false
+	}
+	e.mu.Lock()
+	e.proc = proc
+	e.mu.Unlock()
+
+	ctx, cancel := context.WithTimeoutCause(proc.ctx, e.opts.InitTimeout, errInitTimeout)
+	err = e.api.AwaitInit(ctx)
+	cancel()
+	r.initDuration = time.Since(proc.start)
+	if err == nil {
+		return proc, invocation.Response{}, true
+	}
+
+	var resp invocation.Response
+	status := invocation.StatusError
+	var initErr *runtimeapi.InitError
+	var exitErr *ExitError
+	switch {
+	case errors.As(err, &initErr):
+		resp = invocation.Response{Payload: initErr.Body, ContentType: invocation.ContentTypeJSON,
+			FunctionError: invocation.FunctionErrorUnhandled, ErrorType: initErr.Type}
+	case errors.As(err, &exitErr):
+		resp = invocation.ErrorResponse("Runtime.ExitError",
+			fmt.Sprintf("RequestId: %s Error: Runtime exited with error: %s", r.req.ID, exitErr))
+	case errors.Is(err, errInitTimeout):
+		status = invocation.StatusTimeout
+		resp = invocation.ErrorResponse("Sandbox.Timedout",
+			fmt.Sprintf("RequestId: %s Error: Task timed out after %.2f seconds", r.req.ID, e.opts.InitTimeout.Seconds()))
+	default:
+		resp = invocation.ErrorResponse("Runtime.Unknown", fmt.Sprintf("RequestId: %s Error: %v", r.req.ID, err))
+	}
+	e.initFailed(r, proc, r.initDuration, status, resp.ErrorType)
+	return nil, resp, false
+}
+
+// initFailed logs a failed init and ends its invocation; the next
+// invocation starts the runtime again.
+func (e *Environment) initFailed(r *run, proc *process, d time.Duration, status invocation.Status, errorType string) {
+	var peak int64
+	if proc != nil {
+		peak = peakMemory(proc.pid)
+		e.reset(proc)
+	}
+	initType := errorType
+	if status == invocation.StatusTimeout {
+		initType = ""
+	}
+	e.logs.write([]byte(initReportLine(d, status, initType)))
+	if r.req.WantLog {
+		e.logs.capture()
+	}
+	e.logs.write([]byte(startLine(r.req.ID, e.fn.Version)))
+	e.end(r, peak, status, errorType)
+}
+
+// fail ends an invocation whose runtime gave no answer: it timed out, or
+// the runtime exited.
+func (e *Environment) fail(r *run, proc *process, err error) invocation.Response {
+	peak := peakMemory(proc.pid)
+	var exitErr *ExitError
+	var resp invocation.Response
+	status := invocation.StatusError
+	switch {
+	case errors.Is(err, errTimeout):
+		status = invocation.StatusTimeout
+		resp = invocation.ErrorResponse("Sandbox.Timedout",
+			fmt.Sprintf("RequestId: %s Error: Task timed out after %.2f seconds", r.req.ID, e.fn.Timeout.Seconds()))
+	case errors.As(err, &exitErr):
+		resp = invocation.ErrorResponse("Runtime.ExitError",
+			fmt.Sprintf("RequestId: %s Error: Runtime exited with error: %s", r.req.ID, exitErr))
+	default:
+		resp = invocation.ErrorResponse("Runtime.Unknown", fmt.Sprintf("RequestId: %s Error: %v", r.req.ID, err))
+	}
+	e.reset(proc)
+	e.end(r, peak, status, resp.ErrorType)
+	return resp
+}
+
+// finish waits for the end of an answered invocation: the runtime asks
+// for its next event, or the deadline passes, or it exits.
+func (e *Environment) finish(r *run, proc *process, ctx context.Context, resp invocation.Response) {
+	err := e.api.AwaitNext(ctx)
+	if err == nil {
+		proc.pump.sync()
+		status, errorType := invocation.StatusSuccess, ""
+		if resp.ErrorType == "Function.ResponseSizeTooLarge" {
+			status, errorType = invocation.StatusError, resp.ErrorType
+		}
+		e.end(r, peakMemory(proc.pid), status, errorType)
+		return
+	}
+	peak := peakMemory(proc.pid)
+	status, errorType := invocation.StatusError, "Runtime.ExitError"
+	if errors.Is(err, errTimeout) {
+		status, errorType = invocation.StatusTimeout, ""
+	}
+	if resp.ErrorType == "Function.ResponseSizeTooLarge" {
+		errorType = resp.ErrorType
+	}
+	e.reset(proc)
+	e.end(r, peak, status, errorType)
+}
+
+// end writes END and REPORT and hands the report over.
+func (e *Environment) end(r *run, peak int64, status invocation.Status, errorType string) {
+	now := time.Now()
+	d := time.Duration(0)
+	if !r.started.IsZero() {
+		d = now.Sub(r.started)
+	}
+	if status == invocation.StatusTimeout {
+		d = e.fn.Timeout
+		if r.started.IsZero() {
+			d = e.opts.InitTimeout
+		}
+	}
+	rep := invocation.Report{
+		RequestID:      r.req.ID,
+		Version:        e.fn.Version,
+		Duration:       d,
+		BilledDuration: billed(d, r.initDuration),
+		MemorySizeMB:   e.fn.MemoryMB,
+		MaxMemoryUsed:  peak,
+		InitDuration:   r.initDuration,
+		Status:         status,
+		ErrorType:      errorType,
+	}
+	if status == invocation.StatusTimeout {
+		rep.ErrorType = ""
+	}
+	e.logs.write([]byte(endLine(r.req.ID)))
+	e.logs.write([]byte(reportLine(rep)))
+	if r.req.WantLog {
+		rep.LogTail = e.logs.takeTail()
+	}
+	e.busy.Store(false)
+	r.done <- rep
+	close(r.done)
+}
+
+// reset kills the runtime after a failure; the next invocation starts it
+// again in the same environment.
+func (e *Environment) reset(proc *process) {
+	proc.kill()
+	e.mu.Lock()
+	if e.proc == proc {
+		e.proc = nil
+	}
+	e.mu.Unlock()
+	e.api.Reset()
+}
+
+// Shutdown ends the environment: SIGTERM to the runtime, the grace
+// period, SIGKILL to its whole process group, then the Runtime API closes.
+// It waits for an invocation in flight to be ended.
+func (e *Environment) Shutdown() {
+	e.mu.Lock()
+	if e.shutdown {
+		e.mu.Unlock()
+		return
+	}
+	e.shutdown = true
+	proc := e.proc
+	e.proc = nil
+	e.mu.Unlock()
+	if proc != nil {
+		proc.stop(e.opts.ShutdownGrace)
+	}
+	e.api.Close()
+	e.tails.Wait()
+	<-e.served
+}

@@ -1,0 +1,286 @@
+// Package envpool owns the execution environments of one function version:
+// it hands each invocation an idle environment (most recently used first)
+// or starts a new one up to the concurrency limit, throttles or queues past
+// it, never gives one environment two invocations, and shuts down
+// environments that stay idle too long.
+package envpool
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/emberfn/ember/internal/environment"
+	"github.com/emberfn/ember/internal/invocation"
+)
+
+// Options configure a pool.
+type Options struct {
+	// Environment is the template for every environment of the pool.
+	Environment environment.Options
+	// MaxConcurrency is the most environments that may exist at once.
+	MaxConcurrency int
+	// Reserved says that MaxConcurrency is the function's reserved
+	// concurrency rather than the server-wide limit; it only changes the
+	// reason a throttle gives.
+	Reserved bool
+	// QueueTimeout, when positive, makes an invocation that finds every
+	// environment busy at the limit wait up to that long for one.
+	QueueTimeout time.Duration
+	// IdleTimeout is how long an environment may stay idle before it is
+	// shut down.
+	IdleTimeout time.Duration
+}
+
+// Pool holds the environments of one function version.
+type Pool struct {
+	opts    Options
+	newEnv  func() (*environment.Environment, error)
+	stop    chan struct{}
+	stopped chan struct{}
+
+	mu sync.Mutex
+	// idle is a stack: the most recently used environment is last.
+	idle []idleEnv
+	// total counts environments, idle, busy and starting.
+	total int
+	// waiters are invocations queued for an environment, oldest first.
+	waiters []chan *environment.Environment
+	closed  bool
+	// inflight counts invocations that hold an environment.
+	inflight sync.WaitGroup
+}
+
+type idleEnv struct {
+	env   *environment.Environment
+	since time.Time
+}
+
+// New returns a pool and starts its reaper.
+func New(opts Options) *Pool {
+	if opts.MaxConcurrency <= 0 {
+		opts.MaxConcurrency = 1000
+	}
+	if opts.IdleTimeout <= 0 {
+		opts.IdleTimeout = 10 * time.Minute
+	}
+	p := &Pool{
+		opts:    opts,
+		stop:    make(chan struct{}),
+		stopped: make(chan struct{}),
+	}
+	p.newEnv = func() (*environment.Environment, error) { return environment.New(opts.Environment) }
+	go p.reap()
+	return p
+}
+
+// ErrClosed is returned by a pool that was closed.
+var ErrClosed = fmt.Errorf("pool closed: %w", invocation.ErrUnavailable)
+
+// Invoke runs req in an environment of the pool. It returns the response
+// as soon as the runtime gives it; the channel receives the report when
+// the invocation has ended. A throttle is an error that matches
+// invocation.ErrThrottled.
+func (p *Pool) Invoke(ctx context.Context, req invocation.Request) (invocation.Response, <-chan invocation.Report, error) {
+	env, err := p.acquire(ctx)
+	if err != nil {
+		return invocation.Response{}, nil, err
+	}
+	resp, done, err := env.Invoke(req)
+	if err != nil {
+		p.release(env, true)
+		return invocation.Response{}, nil, fmt.Errorf("invoke %s: %w", req.ID, err)
+	}
+	reports := make(chan invocation.Report, 1)
+	go func() {
+		rep := <-done
+		p.release(env, false)
+		reports <- rep
+		close(reports)
+	}()
+	return resp, reports, nil
+}
+
+// acquire takes an idle environment, starts a new one, or waits or throttles.
+func (p *Pool) acquire(ctx context.Context) (*environment.Environment, error) {
+	p.mu.Lock()
+	if p.closed {
+		p.mu.Unlock()
+		return nil, ErrClosed
+	}
+	if n := len(p.idle); n > 0 {
+		env := p.idle[n-1].env
+		p.idle = p.idle[:n-1]
+		p.inflight.Add(1)
+		p.mu.Unlock()
+		return env, nil
+	}
+	if p.total < p.opts.MaxConcurrency {
+		p.total++
+		p.inflight.Add(1)
+		p.mu.Unlock()
+		env, err := p.newEnv()
+		if err != nil {
+			p.mu.Lock()
+			p.total--
+			p.mu.Unlock()
+			p.inflight.Done()
+			return nil, fmt.Errorf("create environment: %w", err)
+		}
+		return env, nil
+	}
+	if p.opts.QueueTimeout <= 0 {
+		p.mu.Unlock()
+		return nil, p.throttle()
+	}
+	wait := make(chan *environment.Environment, 1)
+	p.waiters = append(p.waiters, wait)
+	p.mu.Unlock()
+
+	timer := time.NewTimer(p.opts.QueueTimeout)
+	defer timer.Stop()
+	select {
+	case env, ok := <-wait:
+		if !ok {
+			return nil, ErrClosed
+		}
+		return env, nil
+	case <-timer.C:
+	case <-ctx.Done():
+	}
+	// Give up the place in the queue, unless an environment came just now.
+	p.mu.Lock()
+	for i, w := range p.waiters {
+		if w == wait {
+			p.waiters = append(p.waiters[:i], p.waiters[i+1:]...)
+			break
+		}
+	}
+	p.mu.Unlock()
+	select {
+	case env, ok := <-wait:
+		if ok {
+			return env, nil
+		}
+		return nil, ErrClosed
+	default:
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	return nil, p.throttle()
+}
+
+func (p *Pool) throttle() error {
+	reason := invocation.ReasonConcurrentLimit
+	if p.opts.Reserved {
+		reason = invocation.ReasonReservedConcurrentLimit
+	}
+	return &invocation.ThrottleError{Reason: reason, Limit: p.opts.MaxConcurrency}
+}
+
+// release gives env back: to the oldest queued invocation, or to the idle
+// stack. A broken environment is shut down instead.
+func (p *Pool) release(env *environment.Environment, broken bool) {
+	defer p.inflight.Done()
+	p.mu.Lock()
+	if broken || p.closed {
+		p.total--
+		p.mu.Unlock()
+		env.Shutdown()
+		return
+	}
+	if len(p.waiters) > 0 {
+		w := p.waiters[0]
+		p.waiters = p.waiters[1:]
+		p.inflight.Add(1)
+		p.mu.Unlock()
+		w <- env
+		return
+	}
+	p.idle = append(p.idle, idleEnv{env: env, since: time.Now()})
+	p.mu.Unlock()
+}
+
+// Stats is a snapshot of a pool.
+type Stats struct {
+	Total, Idle, Busy int
+}
+
+// Stats returns how many environments exist and how many are idle.
+func (p *Pool) Stats() Stats {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return Stats{Total: p.total, Idle: len(p.idle), Busy: p.total - len(p.idle)}
+}
+
+// reap shuts down environments idle for longer than IdleTimeout, least
+// recently used first.
+func (p *Pool) reap() {
+	defer close(p.stopped)
+	every := p.opts.IdleTimeout / 4
+	if every < 10*time.Millisecond {
+		every = 10 * time.Millisecond
+	}
+	if every > 10*time.Second {
+		every = 10 * time.Second
+	}
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-p.stop:
+			return
+		case now := <-t.C:
+			p.reapOnce(now)
+		}
+	}
+}
+
+func (p *Pool) reapOnce(now time.Time) {
+	p.mu.Lock()
+	n := 0
+	for n < len(p.idle) && now.Sub(p.idle[n].since) >= p.opts.IdleTimeout {
+		n++
+	}
+	old := make([]*environment.Environment, n)
+	for i := range n {
+		old[i] = p.idle[i].env
+	}
+	p.idle = append(p.idle[:0], p.idle[n:]...)
+	p.total -= n
+	p.mu.Unlock()
+	for _, env := range old {
+		env.Shutdown()
+	}
+}
+
+// Close shuts down every environment after the invocations in flight end.
+func (p *Pool) Close() error {
+	p.mu.Lock()
+	if p.closed {
+		p.mu.Unlock()
+		return nil
+	}
+	p.closed = true
+	for _, w := range p.waiters {
+		close(w)
+	}
+	p.waiters = nil
+	p.mu.Unlock()
+	close(p.stop)
+	<-p.stopped
+	p.inflight.Wait()
+	p.mu.Lock()
+	idle := p.idle
+	p.idle = nil
+	p.total -= len(idle)
+	p.mu.Unlock()
+	var errs []error
+	for _, ie := range idle {
+		ie.env.Shutdown()
+	}
+	return errors.Join(errs...)
+}

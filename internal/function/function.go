@@ -1,0 +1,103 @@
+// Package function owns the configuration of one function version as the
+// execution core sees it: name, version, memory, timeout, handler, runtime,
+// code location and variables. It is a plain value package.
+package function
+
+import (
+	"fmt"
+	"strings"
+	"time"
+)
+
+// Limits of Lambda's execution model that a configuration must respect.
+const (
+	MinMemoryMB      = 128
+	MaxMemoryMB      = 10240
+	DefaultMemoryMB  = 128
+	MinTimeout       = time.Second
+	MaxTimeout       = 900 * time.Second
+	DefaultTimeout   = 3 * time.Second
+	InitTimeout      = 10 * time.Second
+	LatestVersion    = "$LATEST"
+	DefaultRegion    = "us-east-1"
+	DefaultAccountID = "123456789012"
+)
+
+// Config is one function version's configuration.
+type Config struct {
+	Name      string
+	Version   string // "$LATEST" or a published version number
+	Region    string
+	AccountID string
+
+	Runtime  string // "provided.al2023", "python3.12", ...; empty means provided
+	Handler  string
+	MemoryMB int
+	Timeout  time.Duration
+
+	// CodeDir is the directory that holds the function's code on the host
+	// (what the function sees as /var/task).
+	CodeDir string
+	// Command is the runtime's entry point. Empty means CodeDir/bootstrap.
+	Command []string
+	// Env holds the function's own variables.
+	Env map[string]string
+}
+
+// WithDefaults returns c with Lambda's defaults filled in where c is silent.
+func (c Config) WithDefaults() Config {
+	if c.Version == "" {
+		c.Version = LatestVersion
+	}
+	if c.Region == "" {
+		c.Region = DefaultRegion
+	}
+	if c.AccountID == "" {
+		c.AccountID = DefaultAccountID
+	}
+	if c.MemoryMB == 0 {
+		c.MemoryMB = DefaultMemoryMB
+	}
+	if c.Timeout == 0 {
+		c.Timeout = DefaultTimeout
+	}
+	return c
+}
+
+// Validate reports the first way in which c breaks Lambda's limits.
+func (c Config) Validate() error {
+	if c.Name == "" {
+		return fmt.Errorf("function name is empty")
+	}
+	if c.MemoryMB < MinMemoryMB || c.MemoryMB > MaxMemoryMB {
+		return fmt.Errorf("memory size %d MB is outside %d–%d MB", c.MemoryMB, MinMemoryMB, MaxMemoryMB)
+	}
+	if c.Timeout < MinTimeout || c.Timeout > MaxTimeout {
+		return fmt.Errorf("timeout %s is outside %s–%s", c.Timeout, MinTimeout, MaxTimeout)
+	}
+	return nil
+}
+
+// ARN is the function's unqualified ARN.
+func (c Config) ARN() string {
+	return fmt.Sprintf("arn:aws:lambda:%s:%s:function:%s", c.Region, c.AccountID, c.Name)
+}
+
+// QualifiedARN is the ARN as invoked with qualifier q (a version or an
+// alias); an empty q gives the unqualified ARN, as Lambda does.
+func (c Config) QualifiedARN(q string) string {
+	if q == "" {
+		return c.ARN()
+	}
+	return c.ARN() + ":" + q
+}
+
+// LogGroup is the function's CloudWatch log group name.
+func (c Config) LogGroup() string { return "/aws/lambda/" + c.Name }
+
+// IsProvided reports whether the function uses an OS-only runtime
+// (provided, provided.al2, provided.al2023), for which Lambda sets no
+// AWS_EXECUTION_ENV.
+func (c Config) IsProvided() bool {
+	return c.Runtime == "" || strings.HasPrefix(c.Runtime, "provided")
+}

@@ -1,0 +1,214 @@
+// Package runtimeapi owns the Runtime API (2018-06-01) that the runtime
+// inside one execution environment calls: /next, /response (buffered and
+// streamed), /error and /init/error, with one explicit state machine per
+// environment. The environment drives it through AwaitInit, Invoke,
+// AwaitNext and Reset; the runtime drives it over HTTP.
+package runtimeapi
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync"
+
+	"github.com/emberfn/ember/internal/invocation"
+)
+
+// ErrClosed is returned to the environment once the server is closed.
+var ErrClosed = errors.New("runtime api closed")
+
+// InitError is the error a runtime reported through /runtime/init/error.
+type InitError struct {
+	Type string
+	Body []byte
+}
+
+func (e *InitError) Error() string { return "runtime init error: " + e.Type }
+
+// Server is the Runtime API of one execution environment.
+type Server struct {
+	log  *slog.Logger
+	http *http.Server
+
+	mu sync.Mutex
+	// state is the protocol state; change it only with transitionLocked.
+	state State
+	// initDone is closed when the runtime leaves StateInit.
+	initDone chan struct{}
+	initErr  *InitError
+	// waiter is the /next call that waits for an event, if any.
+	waiter chan *invocation.Request
+	// cur is the invocation in flight or last answered.
+	cur *call
+	// everything below is closed by Close.
+	closed chan struct{}
+}
+
+// call is one invocation as the server tracks it.
+type call struct {
+	req *invocation.Request
+	// pending is true until a /next call has taken the event.
+	pending bool
+	// answer receives the runtime's answer once.
+	answer chan invocation.Response
+	// next is closed when the runtime asks for its next event.
+	next chan struct{}
+}
+
+// New returns a server in StateInit. It serves nothing until Serve.
+func New(log *slog.Logger) *Server {
+	s := &Server{
+		log:      log,
+		state:    StateInit,
+		initDone: make(chan struct{}),
+		closed:   make(chan struct{}),
+	}
+	s.http = &http.Server{Handler: s.Handler(), ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelDebug)}
+	return s
+}
+
+// Handler returns the HTTP handler of the Runtime API.
+func (s *Server) Handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /2018-06-01/runtime/invocation/next", s.handleNext)
+	mux.HandleFunc("POST /2018-06-01/runtime/invocation/{id}/response", s.handleResponse)
+	mux.HandleFunc("POST /2018-06-01/runtime/invocation/{id}/error", s.handleError)
+	mux.HandleFunc("POST /2018-06-01/runtime/init/error", s.handleInitError)
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, http.StatusNotFound, "InvalidRequest", fmt.Sprintf("%s %s is not part of the Runtime API", r.Method, r.URL.Path))
+	})
+	return recoverer(s.log, mux)
+}
+
+// Serve serves the Runtime API on l until Close.
+func (s *Server) Serve(l net.Listener) error {
+	err := s.http.Serve(l)
+	if errors.Is(err, http.ErrServerClosed) {
+		return nil
+	}
+	return err
+}
+
+// Close fails every pending call and stops serving.
+func (s *Server) Close() error {
+	s.mu.Lock()
+	if s.state != StateClosed {
+		s.transitionLocked(StateClosed)
+		close(s.closed)
+	}
+	s.mu.Unlock()
+	return s.http.Close()
+}
+
+// State returns the current protocol state.
+func (s *Server) State() State {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.state
+}
+
+// transitionLocked moves to state to, or says why it may not.
+func (s *Server) transitionLocked(to State) error {
+	if !s.state.canMoveTo(to) {
+		return &transitionError{from: s.state, to: to}
+	}
+	if s.state == StateInit && to != StateInit {
+		close(s.initDone)
+	}
+	if to == StateInit && s.state != StateInit {
+		s.initDone = make(chan struct{})
+		s.initErr = nil
+	}
+	s.state = to
+	return nil
+}
+
+// Reset returns the server to StateInit for a new runtime process of the
+// same environment. Whatever the old runtime left pending is dropped.
+func (s *Server) Reset() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.state == StateClosed {
+		return
+	}
+	if s.waiter != nil {
+		close(s.waiter)
+		s.waiter = nil
+	}
+	s.cur = nil
+	s.transitionLocked(StateInit)
+}
+
+// AwaitInit waits until the runtime asks for its first event. It returns an
+// *InitError when the runtime reported one, or ctx's error.
+func (s *Server) AwaitInit(ctx context.Context) error {
+	s.mu.Lock()
+	done := s.initDone
+	s.mu.Unlock()
+	select {
+	case <-done:
+	case <-ctx.Done():
+		return context.Cause(ctx)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.initErr != nil {
+		return s.initErr
+	}
+	if s.state == StateClosed {
+		return ErrClosed
+	}
+	return nil
+}
+
+// Invoke hands req to the runtime and waits for its answer: a buffered
+// response, the start of a streamed one, or an error it posted. It may be
+// called only after AwaitInit succeeded and, for later invocations, after
+// AwaitNext returned.
+func (s *Server) Invoke(ctx context.Context, req *invocation.Request) (invocation.Response, error) {
+	c := &call{req: req, answer: make(chan invocation.Response, 1), next: make(chan struct{})}
+	s.mu.Lock()
+	if err := s.transitionLocked(StateInvoking); err != nil {
+		s.mu.Unlock()
+		return invocation.Response{}, fmt.Errorf("invoke %s: %w", req.ID, err)
+	}
+	s.cur = c
+	if s.waiter != nil {
+		s.waiter <- req
+		s.waiter = nil
+	} else {
+		c.pending = true
+	}
+	s.mu.Unlock()
+
+	select {
+	case resp := <-c.answer:
+		return resp, nil
+	case <-ctx.Done():
+		return invocation.Response{}, context.Cause(ctx)
+	case <-s.closed:
+		return invocation.Response{}, ErrClosed
+	}
+}
+
+// AwaitNext waits until the runtime, having answered the current
+// invocation, asks for its next event: the end of the invocation.
+func (s *Server) AwaitNext(ctx context.Context) error {
+	s.mu.Lock()
+	c := s.cur
+	s.mu.Unlock()
+	if c == nil {
+		return errors.New("await next: no invocation")
+	}
+	select {
+	case <-c.next:
+		return nil
+	case <-ctx.Done():
+		return context.Cause(ctx)
+	case <-s.closed:
+		return ErrClosed
+	}
+}
