@@ -43,6 +43,9 @@ type Options struct {
 	InitTimeout time.Duration
 }
 
+// memorySampleInterval is how often memory is sampled during an invocation.
+const memorySampleInterval = 20 * time.Millisecond
+
 var (
 	errTimeout     = errors.New("invocation timed out")
 	errInitTimeout = errors.New("init timed out")
@@ -65,6 +68,9 @@ type Environment struct {
 	logs      *logWriter
 	served    chan struct{}
 	busy      atomic.Bool
+	// resting is the memory the runtime held when its last invocation
+	// ended: where the next invocation's peak starts.
+	resting atomic.Int64
 
 	mu sync.Mutex
 	// proc is the runtime process; nil before init and after a reset.
@@ -146,6 +152,38 @@ type run struct {
 	started      time.Time
 	initDuration time.Duration
 	done         chan invocation.Report
+	// peak is the highest memory seen in use, in bytes.
+	peak atomic.Int64
+	// sampler samples memory while the invocation runs.
+	sampler *time.Timer
+}
+
+// samplePeak records the memory the runtime's process tree uses at its
+// peak. Sampled while the tree is alive, it survives a crash.
+func (r *run) samplePeak(pid int) {
+	v := peakMemory(pid)
+	for {
+		old := r.peak.Load()
+		if v <= old || r.peak.CompareAndSwap(old, v) {
+			return
+		}
+	}
+}
+
+// sampleEvery samples memory every d until stopSampling.
+func (r *run) sampleEvery(pid int, d time.Duration) {
+	var tick func()
+	tick = func() {
+		r.samplePeak(pid)
+		r.sampler.Reset(d)
+	}
+	r.sampler = time.AfterFunc(d, tick)
+}
+
+func (r *run) stopSampling() {
+	if r.sampler != nil {
+		r.sampler.Stop()
+	}
 }
 
 // Invoke runs req. It returns as soon as the runtime answers (or the
@@ -173,9 +211,11 @@ func (e *Environment) Invoke(req invocation.Request) (invocation.Response, <-cha
 		if !ok {
 			return resp, r.done, nil
 		}
+		r.samplePeak(proc.pid)
 	} else {
-		resetPeakMemory(proc.pid)
+		r.peak.Store(e.resting.Load())
 	}
+	r.sampleEvery(proc.pid, memorySampleInterval)
 
 	r.started = time.Now()
 	if r.req.WantLog {
@@ -186,6 +226,7 @@ func (e *Environment) Invoke(req invocation.Request) (invocation.Response, <-cha
 	resp, err := e.api.Invoke(ctx, &r.req)
 	if err != nil {
 		cancel()
+		r.stopSampling()
 		return e.fail(r, proc, err), r.done, nil
 	}
 	e.tails.Add(1)
@@ -252,9 +293,8 @@ func (e *Environment) init(r *run) (*process, invocation.Response, bool) {
 // initFailed logs a failed init and ends its invocation; the next
 // invocation starts the runtime again.
 func (e *Environment) initFailed(r *run, proc *process, d time.Duration, status invocation.Status, errorType string) {
-	var peak int64
 	if proc != nil {
-		peak = peakMemory(proc.pid)
+		r.samplePeak(proc.pid)
 		e.reset(proc)
 	}
 	initType := errorType
@@ -266,13 +306,13 @@ func (e *Environment) initFailed(r *run, proc *process, d time.Duration, status 
 		e.logs.capture()
 	}
 	e.logs.write([]byte(startLine(r.req.ID, e.fn.Version)))
-	e.end(r, peak, status, errorType)
+	e.end(r, status, errorType)
 }
 
 // fail ends an invocation whose runtime gave no answer: it timed out, or
 // the runtime exited.
 func (e *Environment) fail(r *run, proc *process, err error) invocation.Response {
-	peak := peakMemory(proc.pid)
+	r.samplePeak(proc.pid)
 	var exitErr *ExitError
 	var resp invocation.Response
 	status := invocation.StatusError
@@ -288,24 +328,30 @@ func (e *Environment) fail(r *run, proc *process, err error) invocation.Response
 		resp = invocation.ErrorResponse("Runtime.Unknown", fmt.Sprintf("RequestId: %s Error: %v", r.req.ID, err))
 	}
 	e.reset(proc)
-	e.end(r, peak, status, resp.ErrorType)
+	e.end(r, status, resp.ErrorType)
 	return resp
 }
 
 // finish waits for the end of an answered invocation: the runtime asks
 // for its next event, or the deadline passes, or it exits.
 func (e *Environment) finish(r *run, proc *process, ctx context.Context, resp invocation.Response) {
+	r.samplePeak(proc.pid)
 	err := e.api.AwaitNext(ctx)
+	r.stopSampling()
+	r.samplePeak(proc.pid)
 	if err == nil {
+		// A new peak for the next invocation, which starts from the
+		// memory in use now.
+		resetPeakMemory(proc.pid)
+		e.resting.Store(peakMemory(proc.pid))
 		proc.pump.sync()
 		status, errorType := invocation.StatusSuccess, ""
 		if resp.ErrorType == "Function.ResponseSizeTooLarge" {
 			status, errorType = invocation.StatusError, resp.ErrorType
 		}
-		e.end(r, peakMemory(proc.pid), status, errorType)
+		e.end(r, status, errorType)
 		return
 	}
-	peak := peakMemory(proc.pid)
 	status, errorType := invocation.StatusError, "Runtime.ExitError"
 	if errors.Is(err, errTimeout) {
 		status, errorType = invocation.StatusTimeout, ""
@@ -314,11 +360,11 @@ func (e *Environment) finish(r *run, proc *process, ctx context.Context, resp in
 		errorType = resp.ErrorType
 	}
 	e.reset(proc)
-	e.end(r, peak, status, errorType)
+	e.end(r, status, errorType)
 }
 
 // end writes END and REPORT and hands the report over.
-func (e *Environment) end(r *run, peak int64, status invocation.Status, errorType string) {
+func (e *Environment) end(r *run, status invocation.Status, errorType string) {
 	now := time.Now()
 	d := time.Duration(0)
 	if !r.started.IsZero() {
@@ -336,7 +382,7 @@ func (e *Environment) end(r *run, peak int64, status invocation.Status, errorTyp
 		Duration:       d,
 		BilledDuration: billed(d, r.initDuration),
 		MemorySizeMB:   e.fn.MemoryMB,
-		MaxMemoryUsed:  peak,
+		MaxMemoryUsed:  r.peak.Load(),
 		InitDuration:   r.initDuration,
 		Status:         status,
 		ErrorType:      errorType,

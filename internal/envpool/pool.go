@@ -7,7 +7,6 @@ package envpool
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"sync"
 	"time"
@@ -278,9 +277,8 @@ func (p *Pool) Close() error {
 	p.idle = nil
 	p.total -= len(idle)
 	p.mu.Unlock()
-	var errs []error
 	for _, ie := range idle {
 		ie.env.Shutdown()
 	}
-	return errors.Join(errs...)
+	return nil
 }

@@ -2,12 +2,15 @@
 package main
 
 import (
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
 	"os"
+	"os/exec"
 	"strings"
+	"time"
 )
 
 var base = "http://" + os.Getenv("AWS_LAMBDA_RUNTIME_API") + "/2018-06-01/runtime/invocation/"
@@ -52,6 +55,15 @@ func main() {
 			}
 			b, _ := json.Marshal(headers)
 			post(id, "response", string(b), "")
+		case "stream", "stream-fail":
+			stream(id, event.Action == "stream-fail")
+		case "spawn":
+			// A child that outlives nothing: shutdown must kill it with the runtime.
+			cmd := exec.Command("sleep", "1000")
+			if err := cmd.Start(); err != nil {
+				fatal("spawn: %v", err)
+			}
+			post(id, "response", fmt.Sprintf(`{"child":%d}`, cmd.Process.Pid), "")
 		default:
 			post(id, "error", `{"errorMessage":"unknown action","errorType":"Custom.UnknownAction"}`, "Custom.UnknownAction")
 		}
@@ -80,4 +92,36 @@ func post(id, kind, body, errorType string) (int, string) {
 func fatal(format string, args ...any) {
 	fmt.Fprintf(os.Stderr, "raw: "+format+"\n", args...)
 	os.Exit(1)
+}
+
+// stream posts a response in streaming mode: three chunks 100 ms apart, then,
+// when fail is set, error trailers instead of a clean end.
+func stream(id string, fail bool) {
+	pr, pw := io.Pipe()
+	req, err := http.NewRequest(http.MethodPost, base+id+"/response", pr)
+	if err != nil {
+		fatal("stream: %v", err)
+	}
+	req.Header.Set("Lambda-Runtime-Function-Response-Mode", "streaming")
+	req.Header.Set("Content-Type", "text/plain")
+	req.Trailer = http.Header{"Lambda-Runtime-Function-Error-Type": nil, "Lambda-Runtime-Function-Error-Body": nil}
+	go func() {
+		for i := 0; i < 3; i++ {
+			fmt.Fprintf(pw, "chunk-%d\n", i)
+			time.Sleep(100 * time.Millisecond)
+		}
+		if fail {
+			req.Trailer.Set("Lambda-Runtime-Function-Error-Type", "Custom.StreamBroke")
+			req.Trailer.Set("Lambda-Runtime-Function-Error-Body",
+				base64.StdEncoding.EncodeToString([]byte(`{"errorMessage":"stream broke","errorType":"Custom.StreamBroke"}`)))
+		}
+		pw.Close()
+	}()
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		fatal("stream: %v", err)
+	}
+	io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	fmt.Fprintf(os.Stderr, "stream answered: %d\n", resp.StatusCode)
 }

@@ -1,0 +1,173 @@
+// Command rie measures ember rie's invoke endpoint, each figure beside a
+// baseline measured in the same run, since shared machines are too noisy
+// for figures from different runs to compare:
+//
+//   - warm sequential invocations of an echo function, 100-byte JSON
+//     (p50, p99, invocations/s), against round trips to a plain net/http
+//     echo server in a child process;
+//   - concurrent clients (8 by default) against ember rie with as many
+//     environments, against the same clients on the plain server;
+//   - cold starts, from request to response on a fresh environment,
+//     against a fork/exec/wait of the same bootstrap;
+//   - a 6 MB echo against the plain server with the same body.
+//
+// It builds ember and testdata/functions/echo into a temporary directory,
+// runs ember rie and the baseline server as child processes on loopback
+// ports, and stops them when it ends, also on error or interrupt. Run it
+// from the module root:
+//
+//	go run ./bench/rie [-n 2000] [-duration 5s] [-cold 30] [-big 20] [-json FILE]
+//
+// It prints a table of metric, ember, baseline, ratio and target on stdout
+// and its progress on stderr; bench/README.md explains each figure. The exit
+// status is 1 when the benchmark could not run or a request failed; a
+// missed target does not change it.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+)
+
+// config is the benchmark's command line.
+type config struct {
+	n        int
+	warmup   int
+	clients  int
+	duration time.Duration
+	cold     int
+	coldGap  time.Duration
+	big      int
+	jsonPath string
+}
+
+func main() {
+	if len(os.Args) > 1 && os.Args[1] == echoServerArg {
+		if err := serveEcho(os.Stdout); err != nil {
+			fmt.Fprintln(os.Stderr, "echo server:", err)
+			os.Exit(1)
+		}
+		return
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	switch {
+	case errors.Is(err, flag.ErrHelp):
+	case errors.Is(err, errRequestsFailed):
+		os.Exit(1)
+	case err != nil:
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		os.Exit(1)
+	}
+}
+
+func parseFlags(args []string, stderr io.Writer) (config, error) {
+	var cfg config
+	fs := flag.NewFlagSet("rie", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.IntVar(&cfg.n, "n", 2000, "sequential requests to each server")
+	fs.IntVar(&cfg.warmup, "warmup", 200, "sequential requests to each server before measuring")
+	fs.IntVar(&cfg.clients, "clients", 8, "concurrent clients, and ember's --max-concurrency")
+	fs.DurationVar(&cfg.duration, "duration", 5*time.Second, "how long the concurrent clients run against each server")
+	fs.IntVar(&cfg.cold, "cold", 30, "cold starts, and fork/execs of the bootstrap")
+	fs.DurationVar(&cfg.coldGap, "cold-gap", 100*time.Millisecond, "pause after each cold start, for ember to reap the environment")
+	fs.IntVar(&cfg.big, "big", 20, "6 MB requests to each server")
+	fs.StringVar(&cfg.jsonPath, "json", "", "also write the figures as JSON to this file")
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "Usage: go run ./bench/rie [flags]")
+		fmt.Fprintln(stderr, "Measures ember rie against baselines measured in the same run; see bench/README.md.")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		return cfg, err
+	}
+	if fs.NArg() > 0 {
+		return cfg, fmt.Errorf("unexpected arguments: %q", fs.Args())
+	}
+	if cfg.n < 1 || cfg.warmup < 0 || cfg.clients < 1 || cfg.duration <= 0 || cfg.cold < 1 || cfg.coldGap < 0 || cfg.big < 1 {
+		return cfg, errors.New("-n, -clients, -duration, -cold and -big must be positive; -warmup and -cold-gap not negative")
+	}
+	return cfg, nil
+}
+
+// errRequestsFailed ends a run whose figures were printed but some of
+// whose requests failed.
+var errRequestsFailed = errors.New("some requests failed")
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	cfg, err := parseFlags(args, stderr)
+	if err != nil {
+		return err
+	}
+	progress := func(format string, a ...any) {
+		fmt.Fprintf(stderr, "bench: "+format+"\n", a...)
+	}
+
+	tmp, err := os.MkdirTemp("", "ember-bench-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(tmp)
+
+	progress("building ember and the echo function")
+	bins, err := build(ctx, tmp)
+	if err != nil {
+		return err
+	}
+
+	client := newClient(max(cfg.clients, 8))
+	procs := &children{}
+	defer procs.stopAll()
+
+	baseline, err := startEchoServer(ctx, procs, tmp)
+	if err != nil {
+		return err
+	}
+	res := newResults(cfg)
+	b := &bench{cfg: cfg, client: client, progress: progress, res: res}
+
+	warm, err := startEmber(ctx, procs, client, bins, tmp, "ember-warm",
+		"--max-concurrency", fmt.Sprint(cfg.clients), "--queue-timeout", "5s")
+	if err != nil {
+		return err
+	}
+	for _, phase := range []func(context.Context, *emberServer, server) error{b.sequential, b.concurrent, b.big} {
+		if err := phase(ctx, warm, baseline); err != nil {
+			return err
+		}
+	}
+	b.stopEmber(warm)
+
+	cold, err := startEmber(ctx, procs, client, bins, tmp, "ember-cold", "--idle-timeout", "1ms")
+	if err != nil {
+		return err
+	}
+	if err := b.coldStarts(ctx, cold, bins); err != nil {
+		return err
+	}
+	b.stopEmber(cold)
+	if err := procs.stop(baseline.child); err != nil {
+		res.note("baseline server: %v", err)
+	}
+
+	res.finish()
+	res.print(stdout)
+	if cfg.jsonPath != "" {
+		if err := res.writeJSON(cfg.jsonPath); err != nil {
+			return err
+		}
+		progress("wrote %s", cfg.jsonPath)
+	}
+	if res.failed() {
+		return errRequestsFailed
+	}
+	return nil
+}

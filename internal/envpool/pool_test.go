@@ -1,0 +1,249 @@
+package envpool
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/emberfn/ember/internal/environment"
+	"github.com/emberfn/ember/internal/function"
+	"github.com/emberfn/ember/internal/invocation"
+	"github.com/emberfn/ember/internal/testfunc"
+)
+
+// slept is what the sleep test function returns.
+type slept struct {
+	PID   int   `json:"pid"`
+	Start int64 `json:"start"`
+	End   int64 `json:"end"`
+}
+
+func newPool(t *testing.T, edit func(*Options)) *Pool {
+	t.Helper()
+	opts := Options{
+		Environment: environment.Options{Function: function.Config{
+			Name:    "sleep",
+			CodeDir: testfunc.Build(t, "sleep"),
+			Timeout: 10 * time.Second,
+		}},
+		MaxConcurrency: 4,
+		IdleTimeout:    time.Minute,
+	}
+	if edit != nil {
+		edit(&opts)
+	}
+	p := New(opts)
+	t.Cleanup(func() { p.Close() })
+	return p
+}
+
+// sleep invokes the sleep function for ms and returns what it reported.
+func sleep(ctx context.Context, p *Pool, ms int) (slept, error) {
+	req := invocation.Request{ID: invocation.NewRequestID(), Payload: []byte(fmt.Sprintf(`{"ms":%d}`, ms))}
+	resp, reports, err := p.Invoke(ctx, req)
+	if err != nil {
+		return slept{}, err
+	}
+	<-reports
+	if resp.FunctionError != "" {
+		return slept{}, fmt.Errorf("function error: %s", resp.Payload)
+	}
+	var s slept
+	if err := json.Unmarshal(resp.Payload, &s); err != nil {
+		return slept{}, fmt.Errorf("response %s: %w", resp.Payload, err)
+	}
+	return s, nil
+}
+
+func TestParallelInvocationsNeverShareAnEnvironment(t *testing.T) {
+	p := newPool(t, func(o *Options) { o.QueueTimeout = 30 * time.Second })
+	const n = 32
+	results := make([]slept, n)
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			results[i], errs[i] = sleep(context.Background(), p, 50)
+		}()
+	}
+	// While they run, the pool never holds more than its limit.
+	stop := make(chan struct{})
+	var maxTotal int
+	var watch sync.WaitGroup
+	watch.Add(1)
+	go func() {
+		defer watch.Done()
+		for {
+			select {
+			case <-stop:
+				return
+			case <-time.After(time.Millisecond):
+				if s := p.Stats(); s.Total > maxTotal {
+					maxTotal = s.Total
+				}
+			}
+		}
+	}()
+	wg.Wait()
+	close(stop)
+	watch.Wait()
+
+	byPID := map[int][]slept{}
+	for i := range n {
+		if errs[i] != nil {
+			t.Fatalf("invocation %d: %v", i, errs[i])
+		}
+		byPID[results[i].PID] = append(byPID[results[i].PID], results[i])
+	}
+	if len(byPID) > 4 || maxTotal > 4 {
+		t.Errorf("%d runtimes, pool held up to %d environments; limit 4", len(byPID), maxTotal)
+	}
+	// No runtime ran two invocations at once.
+	for pid, runs := range byPID {
+		for i, a := range runs {
+			for _, b := range runs[i+1:] {
+				if a.Start < b.End && b.Start < a.End {
+					t.Errorf("runtime %d ran two invocations at once: %+v and %+v", pid, a, b)
+				}
+			}
+		}
+	}
+}
+
+func TestThrottleAtTheLimit(t *testing.T) {
+	p := newPool(t, func(o *Options) { o.MaxConcurrency = 1 })
+	first := make(chan error, 1)
+	go func() {
+		_, err := sleep(context.Background(), p, 500)
+		first <- err
+	}()
+	waitFor(t, func() bool { return p.Stats().Busy == 1 })
+	_, err := sleep(context.Background(), p, 1)
+	var te *invocation.ThrottleError
+	if !errors.As(err, &te) || !errors.Is(err, invocation.ErrThrottled) || te.Reason != invocation.ReasonConcurrentLimit {
+		t.Errorf("second invocation: %v, want a throttle", err)
+	}
+	if err := <-first; err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestReservedConcurrencyThrottleReason(t *testing.T) {
+	p := newPool(t, func(o *Options) { o.MaxConcurrency = 1; o.Reserved = true })
+	go sleep(context.Background(), p, 300)
+	waitFor(t, func() bool { return p.Stats().Busy == 1 })
+	_, err := sleep(context.Background(), p, 1)
+	var te *invocation.ThrottleError
+	if !errors.As(err, &te) || te.Reason != invocation.ReasonReservedConcurrentLimit {
+		t.Errorf("err %v", err)
+	}
+}
+
+func TestQueueWaitsForAnEnvironment(t *testing.T) {
+	p := newPool(t, func(o *Options) { o.MaxConcurrency = 1; o.QueueTimeout = 5 * time.Second })
+	var wg sync.WaitGroup
+	pids := make([]int, 3)
+	for i := range 3 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			s, err := sleep(context.Background(), p, 100)
+			if err != nil {
+				t.Error(err)
+			}
+			pids[i] = s.PID
+		}()
+	}
+	wg.Wait()
+	if pids[0] != pids[1] || pids[1] != pids[2] {
+		t.Errorf("one environment should have served all three: %v", pids)
+	}
+}
+
+func TestQueueTimeoutThrottles(t *testing.T) {
+	p := newPool(t, func(o *Options) { o.MaxConcurrency = 1; o.QueueTimeout = 50 * time.Millisecond })
+	go sleep(context.Background(), p, 500)
+	waitFor(t, func() bool { return p.Stats().Busy == 1 })
+	start := time.Now()
+	_, err := sleep(context.Background(), p, 1)
+	if !errors.Is(err, invocation.ErrThrottled) {
+		t.Errorf("err %v, want a throttle", err)
+	}
+	if took := time.Since(start); took < 50*time.Millisecond || took > 400*time.Millisecond {
+		t.Errorf("waited %v, want about 50ms", took)
+	}
+}
+
+func TestMostRecentlyUsedFirst(t *testing.T) {
+	p := newPool(t, nil)
+	var wg sync.WaitGroup
+	var short, long slept
+	wg.Add(2)
+	go func() { defer wg.Done(); short, _ = sleep(context.Background(), p, 50) }()
+	go func() { defer wg.Done(); long, _ = sleep(context.Background(), p, 400) }()
+	wg.Wait()
+	if short.PID == 0 || short.PID == long.PID {
+		t.Fatalf("want two environments: %d and %d", short.PID, long.PID)
+	}
+	for range 3 {
+		s, err := sleep(context.Background(), p, 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if s.PID != long.PID {
+			t.Errorf("invocation went to %d, want the most recently used %d", s.PID, long.PID)
+		}
+	}
+	if st := p.Stats(); st.Total != 2 || st.Idle != 2 {
+		t.Errorf("stats %+v", st)
+	}
+}
+
+func TestIdleEnvironmentsAreReaped(t *testing.T) {
+	p := newPool(t, func(o *Options) { o.IdleTimeout = 100 * time.Millisecond })
+	if _, err := sleep(context.Background(), p, 1); err != nil {
+		t.Fatal(err)
+	}
+	if p.Stats().Total != 1 {
+		t.Fatalf("stats %+v", p.Stats())
+	}
+	waitFor(t, func() bool { return p.Stats().Total == 0 })
+	// A new invocation starts a new environment.
+	if _, err := sleep(context.Background(), p, 1); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestClosedPoolRefuses(t *testing.T) {
+	p := newPool(t, nil)
+	if _, err := sleep(context.Background(), p, 1); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := sleep(context.Background(), p, 1); !errors.Is(err, ErrClosed) || !errors.Is(err, invocation.ErrUnavailable) {
+		t.Errorf("after close: %v", err)
+	}
+	if s := p.Stats(); s.Total != 0 {
+		t.Errorf("environments left after close: %+v", s)
+	}
+}
+
+// waitFor polls cond for up to 5 s.
+func waitFor(t *testing.T, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatal("condition not met within 5 s")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
