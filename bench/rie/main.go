@@ -154,7 +154,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	b.stopEmber(cold)
-	if err := procs.stop(baseline.child); err != nil {
+	if err := baseline.child.stop(); err != nil {
 		res.note("baseline server: %v", err)
 	}
 

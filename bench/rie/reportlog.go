@@ -1,0 +1,106 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"strconv"
+	"time"
+)
+
+// logWait bounds the wait for REPORT lines: ember writes REPORT once the
+// runtime asks for its next event, a moment after the answer went out.
+const logWait = 3 * time.Second
+
+// reportLog reads the REPORT lines that ember writes to its stdout, which
+// the benchmark keeps in a file.
+type reportLog struct {
+	path string
+	// off is where the next read starts: after the last whole line read.
+	off int64
+}
+
+// reportCounts are what the REPORT lines of a stretch of the log say.
+type reportCounts struct {
+	reports int
+	// inits are the Init Durations of REPORTs that have one: invocations
+	// that started a runtime, cold starts.
+	inits []time.Duration
+	// failed counts REPORTs with a Status, which only failed invocations
+	// have.
+	failed int
+}
+
+func (c *reportCounts) add(o reportCounts) {
+	c.reports += o.reports
+	c.inits = append(c.inits, o.inits...)
+	c.failed += o.failed
+}
+
+var (
+	reportPrefix = []byte("REPORT RequestId: ")
+	initField    = []byte("\tInit Duration: ")
+	statusField  = []byte("\tStatus: ")
+)
+
+// read counts the whole lines written since the last read.
+func (l *reportLog) read() (reportCounts, error) {
+	var c reportCounts
+	f, err := os.Open(l.path)
+	if err != nil {
+		return c, err
+	}
+	defer f.Close()
+	if _, err := f.Seek(l.off, io.SeekStart); err != nil {
+		return c, fmt.Errorf("read %s: %w", l.path, err)
+	}
+	b, err := io.ReadAll(f)
+	if err != nil {
+		return c, fmt.Errorf("read %s: %w", l.path, err)
+	}
+	end := bytes.LastIndexByte(b, '\n')
+	if end < 0 {
+		return c, nil
+	}
+	b = b[:end+1]
+	l.off += int64(len(b))
+	for line := range bytes.Lines(b) {
+		if !bytes.HasPrefix(line, reportPrefix) {
+			continue
+		}
+		c.reports++
+		if _, rest, ok := bytes.Cut(line, initField); ok {
+			ms, _, _ := bytes.Cut(rest, []byte(" ms"))
+			v, err := strconv.ParseFloat(string(ms), 64)
+			if err != nil {
+				return c, fmt.Errorf("REPORT line with unreadable Init Duration %q: %w", ms, err)
+			}
+			c.inits = append(c.inits, time.Duration(v*float64(time.Millisecond)))
+		}
+		if bytes.Contains(line, statusField) {
+			c.failed++
+		}
+	}
+	return c, nil
+}
+
+// await reads until at least want REPORT lines have come, or logWait has
+// passed.
+func (l *reportLog) await(ctx context.Context, want int) (reportCounts, error) {
+	var total reportCounts
+	deadline := time.Now().Add(logWait)
+	for {
+		c, err := l.read()
+		total.add(c)
+		if err != nil || total.reports >= want || time.Now().After(deadline) {
+			return total, err
+		}
+		select {
+		case <-ctx.Done():
+			return total, ctx.Err()
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+}
