@@ -158,7 +158,6 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		res.note("baseline server: %v", err)
 	}
 
-	res.finish()
 	res.print(stdout)
 	if cfg.jsonPath != "" {
 		if err := res.writeJSON(cfg.jsonPath); err != nil {

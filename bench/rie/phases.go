@@ -1,0 +1,282 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"os/exec"
+	"strings"
+	"time"
+)
+
+const (
+	// smallSize is the size of the usual request, a JSON object.
+	smallSize = 100
+	// bigSize is the size of the big request, a JSON string just under
+	// Lambda's limit for a synchronous invoke body, 6291456 bytes.
+	bigSize = 6<<20 - 100
+	// seqBlock is how many sequential requests go to one server before the
+	// other server's turn.
+	seqBlock = 100
+	// concRound is the length of a turn of the concurrent clients.
+	concRound = time.Second
+	// concWarmup is how long the concurrent clients warm up each server,
+	// long enough for ember to start an environment for every client.
+	concWarmup = 500 * time.Millisecond
+	// bigWarmup is the big requests sent to each server before measuring.
+	bigWarmup = 2
+	// execTimeout bounds one fork/exec of the bootstrap.
+	execTimeout = 10 * time.Second
+)
+
+// bench runs the phases and collects their figures.
+type bench struct {
+	cfg      config
+	client   *http.Client
+	progress func(format string, a ...any)
+	res      *results
+}
+
+// smallPayload is a compact JSON object of smallSize bytes, which the echo
+// function answers byte for byte.
+func smallPayload() []byte {
+	const head, tail = `{"bench":"ember rie","pad":"`, `"}`
+	return []byte(head + strings.Repeat("x", smallSize-len(head)-len(tail)) + tail)
+}
+
+// bigPayload is a JSON string of bigSize bytes.
+func bigPayload() []byte {
+	b := bytes.Repeat([]byte("x"), bigSize)
+	b[0], b[len(b)-1] = '"', '"'
+	return b
+}
+
+// warmup sends n requests to each server, notes any error, and consumes
+// the REPORT lines ember wrote for them.
+func (b *bench) warmup(ctx context.Context, phase string, em *emberServer, base server, body []byte, n int) error {
+	var et, bt tally
+	sequential(ctx, b.client, base.url, body, n, &bt)
+	sequential(ctx, b.client, em.url, body, n, &et)
+	return b.afterWarmup(ctx, phase, em, et, bt)
+}
+
+func (b *bench) afterWarmup(ctx context.Context, phase string, em *emberServer, et, bt tally) error {
+	if d := et.describe(); d != "" {
+		b.res.note("%s warm-up, ember: %s", phase, d)
+	}
+	if d := bt.describe(); d != "" {
+		b.res.note("%s warm-up, baseline: %s", phase, d)
+	}
+	_, err := em.log.await(ctx, et.ok+et.mismatched)
+	return err
+}
+
+// check records what ember's answers and REPORT lines say about a
+// measurement.
+func (b *bench) check(ctx context.Context, phase string, em *emberServer, et, bt tally) (reportCounts, error) {
+	counts, err := em.log.await(ctx, et.ok+et.mismatched)
+	if err != nil {
+		return counts, err
+	}
+	b.res.Checks = append(b.res.Checks, check{
+		Phase:          phase,
+		Requests:       et.ok + et.errors(),
+		Errors:         et.errors(),
+		Throttled:      et.statuses[http.StatusTooManyRequests],
+		ErrorDetail:    et.describe(),
+		BaselineErrors: bt.errors(),
+		BaselineDetail: bt.describe(),
+		Reports:        counts.reports,
+		ColdStarts:     len(counts.inits),
+		FailedReports:  counts.failed,
+	})
+	return counts, nil
+}
+
+// sequential measures warm invocations one after the other, in blocks
+// that alternate between the servers.
+func (b *bench) sequential(ctx context.Context, em *emberServer, base server) error {
+	body := smallPayload()
+	b.progress("sequential: %d warm-up and %d measured requests to each server", b.cfg.warmup, b.cfg.n)
+	if err := b.warmup(ctx, "sequential", em, base, body, b.cfg.warmup); err != nil {
+		return err
+	}
+	var (
+		et, bt       tally
+		es, bs       samples
+		eDone, bDone int
+	)
+	rounds := (b.cfg.n + seqBlock - 1) / seqBlock
+	alternate(ctx, rounds, func() {
+		k := min(seqBlock, b.cfg.n-eDone)
+		es.add(sequential(ctx, b.client, em.url, body, k, &et))
+		eDone += k
+	}, func() {
+		k := min(seqBlock, b.cfg.n-bDone)
+		bs.add(sequential(ctx, b.client, base.url, body, k, &bt))
+		bDone += k
+	})
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if _, err := b.check(ctx, "sequential", em, et, bt); err != nil {
+		return err
+	}
+	b.res.addLatency("warm_p50", fmt.Sprintf("warm invoke p50 (%d B)", smallSize), es.percentile(50), bs.percentile(50), &target{Op: "<=", Ratio: 3})
+	b.res.addLatency("warm_p99", fmt.Sprintf("warm invoke p99 (%d B)", smallSize), es.percentile(99), bs.percentile(99), nil)
+	b.res.addRate("warm_rate", "warm invokes/s, sequential", es.rate(), bs.rate(), nil)
+	return nil
+}
+
+// concurrent measures the rate of concurrent clients, in turns that
+// alternate between the servers.
+func (b *bench) concurrent(ctx context.Context, em *emberServer, base server) error {
+	body := smallPayload()
+	b.progress("concurrent: %d clients for %v against each server", b.cfg.clients, b.cfg.duration)
+	var wt, wbt tally
+	concurrent(ctx, b.client, base.url, body, b.cfg.clients, concWarmup, &wbt)
+	concurrent(ctx, b.client, em.url, body, b.cfg.clients, concWarmup, &wt)
+	if err := b.afterWarmup(ctx, "concurrent", em, wt, wbt); err != nil {
+		return err
+	}
+	rounds := max(1, int(b.cfg.duration/concRound))
+	turn := b.cfg.duration / time.Duration(rounds)
+	var (
+		et, bt tally
+		es, bs samples
+	)
+	alternate(ctx, rounds, func() {
+		es.add(concurrent(ctx, b.client, em.url, body, b.cfg.clients, turn, &et))
+	}, func() {
+		bs.add(concurrent(ctx, b.client, base.url, body, b.cfg.clients, turn, &bt))
+	})
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	phase := fmt.Sprintf("%d clients", b.cfg.clients)
+	if _, err := b.check(ctx, phase, em, et, bt); err != nil {
+		return err
+	}
+	b.res.addRate("concurrent_rate", fmt.Sprintf("warm invokes/s, %d clients", b.cfg.clients), es.rate(), bs.rate(), &target{Op: ">=", Ratio: 0.2})
+	return nil
+}
+
+// big measures a request of just under 6 MB, alternating between the
+// servers request by request.
+func (b *bench) big(ctx context.Context, em *emberServer, base server) error {
+	body := bigPayload()
+	b.progress("6 MB echo: %d requests to each server", b.cfg.big)
+	if err := b.warmup(ctx, "6 MB echo", em, base, body, bigWarmup); err != nil {
+		return err
+	}
+	var (
+		et, bt tally
+		es, bs samples
+	)
+	alternate(ctx, b.cfg.big, func() {
+		es.add(sequential(ctx, b.client, em.url, body, 1, &et))
+	}, func() {
+		bs.add(sequential(ctx, b.client, base.url, body, 1, &bt))
+	})
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if _, err := b.check(ctx, "6 MB echo", em, et, bt); err != nil {
+		return err
+	}
+	b.res.addLatency("big_p50", fmt.Sprintf("6 MB echo p50 (%d B)", bigSize), es.percentile(50), bs.percentile(50), nil)
+	return nil
+}
+
+// coldStarts measures requests that each land on a fresh environment of an
+// ember rie whose environments die as soon as they are idle, against a
+// fork/exec/wait of the bootstrap run between them.
+func (b *bench) coldStarts(ctx context.Context, em *emberServer, bins binaries) error {
+	body := smallPayload()
+	b.progress("cold start: %d requests %v apart, and as many fork/execs of the bootstrap", b.cfg.cold, b.cfg.coldGap)
+	env := benchEnv()
+	// Check that the bootstrap ends at once without a Runtime API, and
+	// bring it into the page cache.
+	for range 3 {
+		if _, err := execBootstrap(ctx, bins, env); err != nil {
+			return fmt.Errorf("cold start baseline: %w", err)
+		}
+	}
+	var (
+		et, bt tally
+		es, bs samples
+	)
+	for range b.cfg.cold {
+		es.add(sequential(ctx, b.client, em.url, body, 1, &et))
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(b.cfg.coldGap):
+		}
+		d, err := execBootstrap(ctx, bins, env)
+		if err != nil {
+			bt.failed++
+			bt.note(err.Error())
+			continue
+		}
+		bt.ok++
+		bs.lat = append(bs.lat, d)
+	}
+	counts, err := b.check(ctx, "cold start", em, et, bt)
+	if err != nil {
+		return err
+	}
+	if n := len(counts.inits); n < et.ok {
+		b.res.note("cold start: only %d of %d answered requests started a runtime (REPORT with Init Duration); the others found a warm environment", n, et.ok)
+	}
+	if len(counts.inits) > 0 {
+		b.res.note("cold start: ember's own Init Duration p50 %.2f ms (runtime start to its first /next)",
+			millis(samples{lat: counts.inits}.percentile(50)))
+	}
+	b.res.addLatency("cold_p50", "cold start p50 (vs fork/exec)", es.percentile(50), bs.percentile(50), nil)
+	return nil
+}
+
+// execBootstrap runs the bootstrap without a Runtime API and waits for it;
+// aws-lambda-go then exits at once with an error, so this is the cost of
+// starting the process, nothing of Lambda's.
+func execBootstrap(ctx context.Context, bins binaries, env []string) (time.Duration, error) {
+	ctx, cancel := context.WithTimeout(ctx, execTimeout)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, bins.bootstrap)
+	cmd.Dir = bins.fnDir
+	cmd.Env = env
+	start := time.Now()
+	err := cmd.Run()
+	d := time.Since(start)
+	var exitErr *exec.ExitError
+	switch {
+	case ctx.Err() != nil:
+		return d, fmt.Errorf("bootstrap without a Runtime API still ran after %v", execTimeout)
+	case errors.As(err, &exitErr):
+		return d, nil
+	case err == nil:
+		return d, errors.New("bootstrap without a Runtime API exited 0; expected it to fail at once")
+	default:
+		return d, fmt.Errorf("run bootstrap: %w", err)
+	}
+}
+
+// stopEmber stops an ember rie and notes what its stderr, where it logs
+// only warnings and errors, says.
+func (b *bench) stopEmber(em *emberServer) {
+	if err := em.child.stop(); err != nil {
+		b.res.note("%v", err)
+	}
+	lines := em.child.stderrLines()
+	if len(lines) == 0 {
+		return
+	}
+	shown := lines
+	if len(shown) > 5 {
+		shown = shown[:5]
+	}
+	b.res.note("%s logged %d warning or error lines, first:\n\t%s", em.name, len(lines), strings.Join(shown, "\n\t"))
+}

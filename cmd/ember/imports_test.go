@@ -1,0 +1,64 @@
+package main
+
+import (
+	"encoding/json"
+	"io"
+	"os/exec"
+	"slices"
+	"strings"
+	"testing"
+)
+
+// allowedImports is DESIGN.md's data flow: calls go down, value packages
+// import nothing of ember's, and no package calls back up.
+var allowedImports = map[string][]string{
+	"internal/function":    {},
+	"internal/invocation":  {},
+	"internal/codezip":     {},
+	"internal/testfunc":    {},
+	"internal/runtimeapi":  {"internal/invocation"},
+	"internal/environment": {"internal/function", "internal/invocation", "internal/runtimeapi"},
+	"internal/envpool":     {"internal/environment", "internal/invocation"},
+	"internal/api":         {"internal/invocation"},
+	"internal/rie":         {"internal/api", "internal/function", "internal/invocation"},
+}
+
+func TestImportDirection(t *testing.T) {
+	const module = "github.com/emberfn/ember/"
+	out, err := exec.Command("go", "list", "-json", module+"internal/...").Output()
+	if err != nil {
+		t.Fatalf("go list: %v", err)
+	}
+	dec := json.NewDecoder(strings.NewReader(string(out)))
+	seen := 0
+	for {
+		var p struct {
+			ImportPath string
+			Imports    []string
+		}
+		if err := dec.Decode(&p); err == io.EOF {
+			break
+		} else if err != nil {
+			t.Fatal(err)
+		}
+		name := strings.TrimPrefix(p.ImportPath, module)
+		allowed, ok := allowedImports[name]
+		if !ok {
+			t.Errorf("package %s has no import rule: add it to allowedImports and DESIGN.md's picture", name)
+			continue
+		}
+		seen++
+		for _, imp := range p.Imports {
+			if !strings.HasPrefix(imp, module) {
+				continue
+			}
+			dep := strings.TrimPrefix(imp, module)
+			if !slices.Contains(allowed, dep) {
+				t.Errorf("%s imports %s, which the design does not allow", name, dep)
+			}
+		}
+	}
+	if seen < len(allowedImports) {
+		t.Errorf("checked %d packages, rules name %d", seen, len(allowedImports))
+	}
+}
