@@ -13,8 +13,8 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/emberfn/ember/internal/envpool"
 	"github.com/emberfn/ember/internal/environment"
+	"github.com/emberfn/ember/internal/envpool"
 	"github.com/emberfn/ember/internal/function"
 	"github.com/emberfn/ember/internal/rie"
 )

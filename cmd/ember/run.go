@@ -12,8 +12,8 @@ import (
 	"time"
 
 	"github.com/emberfn/ember/internal/codezip"
-	"github.com/emberfn/ember/internal/envpool"
 	"github.com/emberfn/ember/internal/environment"
+	"github.com/emberfn/ember/internal/envpool"
 	"github.com/emberfn/ember/internal/function"
 	"github.com/emberfn/ember/internal/invocation"
 )

@@ -19,8 +19,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/emberfn/ember/internal/envpool"
 	"github.com/emberfn/ember/internal/environment"
+	"github.com/emberfn/ember/internal/envpool"
 	"github.com/emberfn/ember/internal/function"
 	"github.com/emberfn/ember/internal/invocation"
 	"github.com/emberfn/ember/internal/testfunc"
