@@ -160,8 +160,8 @@ type run struct {
 
 // samplePeak records the memory the runtime's process tree uses at its
 // peak. Sampled while the tree is alive, it survives a crash.
-func (r *run) samplePeak(pid int) {
-	v := peakMemory(pid)
+func (r *run) samplePeak(m *meter) {
+	v := m.peak()
 	for {
 		old := r.peak.Load()
 		if v <= old || r.peak.CompareAndSwap(old, v) {
@@ -171,10 +171,10 @@ func (r *run) samplePeak(pid int) {
 }
 
 // sampleEvery samples memory every d until stopSampling.
-func (r *run) sampleEvery(pid int, d time.Duration) {
+func (r *run) sampleEvery(m *meter, d time.Duration) {
 	var tick func()
 	tick = func() {
-		r.samplePeak(pid)
+		r.samplePeak(m)
 		r.sampler.Reset(d)
 	}
 	r.sampler = time.AfterFunc(d, tick)
@@ -211,17 +211,17 @@ func (e *Environment) Invoke(req invocation.Request) (invocation.Response, <-cha
 		if !ok {
 			return resp, r.done, nil
 		}
-		r.samplePeak(proc.pid)
+		r.samplePeak(proc.mem)
 	} else {
 		r.peak.Store(e.resting.Load())
 	}
-	r.sampleEvery(proc.pid, memorySampleInterval)
+	r.sampleEvery(proc.mem, memorySampleInterval)
 
 	r.started = time.Now()
 	if r.req.WantLog {
 		e.logs.capture()
 	}
-	e.logs.write([]byte(startLine(r.req.ID, e.fn.Version)))
+	e.logs.queue(startLine(r.req.ID, e.fn.Version))
 	ctx, cancel := context.WithDeadlineCause(proc.ctx, r.req.Deadline, errTimeout)
 	resp, err := e.api.Invoke(ctx, &r.req)
 	if err != nil {
@@ -294,7 +294,7 @@ func (e *Environment) init(r *run) (*process, invocation.Response, bool) {
 // invocation starts the runtime again.
 func (e *Environment) initFailed(r *run, proc *process, d time.Duration, status invocation.Status, errorType string) {
 	if proc != nil {
-		r.samplePeak(proc.pid)
+		r.samplePeak(proc.mem)
 		e.reset(proc)
 	}
 	initType := errorType
@@ -312,7 +312,7 @@ func (e *Environment) initFailed(r *run, proc *process, d time.Duration, status 
 // fail ends an invocation whose runtime gave no answer: it timed out, or
 // the runtime exited.
 func (e *Environment) fail(r *run, proc *process, err error) invocation.Response {
-	r.samplePeak(proc.pid)
+	r.samplePeak(proc.mem)
 	var exitErr *ExitError
 	var resp invocation.Response
 	status := invocation.StatusError
@@ -335,15 +335,14 @@ func (e *Environment) fail(r *run, proc *process, err error) invocation.Response
 // finish waits for the end of an answered invocation: the runtime asks
 // for its next event, or the deadline passes, or it exits.
 func (e *Environment) finish(r *run, proc *process, ctx context.Context, resp invocation.Response) {
-	r.samplePeak(proc.pid)
 	err := e.api.AwaitNext(ctx)
 	r.stopSampling()
-	r.samplePeak(proc.pid)
+	r.samplePeak(proc.mem)
 	if err == nil {
 		// A new peak for the next invocation, which starts from the
 		// memory in use now.
-		resetPeakMemory(proc.pid)
-		e.resting.Store(peakMemory(proc.pid))
+		proc.mem.reset()
+		e.resting.Store(proc.mem.resident())
 		proc.pump.sync()
 		status, errorType := invocation.StatusSuccess, ""
 		if resp.ErrorType == "Function.ResponseSizeTooLarge" {
@@ -390,8 +389,7 @@ func (e *Environment) end(r *run, status invocation.Status, errorType string) {
 	if status == invocation.StatusTimeout {
 		rep.ErrorType = ""
 	}
-	e.logs.write([]byte(endLine(r.req.ID)))
-	e.logs.write([]byte(reportLine(rep)))
+	e.logs.writeLines(endLine(r.req.ID), reportLine(rep))
 	if r.req.WantLog {
 		rep.LogTail = e.logs.takeTail()
 	}

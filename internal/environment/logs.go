@@ -19,24 +19,51 @@ type logWriter struct {
 	// tail, when not nil, collects the current invocation's lines.
 	tail []byte
 	line []byte
+	// held is written before the next line.
+	held []byte
 }
 
 func (l *logWriter) write(b []byte) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.line = append(append(l.line[:0], b...), '\n')
-	l.out.Write(l.line)
+	l.flushLocked()
+}
+
+// writeLines writes several lines with one write.
+func (l *logWriter) writeLines(lines ...string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.line = l.line[:0]
+	for _, s := range lines {
+		l.line = append(append(l.line, s...), '\n')
+	}
+	l.flushLocked()
+}
+
+// queue holds line back until the next write, so that a line the
+// platform writes on the hot path (START) costs no write of its own.
+func (l *logWriter) queue(line string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.held = append(append(l.held, line...), '\n')
+}
+
+func (l *logWriter) flushLocked() {
+	out := l.line
+	if len(l.held) > 0 {
+		out = append(l.held, l.line...)
+		l.held = out[:0]
+	}
+	l.out.Write(out)
 	if l.tail != nil {
-		l.tail = append(l.tail, l.line...)
+		l.tail = append(l.tail, out...)
 		if len(l.tail) > 4*invocation.MaxLogTail {
 			l.tail = append(l.tail[:0], l.tail[len(l.tail)-invocation.MaxLogTail:]...)
 		}
 	}
 }
 
-func (l *logWriter) printf(format string, args ...any) {
-	l.write([]byte(fmt.Sprintf(format, args...)))
-}
 
 // capture starts collecting lines for a log tail.
 func (l *logWriter) capture() {

@@ -4,18 +4,43 @@ import (
 	"bytes"
 	"os"
 	"strconv"
+	"sync"
+	"time"
 )
 
-// treeProcesses lists pid and its descendants.
-func treeProcesses(pid int) []int {
-	pids := []int{pid}
+// treeRefresh is how often a meter looks for new processes in the tree;
+// in between it reads the processes it knows, which keeps the cost of a
+// measurement to one file read per process.
+const treeRefresh = 500 * time.Millisecond
+
+// meter measures the peak memory of a runtime's process tree from /proc.
+type meter struct {
+	root int
+
+	mu sync.Mutex
+	// pids is the tree as last seen, root first.
+	pids      []int
+	refreshed time.Time
+	buf       []byte
+}
+
+func newMeter(root int) *meter { return &meter{root: root, pids: []int{root}, buf: make([]byte, 4096)} }
+
+// treeLocked returns the tree, looked up again when treeRefresh has passed.
+func (m *meter) treeLocked() []int {
+	if time.Since(m.refreshed) < treeRefresh {
+		return m.pids
+	}
+	m.refreshed = time.Now()
+	pids := append(m.pids[:0], m.root)
 	for i := 0; i < len(pids) && len(pids) < 1024; i++ {
-		tasks, err := os.ReadDir("/proc/" + strconv.Itoa(pids[i]) + "/task")
+		taskDir := "/proc/" + strconv.Itoa(pids[i]) + "/task/"
+		tasks, err := os.ReadDir(taskDir)
 		if err != nil {
 			continue
 		}
 		for _, t := range tasks {
-			b, err := os.ReadFile("/proc/" + strconv.Itoa(pids[i]) + "/task/" + t.Name() + "/children")
+			b, err := os.ReadFile(taskDir + t.Name() + "/children")
 			if err != nil {
 				continue
 			}
@@ -26,29 +51,75 @@ func treeProcesses(pid int) []int {
 			}
 		}
 	}
+	m.pids = pids
 	return pids
 }
 
-// peakMemory is the sum of the peak resident set sizes of pid's process
-// tree since the last resetPeakMemory, in bytes.
-func peakMemory(pid int) int64 {
+// peak is the sum of the peak resident set sizes of the tree since the
+// last reset, in bytes.
+func (m *meter) peak() int64 {
+	m.mu.Lock()
+	defer m.mu.Unlock()
 	var total int64
-	for _, p := range treeProcesses(pid) {
-		b, err := os.ReadFile("/proc/" + strconv.Itoa(p) + "/status")
+	for _, p := range m.treeLocked() {
+		n, err := readInto(m.buf, "/proc/"+strconv.Itoa(p)+"/status")
 		if err != nil {
 			continue
 		}
-		total += statusField(b, "VmHWM:")
+		total += statusField(m.buf[:n], "VmHWM:")
 	}
 	return total
 }
 
-// resetPeakMemory starts a new peak for every process of pid's tree.
-func resetPeakMemory(pid int) {
-	for _, p := range treeProcesses(pid) {
+// resident is the memory the tree holds now, in bytes: cheaper to read
+// than the peak.
+func (m *meter) resident() int64 {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var total int64
+	for _, p := range m.treeLocked() {
+		n, err := readInto(m.buf, "/proc/"+strconv.Itoa(p)+"/statm")
+		if err != nil {
+			continue
+		}
+		f := bytes.Fields(m.buf[:n])
+		if len(f) < 2 {
+			continue
+		}
+		pages, err := strconv.ParseInt(string(f[1]), 10, 64)
+		if err == nil {
+			total += pages * int64(os.Getpagesize())
+		}
+	}
+	return total
+}
+
+// reset starts a new peak for every process of the tree.
+func (m *meter) reset() {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for _, p := range m.treeLocked() {
 		// "5" resets the peak RSS (proc(5), clear_refs).
 		os.WriteFile("/proc/"+strconv.Itoa(p)+"/clear_refs", []byte("5"), 0)
 	}
+}
+
+// readInto reads a small file into buf.
+func readInto(buf []byte, path string) (int, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return 0, err
+	}
+	defer f.Close()
+	n := 0
+	for n < len(buf) {
+		k, err := f.Read(buf[n:])
+		n += k
+		if err != nil || k == 0 {
+			break
+		}
+	}
+	return n, nil
 }
 
 // statusField reads a "Name:   123 kB" line of /proc/PID/status in bytes.

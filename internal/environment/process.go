@@ -19,6 +19,7 @@ type process struct {
 	ctx    context.Context
 	exited chan struct{}
 	pump   *pump
+	mem    *meter
 }
 
 // ExitError says how a runtime process ended.
@@ -66,7 +67,7 @@ func startProcess(argv []string, dir string, env []string, emit func([]byte)) (*
 		return nil, fmt.Errorf("start runtime: %w", err)
 	}
 	ctx, cancel := context.WithCancelCause(context.Background())
-	p := &process{cmd: cmd, pid: cmd.Process.Pid, start: start, ctx: ctx, exited: make(chan struct{}), pump: pu}
+	p := &process{cmd: cmd, pid: cmd.Process.Pid, start: start, ctx: ctx, exited: make(chan struct{}), pump: pu, mem: newMeter(cmd.Process.Pid)}
 	go pu.run()
 	go func() {
 		cmd.Wait()

@@ -47,7 +47,10 @@ type Pool struct {
 	total int
 	// waiters are invocations queued for an environment, oldest first.
 	waiters []chan *environment.Environment
-	closed  bool
+	// finishing counts environments that have answered and are waiting
+	// for their runtime to ask for the next event.
+	finishing int
+	closed    bool
 	// inflight counts invocations that hold an environment.
 	inflight sync.WaitGroup
 }
@@ -93,6 +96,9 @@ func (p *Pool) Invoke(ctx context.Context, req invocation.Request) (invocation.R
 		return invocation.Response{}, nil, fmt.Errorf("invoke %s: %w", req.ID, err)
 	}
 	reports := make(chan invocation.Report, 1)
+	p.mu.Lock()
+	p.finishing++
+	p.mu.Unlock()
 	go func() {
 		rep := <-done
 		p.release(env, false)
@@ -102,6 +108,12 @@ func (p *Pool) Invoke(ctx context.Context, req invocation.Request) (invocation.R
 	return resp, reports, nil
 }
 
+// handoffWait is how long an invocation that finds no idle environment
+// waits for one that has answered and is about to ask for its next event,
+// before it starts a new one: a client that invokes again as soon as it has
+// its answer would otherwise often get a cold start.
+const handoffWait = 2 * time.Millisecond
+
 // acquire takes an idle environment, starts a new one, or waits or throttles.
 func (p *Pool) acquire(ctx context.Context) (*environment.Environment, error) {
 	p.mu.Lock()
@@ -109,12 +121,22 @@ func (p *Pool) acquire(ctx context.Context) (*environment.Environment, error) {
 		p.mu.Unlock()
 		return nil, ErrClosed
 	}
-	if n := len(p.idle); n > 0 {
-		env := p.idle[n-1].env
-		p.idle = p.idle[:n-1]
-		p.inflight.Add(1)
+	if env := p.popIdleLocked(); env != nil {
 		p.mu.Unlock()
 		return env, nil
+	}
+	if p.finishing > 0 {
+		wait := p.enqueueLocked()
+		p.mu.Unlock()
+		env, ok, err := p.await(ctx, wait, handoffWait)
+		if ok || err != nil {
+			return env, err
+		}
+		p.mu.Lock()
+		if env := p.popIdleLocked(); env != nil {
+			p.mu.Unlock()
+			return env, nil
+		}
 	}
 	if p.total < p.opts.MaxConcurrency {
 		p.total++
@@ -134,22 +156,48 @@ func (p *Pool) acquire(ctx context.Context) (*environment.Environment, error) {
 		p.mu.Unlock()
 		return nil, p.throttle()
 	}
+	wait := p.enqueueLocked()
+	p.mu.Unlock()
+	env, ok, err := p.await(ctx, wait, p.opts.QueueTimeout)
+	if ok || err != nil {
+		return env, err
+	}
+	return nil, p.throttle()
+}
+
+// popIdleLocked takes the most recently used idle environment, if any.
+func (p *Pool) popIdleLocked() *environment.Environment {
+	n := len(p.idle)
+	if n == 0 {
+		return nil
+	}
+	env := p.idle[n-1].env
+	p.idle = p.idle[:n-1]
+	p.inflight.Add(1)
+	return env
+}
+
+// enqueueLocked adds a place in the queue for the next released environment.
+func (p *Pool) enqueueLocked() chan *environment.Environment {
 	wait := make(chan *environment.Environment, 1)
 	p.waiters = append(p.waiters, wait)
-	p.mu.Unlock()
+	return wait
+}
 
-	timer := time.NewTimer(p.opts.QueueTimeout)
+// await waits up to d for an environment on wait. ok is false when none
+// came in time; the place in the queue is then given up.
+func (p *Pool) await(ctx context.Context, wait chan *environment.Environment, d time.Duration) (env *environment.Environment, ok bool, err error) {
+	timer := time.NewTimer(d)
 	defer timer.Stop()
 	select {
-	case env, ok := <-wait:
-		if !ok {
-			return nil, ErrClosed
+	case env, open := <-wait:
+		if !open {
+			return nil, false, ErrClosed
 		}
-		return env, nil
+		return env, true, nil
 	case <-timer.C:
 	case <-ctx.Done():
 	}
-	// Give up the place in the queue, unless an environment came just now.
 	p.mu.Lock()
 	for i, w := range p.waiters {
 		if w == wait {
@@ -158,18 +206,19 @@ func (p *Pool) acquire(ctx context.Context) (*environment.Environment, error) {
 		}
 	}
 	p.mu.Unlock()
+	// An environment may have come just now.
 	select {
-	case env, ok := <-wait:
-		if ok {
-			return env, nil
+	case env, open := <-wait:
+		if !open {
+			return nil, false, ErrClosed
 		}
-		return nil, ErrClosed
+		return env, true, nil
 	default:
 	}
 	if err := ctx.Err(); err != nil {
-		return nil, err
+		return nil, false, err
 	}
-	return nil, p.throttle()
+	return nil, false, nil
 }
 
 func (p *Pool) throttle() error {
@@ -185,6 +234,9 @@ func (p *Pool) throttle() error {
 func (p *Pool) release(env *environment.Environment, broken bool) {
 	defer p.inflight.Done()
 	p.mu.Lock()
+	if !broken {
+		p.finishing--
+	}
 	if broken || p.closed {
 		p.total--
 		p.mu.Unlock()

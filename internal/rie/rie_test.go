@@ -33,6 +33,13 @@ const invokePath = "/2015-03-31/functions/function/invocations"
 // endpoint serves the emulator's endpoint for the named test function.
 func endpoint(t *testing.T, name string, edit func(*envpool.Options)) string {
 	t.Helper()
+	return endpointTB(t, name, edit)
+}
+
+func endpointB(b *testing.B, name string) string { return endpointTB(b, name, nil) }
+
+func endpointTB(t testing.TB, name string, edit func(*envpool.Options)) string {
+	t.Helper()
 	fn := function.Config{Name: name, CodeDir: testfunc.Build(t, name), Timeout: 3 * time.Second}.WithDefaults()
 	opts := envpool.Options{
 		Environment:    environment.Options{Function: fn},
