@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"runtime"
 	"sync"
 	"testing"
 	"time"
@@ -245,5 +246,36 @@ func waitFor(t *testing.T, cond func() bool) {
 			t.Fatal("condition not met within 5 s")
 		}
 		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+func TestNoGoroutineLeaks(t *testing.T) {
+	before := runtime.NumGoroutine()
+	p := New(Options{
+		Environment: environment.Options{Function: function.Config{
+			Name: "sleep", CodeDir: testfunc.Build(t, "sleep"), Timeout: time.Second,
+		}},
+		MaxConcurrency: 3,
+		IdleTimeout:    50 * time.Millisecond,
+	})
+	var wg sync.WaitGroup
+	for _, ms := range []int{1, 10, 2000} { // the last one times out
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			sleep(context.Background(), p, ms)
+		}()
+	}
+	wg.Wait()
+	if err := p.Close(); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for runtime.NumGoroutine() > before {
+		if time.Now().After(deadline) {
+			buf := make([]byte, 1<<20)
+			t.Fatalf("%d goroutines before, %d after close:\n%s", before, runtime.NumGoroutine(), buf[:runtime.Stack(buf, true)])
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 }
