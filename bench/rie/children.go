@@ -13,7 +13,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"time"
 )
@@ -25,9 +24,12 @@ const (
 	readyTimeout = 10 * time.Second
 	// stopGrace is how long a child has to exit after SIGTERM.
 	stopGrace = 10 * time.Second
+	// quitGrace is how long a child that ignored SIGTERM has to write its
+	// goroutine dump after SIGQUIT before it is killed.
+	quitGrace = 2 * time.Second
 	// startAttempts bounds the retries when a free port was taken
 	// between picking it and the child listening on it.
-	startAttempts = 3
+	startAttempts = 5
 )
 
 // binaries are what the benchmark builds.
@@ -123,8 +125,10 @@ type child struct {
 	done    chan struct{}
 	waitErr error
 
-	stopOnce sync.Once
-	stopErr  error
+	// stopped says that stop was called; stopErr is its result. Only the
+	// benchmark's main goroutine stops children.
+	stopped bool
+	stopErr error
 }
 
 // start starts cmd with its stderr in stderrPath; its stdout is the
@@ -150,46 +154,68 @@ func (cs *children) start(name string, cmd *exec.Cmd, stderrPath string) (*child
 	return c, nil
 }
 
-// stopAll stops every child still running, the last started first.
-func (cs *children) stopAll() {
+// stopAll stops every child still running, the last started first, and
+// passes report what went wrong.
+func (cs *children) stopAll(report func(error)) {
 	for i := len(cs.list) - 1; i >= 0; i-- {
-		cs.list[i].stop()
+		if c := cs.list[i]; !c.stopped {
+			if err := c.stop(); err != nil {
+				report(err)
+			}
+		}
 	}
 }
 
-// stop sends SIGTERM, waits up to stopGrace, then kills. It returns an
-// error when the child had exited before, did not exit cleanly, or had to
-// be killed. Calls after the first return the first one's result.
+// stop sends SIGTERM and waits up to stopGrace, then sends SIGQUIT and
+// kills if need be. It returns an error when the child had exited before,
+// did not exit cleanly, or did not stop on SIGTERM. Calls after the first
+// return the first one's result.
 func (c *child) stop() error {
-	c.stopOnce.Do(func() {
-		select {
-		case <-c.done:
-			c.stopErr = fmt.Errorf("%s exited before it was stopped: %v%s", c.name, c.waitErr, c.stderrTail())
-			return
-		default:
-		}
-		if err := c.cmd.Process.Signal(syscall.SIGTERM); err != nil {
-			c.cmd.Process.Kill()
-		}
-		select {
-		case <-c.done:
-			if c.waitErr != nil {
-				c.stopErr = fmt.Errorf("%s ended with %v after SIGTERM%s", c.name, c.waitErr, c.stderrTail())
-			}
-		case <-time.After(stopGrace):
-			c.cmd.Process.Kill()
-			<-c.done
-			c.stopErr = fmt.Errorf("%s still ran %v after SIGTERM and was killed%s", c.name, stopGrace, c.stderrTail())
-		}
-	})
+	if !c.stopped {
+		c.stopped = true
+		c.stopErr = c.terminate()
+	}
 	return c.stopErr
 }
 
-// stderrLines returns the child's stderr, one line an element.
+func (c *child) terminate() error {
+	select {
+	case <-c.done:
+		return fmt.Errorf("%s exited before it was stopped: %v%s", c.name, c.waitErr, c.stderrTail())
+	default:
+	}
+	if err := c.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		c.cmd.Process.Kill()
+	}
+	select {
+	case <-c.done:
+		if c.waitErr != nil {
+			return fmt.Errorf("%s ended with %v after SIGTERM%s", c.name, c.waitErr, c.stderrTail())
+		}
+		return nil
+	case <-time.After(stopGrace):
+	}
+	// A Go program dumps its goroutines on SIGQUIT: the dump, in the
+	// child's stderr, shows where it hung.
+	c.cmd.Process.Signal(syscall.SIGQUIT)
+	select {
+	case <-c.done:
+	case <-time.After(quitGrace):
+		c.cmd.Process.Kill()
+		<-c.done
+	}
+	return fmt.Errorf("%s still ran %v after SIGTERM and was stopped with SIGQUIT; its goroutines are in %s (kept with -keep)", c.name, stopGrace, c.stderrPath)
+}
+
+// stderrLines returns the child's stderr, one line an element, up to the
+// goroutine dump a SIGQUIT made.
 func (c *child) stderrLines() []string {
 	b, err := os.ReadFile(c.stderrPath)
 	if err != nil {
 		return []string{fmt.Sprintf("(stderr unreadable: %v)", err)}
+	}
+	if i := bytes.Index(b, []byte("SIGQUIT: quit")); i >= 0 {
+		b = b[:i]
 	}
 	b = bytes.TrimSpace(b)
 	if len(b) == 0 {
@@ -260,9 +286,10 @@ func startEchoServer(ctx context.Context, procs *children, dir string) (server, 
 }
 
 // startEmber runs `ember rie` on a free loopback port with extra flags,
-// its stdout in a file of dir, and returns it once it answers. It tries
-// another port when the one picked was taken before ember listened.
-func startEmber(ctx context.Context, procs *children, client *http.Client, bins binaries, dir, name string, extra ...string) (*emberServer, error) {
+// its stdout in a file of dir, and returns it once it answers. When ember
+// exits before it answers, most often because the port picked was taken
+// before it listened, it passes retried why and tries another port.
+func startEmber(ctx context.Context, procs *children, client *http.Client, bins binaries, dir, name string, retried func(string), extra ...string) (*emberServer, error) {
 	for attempt := 1; ; attempt++ {
 		addr, err := freeAddr()
 		if err != nil {
@@ -298,6 +325,7 @@ func startEmber(ctx context.Context, procs *children, client *http.Client, bins 
 		if !errors.Is(err, errExitedEarly) || attempt == startAttempts || ctx.Err() != nil {
 			return nil, fmt.Errorf("start %s (ember %s): %w%s", name, strings.Join(args, " "), err, c.stderrTail())
 		}
+		retried(fmt.Sprintf("%s exited before it answered on %s (%v); started it again on another port%s", name, addr, c.waitErr, c.stderrTail()))
 	}
 }
 

@@ -46,6 +46,7 @@ type config struct {
 	coldGap  time.Duration
 	big      int
 	jsonPath string
+	keep     bool
 }
 
 func main() {
@@ -81,6 +82,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.DurationVar(&cfg.coldGap, "cold-gap", 100*time.Millisecond, "pause after each cold start, for ember to reap the environment")
 	fs.IntVar(&cfg.big, "big", 20, "6 MB requests to each server")
 	fs.StringVar(&cfg.jsonPath, "json", "", "also write the figures as JSON to this file")
+	fs.BoolVar(&cfg.keep, "keep", false, "keep the temporary directory with the binaries and ember's stdout and stderr")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "Usage: go run ./bench/rie [flags]")
 		fmt.Fprintln(stderr, "Measures ember rie against baselines measured in the same run; see bench/README.md.")
@@ -115,7 +117,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	defer os.RemoveAll(tmp)
+	if cfg.keep {
+		defer progress("kept %s", tmp)
+	} else {
+		defer os.RemoveAll(tmp)
+	}
 
 	progress("building ember and the echo function")
 	bins, err := build(ctx, tmp)
@@ -125,7 +131,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 
 	client := newClient(max(cfg.clients, 8))
 	procs := &children{}
-	defer procs.stopAll()
+	// On the way out after an error; a successful run has stopped every
+	// child and noted what went wrong.
+	defer procs.stopAll(func(err error) { progress("%v", err) })
 
 	baseline, err := startEchoServer(ctx, procs, tmp)
 	if err != nil {
@@ -134,7 +142,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	res := newResults(cfg)
 	b := &bench{cfg: cfg, client: client, progress: progress, res: res}
 
-	warm, err := startEmber(ctx, procs, client, bins, tmp, "ember-warm",
+	retried := func(msg string) { res.note("%s", msg) }
+	warm, err := startEmber(ctx, procs, client, bins, tmp, "ember-warm", retried,
 		"--max-concurrency", fmt.Sprint(cfg.clients), "--queue-timeout", "5s")
 	if err != nil {
 		return err
@@ -146,7 +155,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	b.stopEmber(warm)
 
-	cold, err := startEmber(ctx, procs, client, bins, tmp, "ember-cold", "--idle-timeout", "1ms")
+	cold, err := startEmber(ctx, procs, client, bins, tmp, "ember-cold", retried, "--idle-timeout", "1ms")
 	if err != nil {
 		return err
 	}
@@ -155,10 +164,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	b.stopEmber(cold)
 	if err := baseline.child.stop(); err != nil {
-		res.note("baseline server: %v", err)
+		res.note("%v", err)
 	}
 
-	res.print(stdout)
+	if err := res.print(stdout); err != nil {
+		return err
+	}
 	if cfg.jsonPath != "" {
 		if err := res.writeJSON(cfg.jsonPath); err != nil {
 			return err

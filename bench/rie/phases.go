@@ -121,8 +121,12 @@ func (b *bench) sequential(ctx context.Context, em *emberServer, base server) er
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	if _, err := b.check(ctx, "sequential", em, et, bt); err != nil {
+	counts, err := b.check(ctx, "sequential", em, et, bt)
+	if err != nil {
 		return err
+	}
+	if n := len(counts.inits); n > 0 {
+		b.res.note("sequential: %d of %d warm invocations started a runtime: a request came before the previous one's environment was free again", n, et.ok)
 	}
 	b.res.addLatency("warm_p50", fmt.Sprintf("warm invoke p50 (%d B)", smallSize), es.percentile(50), bs.percentile(50), &target{Op: "<=", Ratio: 3})
 	b.res.addLatency("warm_p99", fmt.Sprintf("warm invoke p99 (%d B)", smallSize), es.percentile(99), bs.percentile(99), nil)

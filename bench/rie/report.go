@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -143,20 +144,32 @@ func (r *results) failed() bool {
 }
 
 // print writes the metrics table, the checks table and the notes.
-func (r *results) print(w io.Writer) {
+func (r *results) print(out io.Writer) error {
+	var w bytes.Buffer
+	r.printTo(&w)
+	// tabwriter pads the cell before an empty last one.
+	for line := range bytes.Lines(w.Bytes()) {
+		if _, err := fmt.Fprintf(out, "%s\n", bytes.TrimRight(line, " \n")); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (r *results) printTo(w io.Writer) {
 	fmt.Fprintf(w, "ember rie benchmark, %s %s/%s, %d CPUs\n\n", r.Go, r.OS, r.Arch, r.CPUs)
 	tw := tabwriter.NewWriter(w, 0, 0, 3, ' ', 0)
-	fmt.Fprintln(tw, "metric\tember\tbaseline\tratio\ttarget\t")
+	fmt.Fprintln(tw, "metric\tember\tbaseline\tratio\ttarget")
 	for _, m := range r.Metrics {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t\n", m.Label, m.format(m.Ember), m.format(m.Baseline), m.formatRatio(), m.formatTarget())
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", m.Label, m.format(m.Ember), m.format(m.Baseline), m.formatRatio(), m.formatTarget())
 	}
 	tw.Flush()
 
 	fmt.Fprintln(w)
 	tw = tabwriter.NewWriter(w, 0, 0, 3, ' ', 0)
-	fmt.Fprintln(tw, "phase\trequests\terrors\t429s\tbaseline errors\tREPORTs\tcold starts\tfailed REPORTs\t")
+	fmt.Fprintln(tw, "phase\trequests\terrors\t429s\tbaseline errors\tREPORTs\tcold starts\tfailed REPORTs")
 	for _, c := range r.Checks {
-		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t\n", c.Phase, c.Requests, c.Errors, c.Throttled,
+		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\t%d\t%d\t%d\n", c.Phase, c.Requests, c.Errors, c.Throttled,
 			c.BaselineErrors, c.Reports, c.ColdStarts, c.FailedReports)
 	}
 	tw.Flush()
@@ -221,11 +234,14 @@ func (m metric) formatTarget() string {
 }
 
 func (r *results) writeJSON(path string) error {
-	b, err := json.MarshalIndent(r, "", "  ")
-	if err != nil {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(r); err != nil {
 		return err
 	}
-	if err := os.WriteFile(path, append(b, '\n'), 0o644); err != nil {
+	if err := os.WriteFile(path, buf.Bytes(), 0o644); err != nil {
 		return fmt.Errorf("write %s: %w", path, err)
 	}
 	return nil

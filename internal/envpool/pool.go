@@ -199,21 +199,23 @@ func (p *Pool) await(ctx context.Context, wait chan *environment.Environment, d 
 	case <-ctx.Done():
 	}
 	p.mu.Lock()
+	queued := false
 	for i, w := range p.waiters {
 		if w == wait {
 			p.waiters = append(p.waiters[:i], p.waiters[i+1:]...)
+			queued = true
 			break
 		}
 	}
 	p.mu.Unlock()
-	// An environment may have come just now.
-	select {
-	case env, open := <-wait:
+	if !queued {
+		// A release (or Close) took this place off the queue and is
+		// committed to sending on it.
+		env, open := <-wait
 		if !open {
 			return nil, false, ErrClosed
 		}
 		return env, true, nil
-	default:
 	}
 	if err := ctx.Err(); err != nil {
 		return nil, false, err

@@ -279,3 +279,41 @@ func TestNoGoroutineLeaks(t *testing.T) {
 		time.Sleep(10 * time.Millisecond)
 	}
 }
+
+// Under contention, environments handed from one invocation to a queued
+// one are never lost: the pool keeps its capacity and closes.
+func TestHandoffUnderContention(t *testing.T) {
+	p := newPool(t, func(o *Options) { o.MaxConcurrency = 2; o.QueueTimeout = time.Millisecond })
+	var wg sync.WaitGroup
+	deadline := time.Now().Add(2 * time.Second)
+	for range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for time.Now().Before(deadline) {
+				sleep(context.Background(), p, 0)
+			}
+		}()
+	}
+	wg.Wait()
+	waitFor(t, func() bool { s := p.Stats(); return s.Idle == s.Total && s.Total <= 2 })
+	// Full capacity remains: two overlapping invocations both run.
+	var both sync.WaitGroup
+	for range 2 {
+		both.Add(1)
+		go func() {
+			defer both.Done()
+			if _, err := sleep(context.Background(), p, 200); err != nil {
+				t.Errorf("capacity lost: %v", err)
+			}
+		}()
+	}
+	both.Wait()
+	closed := make(chan error, 1)
+	go func() { closed <- p.Close() }()
+	select {
+	case <-closed:
+	case <-time.After(5 * time.Second):
+		t.Fatal("Close hangs: an environment was lost in a handoff")
+	}
+}
