@@ -161,7 +161,12 @@ type run struct {
 // samplePeak records the memory the runtime's process tree uses at its
 // peak. Sampled while the tree is alive, it survives a crash.
 func (r *run) samplePeak(m *meter) {
-	v := m.peak()
+	v, _ := m.peak()
+	r.raisePeak(v)
+}
+
+// raisePeak records v if it is the highest figure yet.
+func (r *run) raisePeak(v int64) {
 	for {
 		old := r.peak.Load()
 		if v <= old || r.peak.CompareAndSwap(old, v) {
@@ -337,12 +342,13 @@ func (e *Environment) fail(r *run, proc *process, err error) invocation.Response
 func (e *Environment) finish(r *run, proc *process, ctx context.Context, resp invocation.Response) {
 	err := e.api.AwaitNext(ctx)
 	r.stopSampling()
-	r.samplePeak(proc.mem)
 	if err == nil {
+		peak, resident := proc.mem.peak()
+		r.raisePeak(peak)
 		// A new peak for the next invocation, which starts from the
 		// memory in use now.
 		proc.mem.reset()
-		e.resting.Store(proc.mem.resident())
+		e.resting.Store(resident)
 		proc.pump.sync()
 		status, errorType := invocation.StatusSuccess, ""
 		if resp.ErrorType == "Function.ResponseSizeTooLarge" {
@@ -351,6 +357,7 @@ func (e *Environment) finish(r *run, proc *process, ctx context.Context, resp in
 		e.end(r, status, errorType)
 		return
 	}
+	r.samplePeak(proc.mem)
 	status, errorType := invocation.StatusError, "Runtime.ExitError"
 	if errors.Is(err, errTimeout) {
 		status, errorType = invocation.StatusTimeout, ""

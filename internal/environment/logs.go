@@ -64,7 +64,6 @@ func (l *logWriter) flushLocked() {
 	}
 }
 
-
 // capture starts collecting lines for a log tail.
 func (l *logWriter) capture() {
 	l.mu.Lock()

@@ -2,7 +2,9 @@ package environment
 
 import (
 	"bytes"
+	"io"
 	"os"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -14,17 +16,35 @@ import (
 const treeRefresh = 500 * time.Millisecond
 
 // meter measures the peak memory of a runtime's process tree from /proc.
+// It keeps each process's files open and reads them with pread: on procfs
+// the open is the dear part.
 type meter struct {
 	root int
 
 	mu sync.Mutex
 	// pids is the tree as last seen, root first.
 	pids      []int
+	files     map[int]*procFiles
 	refreshed time.Time
 	buf       []byte
 }
 
-func newMeter(root int) *meter { return &meter{root: root, pids: []int{root}, buf: make([]byte, 4096)} }
+// procFiles are the open /proc files of one process.
+type procFiles struct {
+	status, clearRefs *os.File
+}
+
+func (f *procFiles) close() {
+	for _, file := range []*os.File{f.status, f.clearRefs} {
+		if file != nil {
+			file.Close()
+		}
+	}
+}
+
+func newMeter(root int) *meter {
+	return &meter{root: root, pids: []int{root}, files: map[int]*procFiles{}, buf: make([]byte, 4096)}
+}
 
 // treeLocked returns the tree, looked up again when treeRefresh has passed.
 func (m *meter) treeLocked() []int {
@@ -52,46 +72,51 @@ func (m *meter) treeLocked() []int {
 		}
 	}
 	m.pids = pids
+	for pid, f := range m.files {
+		if !slices.Contains(pids, pid) {
+			f.close()
+			delete(m.files, pid)
+		}
+	}
 	return pids
 }
 
-// peak is the sum of the peak resident set sizes of the tree since the
-// last reset, in bytes.
-func (m *meter) peak() int64 {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	var total int64
-	for _, p := range m.treeLocked() {
-		n, err := readInto(m.buf, "/proc/"+strconv.Itoa(p)+"/status")
-		if err != nil {
-			continue
-		}
-		total += statusField(m.buf[:n], "VmHWM:")
+// filesLocked returns pid's open files, opening them on first use.
+func (m *meter) filesLocked(pid int) *procFiles {
+	if f, ok := m.files[pid]; ok {
+		return f
 	}
-	return total
+	dir := "/proc/" + strconv.Itoa(pid) + "/"
+	f := &procFiles{}
+	f.status, _ = os.Open(dir + "status")
+	f.clearRefs, _ = os.OpenFile(dir+"clear_refs", os.O_WRONLY, 0)
+	m.files[pid] = f
+	return f
 }
 
-// resident is the memory the tree holds now, in bytes: cheaper to read
-// than the peak.
-func (m *meter) resident() int64 {
+// readLocked reads all of a /proc file from its start.
+func (m *meter) readLocked(f *os.File) []byte {
+	if f == nil {
+		return nil
+	}
+	n, err := f.ReadAt(m.buf, 0)
+	if err != nil && err != io.EOF {
+		return nil
+	}
+	return m.buf[:n]
+}
+
+// peak is the sum of the peak resident set sizes of the tree since the
+// last reset, in bytes, and the sum of their current resident sizes.
+func (m *meter) peak() (peak, resident int64) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	var total int64
 	for _, p := range m.treeLocked() {
-		n, err := readInto(m.buf, "/proc/"+strconv.Itoa(p)+"/statm")
-		if err != nil {
-			continue
-		}
-		f := bytes.Fields(m.buf[:n])
-		if len(f) < 2 {
-			continue
-		}
-		pages, err := strconv.ParseInt(string(f[1]), 10, 64)
-		if err == nil {
-			total += pages * int64(os.Getpagesize())
-		}
+		status := m.readLocked(m.filesLocked(p).status)
+		peak += statusField(status, "VmHWM:")
+		resident += statusField(status, "VmRSS:")
 	}
-	return total
+	return peak, resident
 }
 
 // reset starts a new peak for every process of the tree.
@@ -99,27 +124,21 @@ func (m *meter) reset() {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	for _, p := range m.treeLocked() {
-		// "5" resets the peak RSS (proc(5), clear_refs).
-		os.WriteFile("/proc/"+strconv.Itoa(p)+"/clear_refs", []byte("5"), 0)
+		if f := m.filesLocked(p).clearRefs; f != nil {
+			// "5" resets the peak RSS (proc(5), clear_refs).
+			f.WriteAt([]byte("5"), 0)
+		}
 	}
 }
 
-// readInto reads a small file into buf.
-func readInto(buf []byte, path string) (int, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return 0, err
+// close releases the open files.
+func (m *meter) close() {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for pid, f := range m.files {
+		f.close()
+		delete(m.files, pid)
 	}
-	defer f.Close()
-	n := 0
-	for n < len(buf) {
-		k, err := f.Read(buf[n:])
-		n += k
-		if err != nil || k == 0 {
-			break
-		}
-	}
-	return n, nil
 }
 
 // statusField reads a "Name:   123 kB" line of /proc/PID/status in bytes.

@@ -88,6 +88,7 @@ func (p *process) kill() {
 	p.signalGroup(syscall.SIGKILL)
 	<-p.exited
 	p.pump.wait(time.Second)
+	p.mem.close()
 }
 
 // stop asks the process group to end with SIGTERM, waits up to grace, then
