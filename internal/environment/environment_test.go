@@ -441,14 +441,24 @@ func TestMissingBootstrap(t *testing.T) {
 
 func TestBusyEnvironmentRefusesSecondInvocation(t *testing.T) {
 	e, _ := newEnv(t, "sleep", nil)
-	_, done, err := e.Invoke(invocation.Request{ID: invocation.NewRequestID(), Payload: []byte(`{"ms":300}`)})
-	if err != nil {
-		t.Fatal(err)
+	first := make(chan (<-chan invocation.Report), 1)
+	go func() {
+		_, done, err := e.Invoke(invocation.Request{ID: invocation.NewRequestID(), Payload: []byte(`{"ms":500}`)})
+		if err != nil {
+			t.Error(err)
+		}
+		first <- done
+	}()
+	deadline := time.Now().Add(5 * time.Second)
+	for !e.busy.Load() && time.Now().Before(deadline) {
+		time.Sleep(time.Millisecond)
 	}
 	if _, _, err := e.Invoke(invocation.Request{ID: invocation.NewRequestID(), Payload: []byte(`{}`)}); err != ErrBusy {
 		t.Errorf("second invocation: err %v, want ErrBusy", err)
 	}
-	<-done
+	if done := <-first; done != nil {
+		<-done
+	}
 }
 
 func TestShutdownKillsProcessGroup(t *testing.T) {

@@ -131,6 +131,10 @@ func (s *Server) answerableLocked(w http.ResponseWriter, id string, to State) *c
 	switch {
 	case c != nil && c.req.ID == id && s.state == StateInvoking && !c.pending:
 		return c
+	case c != nil && c.req.ID == id && c.oversized:
+		// After a 413 the invocation has failed; Lambda answers a
+		// follow-up /error with 403.
+		writeStateError(w, &transitionError{from: s.state, to: to})
 	case c != nil && (s.state == StateInvoking || c.req.ID == id):
 		// Another invocation is in flight, or this one was answered already.
 		writeError(w, http.StatusBadRequest, "InvalidRequestID", "Invalid request ID")
@@ -138,6 +142,20 @@ func (s *Server) answerableLocked(w http.ResponseWriter, id string, to State) *c
 		writeStateError(w, &transitionError{from: s.state, to: to})
 	}
 	return nil
+}
+
+// stillAnswerableLocked checks, after a body was read without the lock,
+// that c is still the invocation in flight and unanswered: a reset or a
+// concurrent answer may have come in between.
+func (s *Server) stillAnswerableLocked(w http.ResponseWriter, id string, c *call) bool {
+	got := s.answerableLocked(w, id, StateAnswered)
+	if got == c {
+		return true
+	}
+	if got != nil {
+		writeError(w, http.StatusBadRequest, "InvalidRequestID", "Invalid request ID")
+	}
+	return false
 }
 
 // answerLocked records the runtime's answer to c and wakes the environment.
@@ -173,11 +191,12 @@ func (s *Server) handleResponse(w http.ResponseWriter, r *http.Request) {
 	}
 
 	s.mu.Lock()
-	if s.answerableLocked(w, id, StateAnswered) == nil {
+	if !s.stillAnswerableLocked(w, id, c) {
 		s.mu.Unlock()
 		return
 	}
 	if tooLarge {
+		c.oversized = true
 		s.answerLocked(c, invocation.ErrorResponse("Function.ResponseSizeTooLarge",
 			fmt.Sprintf("Response payload size exceeded maximum allowed payload size (%d bytes).", invocation.MaxSyncResponse)))
 		s.mu.Unlock()
@@ -249,7 +268,7 @@ func (s *Server) handleError(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.mu.Lock()
-	if s.answerableLocked(w, id, StateAnswered) == nil {
+	if !s.stillAnswerableLocked(w, id, c) {
 		s.mu.Unlock()
 		return
 	}

@@ -12,6 +12,8 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"path"
+	"strings"
 	"sync"
 
 	"github.com/emberfn/ember/internal/invocation"
@@ -56,6 +58,8 @@ type call struct {
 	answer chan invocation.Response
 	// next is closed when the runtime asks for its next event.
 	next chan struct{}
+	// oversized is set when the response was refused as too large.
+	oversized bool
 }
 
 // New returns a server in StateInit. It serves nothing until Serve.
@@ -74,13 +78,34 @@ func New(log *slog.Logger) *Server {
 func (s *Server) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /2018-06-01/runtime/invocation/next", s.handleNext)
+	mux.HandleFunc("HEAD /2018-06-01/runtime/invocation/next", func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, http.StatusMethodNotAllowed, "InvalidRequest", "HEAD is not allowed: ask for the next event with GET")
+	})
 	mux.HandleFunc("POST /2018-06-01/runtime/invocation/{id}/response", s.handleResponse)
 	mux.HandleFunc("POST /2018-06-01/runtime/invocation/{id}/error", s.handleError)
 	mux.HandleFunc("POST /2018-06-01/runtime/init/error", s.handleInitError)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "InvalidRequest", fmt.Sprintf("%s %s is not part of the Runtime API", r.Method, r.URL.Path))
 	})
-	return recoverer(s.log, mux)
+	return recoverer(s.log, cleanPaths(mux))
+}
+
+// cleanPaths answers a path that is not in its clean form (an empty request
+// id, "..", doubled slashes) with the API's JSON 404, where ServeMux would
+// redirect.
+func cleanPaths(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		p := r.URL.Path
+		clean := path.Clean(p)
+		if strings.HasSuffix(p, "/") && clean != "/" {
+			clean += "/"
+		}
+		if p == "" || clean != p {
+			writeError(w, http.StatusNotFound, "InvalidRequest", fmt.Sprintf("%s %q is not part of the Runtime API", r.Method, p))
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
 }
 
 // Serve serves the Runtime API on l until Close.
@@ -171,6 +196,10 @@ func (s *Server) AwaitInit(ctx context.Context) error {
 func (s *Server) Invoke(ctx context.Context, req *invocation.Request) (invocation.Response, error) {
 	c := &call{req: req, answer: make(chan invocation.Response, 1), next: make(chan struct{})}
 	s.mu.Lock()
+	if s.state == StateClosed {
+		s.mu.Unlock()
+		return invocation.Response{}, ErrClosed
+	}
 	if err := s.transitionLocked(StateInvoking); err != nil {
 		s.mu.Unlock()
 		return invocation.Response{}, fmt.Errorf("invoke %s: %w", req.ID, err)
@@ -198,8 +227,11 @@ func (s *Server) Invoke(ctx context.Context, req *invocation.Request) (invocatio
 // invocation, asks for its next event: the end of the invocation.
 func (s *Server) AwaitNext(ctx context.Context) error {
 	s.mu.Lock()
-	c := s.cur
+	c, state := s.cur, s.state
 	s.mu.Unlock()
+	if state == StateClosed {
+		return ErrClosed
+	}
 	if c == nil {
 		return errors.New("await next: no invocation")
 	}

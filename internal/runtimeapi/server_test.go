@@ -40,6 +40,9 @@ type testEnv struct {
 	base   string // http://127.0.0.1:PORT/2018-06-01/runtime
 	client *http.Client
 	wg     sync.WaitGroup
+	// wedged is set when the server holds its lock for good; cleanup
+	// then leaves it and its goroutines as they are.
+	wedged bool
 }
 
 // newTestEnv serves a new Server with Serve on a port of 127.0.0.1.
@@ -49,8 +52,7 @@ func newTestEnv(t *testing.T) *testEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
-	logs := &lockedBuffer{}
-	s := New(slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelError})))
+	s, logs := newLoggedServer()
 	served := make(chan error, 1)
 	go func() { served <- s.Serve(l) }()
 	e := newTestClient(t, s, "http://"+l.Addr().String())
@@ -62,9 +64,7 @@ func newTestEnv(t *testing.T) *testEnv {
 		if err := <-served; err != nil {
 			t.Errorf("serve: %v", err)
 		}
-		if out := logs.String(); out != "" {
-			t.Errorf("the server logged errors:\n%s", out)
-		}
+		checkLogs(t, logs)
 	})
 	return e
 }
@@ -72,17 +72,35 @@ func newTestEnv(t *testing.T) *testEnv {
 // newTestEnvWrapped serves s.Handler(), wrapped by wrap, with httptest.
 func newTestEnvWrapped(t *testing.T, wrap func(http.Handler) http.Handler) *testEnv {
 	t.Helper()
-	s := New(slog.New(slog.DiscardHandler))
+	s, logs := newLoggedServer()
 	srv := httptest.NewServer(wrap(s.Handler()))
 	e := newTestClient(t, s, srv.URL)
 	t.Cleanup(func() {
+		if e.wedged {
+			return
+		}
 		if err := s.Close(); err != nil {
 			t.Errorf("close: %v", err)
 		}
 		e.wait()
 		srv.Close()
+		checkLogs(t, logs)
 	})
 	return e
+}
+
+// newLoggedServer returns a new Server that logs its errors, such as a
+// handler's panic, to a buffer for checkLogs.
+func newLoggedServer() (*Server, *lockedBuffer) {
+	logs := &lockedBuffer{}
+	return New(slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelError}))), logs
+}
+
+func checkLogs(t *testing.T, logs *lockedBuffer) {
+	t.Helper()
+	if out := logs.String(); out != "" {
+		t.Errorf("the server logged errors:\n%s", out)
+	}
 }
 
 func newTestClient(t *testing.T, s *Server, origin string) *testEnv {
@@ -372,9 +390,9 @@ func TestAwaitInitReturnsAtFirstNext(t *testing.T) {
 		t.Fatalf("AwaitInit before any /next = %v, want the context's deadline", err)
 	}
 
-	init := goCall(e, func() error { return e.s.AwaitInit(e.t.Context()) })
+	initDone := goCall(e, func() error { return e.s.AwaitInit(e.t.Context()) })
 	next := e.next()
-	if err := recv(t, init, "AwaitInit"); err != nil {
+	if err := recv(t, initDone, "AwaitInit"); err != nil {
 		t.Fatalf("AwaitInit: %v", err)
 	}
 	e.wantState(StateIdle)
@@ -612,13 +630,13 @@ func TestErrorResponse(t *testing.T) {
 func TestInitError(t *testing.T) {
 	t.Parallel()
 	e := newTestEnv(t)
-	init := goCall(e, func() error { return e.s.AwaitInit(e.t.Context()) })
+	initDone := goCall(e, func() error { return e.s.AwaitInit(e.t.Context()) })
 
 	body := `{"errorMessage":"Cannot find handler","errorType":"Runtime.NoSuchHandler","stackTrace":[]}`
 	wantReply(t, e.post("/init/error", body, "Lambda-Runtime-Function-Error-Type: Runtime.NoSuchHandler"),
 		http.StatusAccepted, "accepted.json")
 
-	err := recv(t, init, "AwaitInit")
+	err := recv(t, initDone, "AwaitInit")
 	var initErr *InitError
 	if !errors.As(err, &initErr) {
 		t.Fatalf("AwaitInit = %v, want an *InitError", err)
@@ -678,6 +696,10 @@ func TestResponseTooLarge(t *testing.T) {
 			}
 			goldenJSON(t, "response-size-too-large-caller.json", res.resp.Payload)
 			e.wantState(StateAnswered)
+
+			// The invocation has failed: Lambda answers a follow-up
+			// /error with 403.
+			wantErrorType(t, e.post("/invocation/req-big/error", `{}`), http.StatusForbidden, "InvalidStateTransition")
 
 			// The invocation still ends at the runtime's next /next.
 			done := goCall(e, func() error { return e.s.AwaitNext(e.t.Context()) })
@@ -1029,65 +1051,113 @@ func TestResetDropsInvocation(t *testing.T) {
 // new invocation in the name of the old one.
 func TestStaleAnswerAfterReset(t *testing.T) {
 	t.Parallel()
-	reading := make(chan struct{})
-	var once sync.Once
-	e := newTestEnvWrapped(t, func(h http.Handler) http.Handler {
-		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			if strings.HasSuffix(r.URL.Path, "/response") && r.Header.Get("X-Test-Stale") != "" {
-				r.Body = &signalingBody{ReadCloser: r.Body, first: func() { once.Do(func() { close(reading) }) }}
+	for _, tc := range []struct {
+		name string
+		// answeredLate: the runtime also answered the first invocation
+		// with /error after Invoke gave up on it, so that the old call
+		// holds an answer that nobody takes.
+		answeredLate bool
+	}{
+		{"old call unanswered", false},
+		{"old call answered after Invoke gave up", true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			reading := make(chan struct{})
+			var once sync.Once
+			e := newTestEnvWrapped(t, func(h http.Handler) http.Handler {
+				return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+					if r.Header.Get("X-Test-Stale") != "" {
+						r.Body = &signalingBody{ReadCloser: r.Body, first: func() { once.Do(func() { close(reading) }) }}
+					}
+					h.ServeHTTP(w, r)
+				})
+			})
+
+			next := e.start()
+			ctx, cancel := context.WithCancel(t.Context())
+			defer cancel()
+			inv := e.invokeCtx(ctx, &invocation.Request{ID: "retried", Payload: []byte(`1`), Deadline: time.Now().Add(time.Minute)})
+			if r := recv(t, next, "/next"); r.status != http.StatusOK {
+				t.Fatalf("/next: %d %v", r.status, r.err)
 			}
-			h.ServeHTTP(w, r)
+
+			// The old runtime starts its answer and stalls in the body.
+			pr, pw := io.Pipe()
+			defer pw.Close()
+			old, err := http.NewRequest(http.MethodPost, e.base+"/invocation/retried/response", pr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			old.ContentLength = -1 // chunked
+			old.Header.Set("X-Test-Stale", "1")
+			oldReply := goCall(e, func() reply { return e.do(old) })
+			if _, err := pw.Write([]byte(`"stale `)); err != nil {
+				t.Fatal(err)
+			}
+			recv(t, (<-chan struct{})(reading), "the server to read the old body")
+
+			// The environment gives up on it and retries with a new runtime.
+			cancel()
+			if res := recv(t, inv, "the first Invoke"); !errors.Is(res.err, context.Canceled) {
+				t.Fatalf("first Invoke = %v, want it cancelled", res.err)
+			}
+			if tc.answeredLate {
+				wantReply(t, e.post("/invocation/retried/error", `{}`), http.StatusAccepted, "accepted.json")
+			}
+			e.s.Reset()
+			next = e.start()
+			retry := e.deliver(next, &invocation.Request{ID: "retried", Payload: []byte(`2`), Deadline: time.Now().Add(time.Minute)})
+
+			// Now the old body ends.
+			if _, err := pw.Write([]byte(`answer"`)); err != nil {
+				t.Fatal(err)
+			}
+			pw.Close()
+			r := e.recvUnlessWedged(oldReply, "the old /response")
+			if r.status == http.StatusAccepted {
+				t.Errorf("the old runtime's /response was accepted after Reset: %d %s", r.status, r.body)
+			}
+
+			r = e.post("/invocation/retried/response", `"fresh answer"`)
+			if r.status != http.StatusAccepted {
+				t.Fatalf("the new runtime's /response = %d %s, want 202: the old runtime's answer took the new invocation's place", r.status, r.body)
+			}
+			if res := recv(t, retry, "the retried Invoke"); res.err != nil || string(res.resp.Payload) != `"fresh answer"` {
+				t.Fatalf("retried Invoke = %q, %v", res.resp.Payload, res.err)
+			}
 		})
-	})
+	}
+}
 
-	next := e.start()
-	ctx, cancel := context.WithCancel(t.Context())
-	defer cancel()
-	inv := e.invokeCtx(ctx, &invocation.Request{ID: "retried", Payload: []byte(`1`), Deadline: time.Now().Add(time.Minute)})
-	if r := recv(t, next, "/next"); r.status != http.StatusOK {
-		t.Fatalf("/next: %d %v", r.status, r.err)
+// recvUnlessWedged waits for the reply of a call started with goCall. If
+// the server holds its lock all the while, it stops the test and leaves
+// the server as it is: closing it would wait forever.
+func (e *testEnv) recvUnlessWedged(ch <-chan reply, what string) reply {
+	e.t.Helper()
+	deadline := time.Now().Add(testTimeout)
+	var lockedSince time.Time
+	for time.Now().Before(deadline) {
+		select {
+		case r := <-ch:
+			return r
+		case <-time.After(time.Millisecond):
+		}
+		if e.s.mu.TryLock() {
+			e.s.mu.Unlock()
+			lockedSince = time.Time{}
+			continue
+		}
+		if lockedSince.IsZero() {
+			lockedSince = time.Now()
+		} else if time.Since(lockedSince) > 200*time.Millisecond {
+			e.wedged = true
+			e.t.Fatalf("deadlock: the server has held its lock for %v while waiting for %s\n%s",
+				time.Since(lockedSince), what, allStacks())
+		}
 	}
-
-	// The old runtime starts its answer and stalls in the body.
-	pr, pw := io.Pipe()
-	defer pw.Close()
-	old, err := http.NewRequest(http.MethodPost, e.base+"/invocation/retried/response", pr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	old.ContentLength = -1 // chunked
-	old.Header.Set("X-Test-Stale", "1")
-	oldReply := goCall(e, func() reply { return e.do(old) })
-	if _, err := pw.Write([]byte(`"stale `)); err != nil {
-		t.Fatal(err)
-	}
-	recv(t, (<-chan struct{})(reading), "the server to read the old body")
-
-	// The environment gives up on it and retries with a new runtime.
-	cancel()
-	if res := recv(t, inv, "the first Invoke"); !errors.Is(res.err, context.Canceled) {
-		t.Fatalf("first Invoke = %v, want it cancelled", res.err)
-	}
-	e.s.Reset()
-	next = e.start()
-	retry := e.deliver(next, &invocation.Request{ID: "retried", Payload: []byte(`2`), Deadline: time.Now().Add(time.Minute)})
-
-	// Now the old body ends.
-	if _, err := pw.Write([]byte(`answer"`)); err != nil {
-		t.Fatal(err)
-	}
-	pw.Close()
-	if r := recv(t, oldReply, "the old /response"); r.status == http.StatusAccepted {
-		t.Errorf("the old runtime's /response was accepted after Reset: %d %s", r.status, r.body)
-	}
-
-	r := e.post("/invocation/retried/response", `"fresh answer"`)
-	if r.status != http.StatusAccepted {
-		t.Fatalf("the new runtime's /response = %d %s, want 202: the old runtime's answer took the new invocation's place", r.status, r.body)
-	}
-	if res := recv(t, retry, "the retried Invoke"); res.err != nil || string(res.resp.Payload) != `"fresh answer"` {
-		t.Fatalf("retried Invoke = %q, %v", res.resp.Payload, res.err)
-	}
+	e.t.Fatalf("timed out waiting for %s", what)
+	return reply{}
 }
 
 // signalingBody calls first when the handler first reads the body.
@@ -1204,4 +1274,33 @@ func TestUncleanPath(t *testing.T) {
 		}
 	}
 	e.wantState(StateInit)
+}
+
+// TestHeadNext: HEAD is not a method of /next. Go's "GET" route also
+// matches HEAD, and a HEAD /next must not end init nor take an event that
+// it cannot carry.
+func TestHeadNext(t *testing.T) {
+	t.Parallel()
+	e := newTestEnv(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	head := goCall(e, func() reply { return e.send(ctx, http.MethodHead, "/invocation/next", nil, nil) })
+	var r reply
+	waitFor(t, "an answer to HEAD /next", func() bool {
+		select {
+		case r = <-head:
+			return true
+		default:
+			return e.s.State() != StateInit
+		}
+	})
+	if st := e.s.State(); st != StateInit {
+		t.Fatalf("HEAD /next moved the server to %s", st)
+	}
+	if r.err != nil {
+		t.Fatalf("HEAD /next: %v", r.err)
+	}
+	if r.status != http.StatusNotFound && r.status != http.StatusMethodNotAllowed {
+		t.Errorf("HEAD /next: status %d, want 404 or 405", r.status)
+	}
 }

@@ -47,7 +47,7 @@ func (s State) String() string {
 }
 
 // allowed lists the legal transitions. Reset (to StateInit) and Close (to
-// StateClosed) are legal from every state and handled apart.
+// StateClosed) are legal from every state but StateClosed, which is final.
 var allowed = map[State][]State{
 	StateInit:      {StateIdle, StateInitFailed},
 	StateIdle:      {StateInvoking},
@@ -57,6 +57,9 @@ var allowed = map[State][]State{
 }
 
 func (s State) canMoveTo(to State) bool {
+	if s == StateClosed {
+		return false
+	}
 	if to == StateInit || to == StateClosed {
 		return true
 	}
