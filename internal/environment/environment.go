@@ -148,14 +148,16 @@ func (e *Environment) Warm() bool {
 // run is one invocation in this environment.
 type run struct {
 	req          invocation.Request
-	received     time.Time
 	started      time.Time
 	initDuration time.Duration
 	done         chan invocation.Report
 	// peak is the highest memory seen in use, in bytes.
 	peak atomic.Int64
-	// sampler samples memory while the invocation runs.
-	sampler *time.Timer
+	// samplerMu guards the timer that samples memory while the
+	// invocation runs.
+	samplerMu      sync.Mutex
+	sampler        *time.Timer
+	samplerStopped bool
 }
 
 // samplePeak records the memory the runtime's process tree uses at its
@@ -177,15 +179,24 @@ func (r *run) raisePeak(v int64) {
 
 // sampleEvery samples memory every d until stopSampling.
 func (r *run) sampleEvery(m *meter, d time.Duration) {
+	r.samplerMu.Lock()
+	defer r.samplerMu.Unlock()
 	var tick func()
 	tick = func() {
 		r.samplePeak(m)
-		r.sampler.Reset(d)
+		r.samplerMu.Lock()
+		defer r.samplerMu.Unlock()
+		if !r.samplerStopped {
+			r.sampler.Reset(d)
+		}
 	}
 	r.sampler = time.AfterFunc(d, tick)
 }
 
 func (r *run) stopSampling() {
+	r.samplerMu.Lock()
+	defer r.samplerMu.Unlock()
+	r.samplerStopped = true
 	if r.sampler != nil {
 		r.sampler.Stop()
 	}
@@ -207,8 +218,7 @@ func (e *Environment) Invoke(req invocation.Request) (invocation.Response, <-cha
 	proc := e.proc
 	e.mu.Unlock()
 
-	r := &run{req: req, received: time.Now(), done: make(chan invocation.Report, 1)}
-	r.req.Deadline = r.received.Add(e.fn.Timeout)
+	r := &run{req: req, done: make(chan invocation.Report, 1)}
 	if proc == nil {
 		var resp invocation.Response
 		var ok bool
@@ -222,7 +232,10 @@ func (e *Environment) Invoke(req invocation.Request) (invocation.Response, <-cha
 	}
 	r.sampleEvery(proc.mem, memorySampleInterval)
 
+	// The function's timeout bounds the invoke phase; a cold start's init
+	// has its own limit.
 	r.started = time.Now()
+	r.req.Deadline = r.started.Add(e.fn.Timeout)
 	if r.req.WantLog {
 		e.logs.capture()
 	}
