@@ -98,6 +98,7 @@ func moduleRoot(ctx context.Context) (string, error) {
 // server is an endpoint the benchmark posts to.
 type server struct {
 	name  string
+	addr  string
 	url   string
 	child *child
 }
@@ -237,14 +238,10 @@ func (c *child) stderrTail() string {
 	return "\n\t" + strings.Join(lines, "\n\t")
 }
 
-// echoServerArg, as the first argument, makes the benchmark's own binary
-// the baseline echo server.
-const echoServerArg = "serve-baseline-echo"
-
-// startEchoServer runs the baseline echo server as a child process (the
-// benchmark's own binary), so that it has a process of its own as ember
-// does, and returns it once it listens.
-func startEchoServer(ctx context.Context, procs *children, dir string) (server, error) {
+// startBaseline runs a baseline server as a child process (the
+// benchmark's own binary started with args), so that it has a process of
+// its own as ember does, and returns it once it listens.
+func startBaseline(ctx context.Context, procs *children, dir, name string, args ...string) (server, error) {
 	exe, err := os.Executable()
 	if err != nil {
 		return server{}, fmt.Errorf("find the benchmark's binary: %w", err)
@@ -254,9 +251,10 @@ func startEchoServer(ctx context.Context, procs *children, dir string) (server, 
 		return server{}, err
 	}
 	defer r.Close()
-	cmd := exec.Command(exe, echoServerArg)
+	cmd := exec.Command(exe, args...)
 	cmd.Stdout = w
-	c, err := procs.start("baseline echo server", cmd, filepath.Join(dir, "baseline.stderr"))
+	long := "baseline " + name + " server"
+	c, err := procs.start(long, cmd, filepath.Join(dir, "baseline-"+name+".stderr"))
 	w.Close()
 	if err != nil {
 		return server{}, err
@@ -275,11 +273,11 @@ func startEchoServer(ctx context.Context, procs *children, dir string) (server, 
 	select {
 	case res := <-line:
 		if res.err != nil {
-			return server{}, fmt.Errorf("baseline echo server gave no address: %w%s", res.err, c.stderrTail())
+			return server{}, fmt.Errorf("%s gave no address: %w%s", long, res.err, c.stderrTail())
 		}
-		return server{name: "baseline", url: "http://" + res.addr + invokePath, child: c}, nil
+		return server{name: name, addr: res.addr, url: "http://" + res.addr + invokePath, child: c}, nil
 	case <-time.After(readyTimeout):
-		return server{}, fmt.Errorf("baseline echo server gave no address within %v%s", readyTimeout, c.stderrTail())
+		return server{}, fmt.Errorf("%s gave no address within %v%s", long, readyTimeout, c.stderrTail())
 	case <-ctx.Done():
 		return server{}, ctx.Err()
 	}
@@ -317,7 +315,7 @@ func startEmber(ctx context.Context, procs *children, client *http.Client, bins 
 		err = waitEmber(ctx, client, "http://"+addr+"/", c)
 		if err == nil {
 			return &emberServer{
-				server: server{name: name, url: "http://" + addr + invokePath, child: c},
+				server: server{name: name, addr: addr, url: "http://" + addr + invokePath, child: c},
 				log:    &reportLog{path: base + ".stdout"},
 			}, nil
 		}

@@ -108,6 +108,9 @@ func (t *tally) add(o tally) {
 	}
 }
 
+// requests counts the requests sent.
+func (t tally) requests() int { return t.ok + t.errors() }
+
 func (t tally) errors() int {
 	n := t.mismatched + t.failed
 	for _, c := range t.statuses {
@@ -229,19 +232,15 @@ func concurrent(ctx context.Context, c *http.Client, url string, body []byte, cl
 	return total
 }
 
-// alternate runs a and b rounds times each, switching which goes first
-// every round, so that both meet the same noise of a shared machine.
-func alternate(ctx context.Context, rounds int, a, b func()) {
+// alternate runs each of turns rounds times, each round starting one turn
+// later than the last, so that all meet the same noise of a shared machine.
+func alternate(ctx context.Context, rounds int, turns ...func()) {
 	for i := range rounds {
-		if ctx.Err() != nil {
-			return
-		}
-		if i%2 == 0 {
-			a()
-			b()
-		} else {
-			b()
-			a()
+		for j := range turns {
+			if ctx.Err() != nil {
+				return
+			}
+			turns[(i+j)%len(turns)]()
 		}
 	}
 }

@@ -1,25 +1,30 @@
-// Command rie measures ember rie's invoke endpoint, each figure beside a
-// baseline measured in the same run, since shared machines are too noisy
+// Command rie measures ember rie's invoke endpoint, each figure beside
+// baselines measured in the same run, since shared machines are too noisy
 // for figures from different runs to compare:
 //
 //   - warm sequential invocations of an echo function, 100-byte JSON
 //     (p50, p99, invocations/s), against round trips to a plain net/http
-//     echo server in a child process;
+//     echo server in a child process, and through a plain reverse proxy
+//     in another child process in front of it;
 //   - concurrent clients (8 by default) against ember rie with as many
-//     environments, against the same clients on the plain server;
+//     environments, against the same clients on the echo server and the
+//     proxy;
+//   - the CPU time per request of each process in those two phases: the
+//     client, ember, its runtimes, the echo server and the proxy (Linux);
 //   - cold starts, from request to response on a fresh environment,
 //     against a fork/exec/wait of the same bootstrap;
-//   - a 6 MB echo against the plain server with the same body.
+//   - a 6 MB echo against the echo server with the same body.
 //
 // It builds ember and testdata/functions/echo into a temporary directory,
-// runs ember rie and the baseline server as child processes on loopback
-// ports, and stops them when it ends, also on error or interrupt. Run it
-// from the module root:
+// runs ember rie and the baselines as child processes on loopback ports,
+// and stops them when it ends, also on error or interrupt. Run it from the
+// module root:
 //
 //	go run ./bench/rie [-n 2000] [-duration 5s] [-cold 30] [-big 20] [-json FILE]
 //
-// It prints a table of metric, ember, baseline, ratio and target on stdout
-// and its progress on stderr; bench/README.md explains each figure. The exit
+// It prints tables of the figures and of the CPU time per request, and a
+// paragraph computed from them on where the time goes, on stdout, and its
+// progress on stderr; bench/README.md explains each figure. The exit
 // status is 1 when the benchmark could not run or a request failed; a
 // missed target does not change it.
 package main
@@ -50,9 +55,9 @@ type config struct {
 }
 
 func main() {
-	if len(os.Args) > 1 && os.Args[1] == echoServerArg {
-		if err := serveEcho(os.Stdout); err != nil {
-			fmt.Fprintln(os.Stderr, "echo server:", err)
+	if len(os.Args) > 1 && (os.Args[1] == echoServerArg || os.Args[1] == proxyServerArg) {
+		if err := serveBaseline(os.Args[1:], os.Stdout); err != nil {
+			fmt.Fprintf(os.Stderr, "%s: %v\n", os.Args[1], err)
 			os.Exit(1)
 		}
 		return
@@ -129,18 +134,23 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 
-	client := newClient(max(cfg.clients, 8))
+	conns := max(cfg.clients, 8)
+	client := newClient(conns)
 	procs := &children{}
 	// On the way out after an error; a successful run has stopped every
 	// child and noted what went wrong.
 	defer procs.stopAll(func(err error) { progress("%v", err) })
 
-	baseline, err := startEchoServer(ctx, procs, tmp)
+	echo, err := startBaseline(ctx, procs, tmp, "echo", echoServerArg)
+	if err != nil {
+		return err
+	}
+	proxy, err := startBaseline(ctx, procs, tmp, "proxy", proxyServerArg, echo.addr, fmt.Sprint(conns))
 	if err != nil {
 		return err
 	}
 	res := newResults(cfg)
-	b := &bench{cfg: cfg, client: client, progress: progress, res: res}
+	b := &bench{cfg: cfg, client: client, progress: progress, res: res, echo: echo, proxy: proxy}
 
 	retried := func(msg string) { res.note("%s", msg) }
 	warm, err := startEmber(ctx, procs, client, bins, tmp, "ember-warm", retried,
@@ -148,8 +158,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	for _, phase := range []func(context.Context, *emberServer, server) error{b.sequential, b.concurrent, b.big} {
-		if err := phase(ctx, warm, baseline); err != nil {
+	for _, phase := range []func(context.Context, *emberServer) error{b.sequential, b.concurrent, b.big} {
+		if err := phase(ctx, warm); err != nil {
 			return err
 		}
 	}
@@ -163,9 +173,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	b.stopEmber(cold)
-	if err := baseline.child.stop(); err != nil {
-		res.note("%v", err)
+	for _, s := range []server{proxy, echo} {
+		if err := s.child.stop(); err != nil {
+			res.note("%v", err)
+		}
 	}
+	res.Summary = res.whereTimeGoes()
 
 	if err := res.print(stdout); err != nil {
 		return err

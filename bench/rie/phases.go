@@ -37,6 +37,8 @@ type bench struct {
 	client   *http.Client
 	progress func(format string, a ...any)
 	res      *results
+	// echo and proxy are the baselines.
+	echo, proxy server
 }
 
 // smallPayload is a compact JSON object of smallSize bytes, which the echo
@@ -53,41 +55,49 @@ func bigPayload() []byte {
 	return b
 }
 
-// warmup sends n requests to each server, notes any error, and consumes
-// the REPORT lines ember wrote for them.
-func (b *bench) warmup(ctx context.Context, phase string, em *emberServer, base server, body []byte, n int) error {
-	var et, bt tally
-	sequential(ctx, b.client, base.url, body, n, &bt)
+// warmup sends n requests to each of bases and then to ember, notes any
+// error, and consumes the REPORT lines ember wrote for them.
+func (b *bench) warmup(ctx context.Context, phase string, em *emberServer, bases []server, body []byte, n int) error {
+	for _, s := range bases {
+		var t tally
+		sequential(ctx, b.client, s.url, body, n, &t)
+		b.noteWarmup(phase, s.name, t)
+	}
+	var et tally
 	sequential(ctx, b.client, em.url, body, n, &et)
-	return b.afterWarmup(ctx, phase, em, et, bt)
+	return b.afterWarmup(ctx, phase, em, et)
 }
 
-func (b *bench) afterWarmup(ctx context.Context, phase string, em *emberServer, et, bt tally) error {
-	if d := et.describe(); d != "" {
-		b.res.note("%s warm-up, ember: %s", phase, d)
+func (b *bench) noteWarmup(phase, name string, t tally) {
+	if d := t.describe(); d != "" {
+		b.res.note("%s warm-up, %s: %s", phase, name, d)
 	}
-	if d := bt.describe(); d != "" {
-		b.res.note("%s warm-up, baseline: %s", phase, d)
-	}
+}
+
+func (b *bench) afterWarmup(ctx context.Context, phase string, em *emberServer, et tally) error {
+	b.noteWarmup(phase, "ember", et)
 	_, err := em.log.await(ctx, et.ok+et.mismatched)
 	return err
 }
 
 // check records what ember's answers and REPORT lines say about a
-// measurement.
-func (b *bench) check(ctx context.Context, phase string, em *emberServer, et, bt tally) (reportCounts, error) {
+// measurement; bt and pt count the requests to the echo server and the
+// proxy.
+func (b *bench) check(ctx context.Context, phase string, em *emberServer, et, bt, pt tally) (reportCounts, error) {
 	counts, err := em.log.await(ctx, et.ok+et.mismatched)
 	if err != nil {
 		return counts, err
 	}
 	b.res.Checks = append(b.res.Checks, check{
 		Phase:          phase,
-		Requests:       et.ok + et.errors(),
+		Requests:       et.requests(),
 		Errors:         et.errors(),
 		Throttled:      et.statuses[http.StatusTooManyRequests],
 		ErrorDetail:    et.describe(),
 		BaselineErrors: bt.errors(),
 		BaselineDetail: bt.describe(),
+		ProxyErrors:    pt.errors(),
+		ProxyDetail:    pt.describe(),
 		Reports:        counts.reports,
 		ColdStarts:     len(counts.inits),
 		FailedReports:  counts.failed,
@@ -96,83 +106,98 @@ func (b *bench) check(ctx context.Context, phase string, em *emberServer, et, bt
 }
 
 // sequential measures warm invocations one after the other, in blocks
-// that alternate between the servers.
-func (b *bench) sequential(ctx context.Context, em *emberServer, base server) error {
+// that take turns between the servers.
+func (b *bench) sequential(ctx context.Context, em *emberServer) error {
 	body := smallPayload()
 	b.progress("sequential: %d warm-up and %d measured requests to each server", b.cfg.warmup, b.cfg.n)
-	if err := b.warmup(ctx, "sequential", em, base, body, b.cfg.warmup); err != nil {
+	if err := b.warmup(ctx, "sequential", em, []server{b.echo, b.proxy}, body, b.cfg.warmup); err != nil {
 		return err
 	}
 	var (
-		et, bt       tally
-		es, bs       samples
-		eDone, bDone int
+		et, bt, pt tally
+		es, bs, ps samples
 	)
-	rounds := (b.cfg.n + seqBlock - 1) / seqBlock
-	alternate(ctx, rounds, func() {
-		k := min(seqBlock, b.cfg.n-eDone)
-		es.add(sequential(ctx, b.client, em.url, body, k, &et))
-		eDone += k
-	}, func() {
-		k := min(seqBlock, b.cfg.n-bDone)
-		bs.add(sequential(ctx, b.client, base.url, body, k, &bt))
-		bDone += k
-	})
+	// block returns a turn that sends the next block of requests to url.
+	block := func(url string, s *samples, t *tally) func() {
+		done := 0
+		return func() {
+			k := min(seqBlock, b.cfg.n-done)
+			s.add(sequential(ctx, b.client, url, body, k, t))
+			done += k
+		}
+	}
+	cpu := b.startCPU(em)
+	alternate(ctx, (b.cfg.n+seqBlock-1)/seqBlock,
+		cpu.turn(pathEmber, block(em.url, &es, &et)),
+		cpu.turn(pathEcho, block(b.echo.url, &bs, &bt)),
+		cpu.turn(pathProxy, block(b.proxy.url, &ps, &pt)))
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	counts, err := b.check(ctx, "sequential", em, et, bt)
+	b.stopCPU(cpu, "sequential", et, bt, pt)
+	counts, err := b.check(ctx, "sequential", em, et, bt, pt)
 	if err != nil {
 		return err
 	}
 	if n := len(counts.inits); n > 0 {
 		b.res.note("sequential: %d of %d warm invocations started a runtime: a request came before the previous one's environment was free again", n, et.ok)
 	}
-	b.res.addLatency("warm_p50", fmt.Sprintf("warm invoke p50 (%d B)", smallSize), es.percentile(50), bs.percentile(50), &target{Op: "<=", Ratio: 3})
-	b.res.addLatency("warm_p99", fmt.Sprintf("warm invoke p99 (%d B)", smallSize), es.percentile(99), bs.percentile(99), nil)
-	b.res.addRate("warm_rate", "warm invokes/s, sequential", es.rate(), bs.rate(), nil)
+	b.res.add(latency("warm_p50", fmt.Sprintf("warm invoke p50 (%d B)", smallSize), es.percentile(50), bs.percentile(50), &target{Op: "<=", Ratio: 3}).
+		withProxy(millis(ps.percentile(50))))
+	b.res.add(latency("warm_p99", fmt.Sprintf("warm invoke p99 (%d B)", smallSize), es.percentile(99), bs.percentile(99), nil).
+		withProxy(millis(ps.percentile(99))))
+	b.res.add(rate("warm_rate", "warm invokes/s, sequential", es.rate(), bs.rate(), nil).withProxy(ps.rate()))
 	return nil
 }
 
-// concurrent measures the rate of concurrent clients, in turns that
-// alternate between the servers.
-func (b *bench) concurrent(ctx context.Context, em *emberServer, base server) error {
+// concurrent measures the rate of concurrent clients, in turns between
+// the servers.
+func (b *bench) concurrent(ctx context.Context, em *emberServer) error {
 	body := smallPayload()
 	b.progress("concurrent: %d clients for %v against each server", b.cfg.clients, b.cfg.duration)
-	var wt, wbt tally
-	concurrent(ctx, b.client, base.url, body, b.cfg.clients, concWarmup, &wbt)
+	for _, s := range []server{b.echo, b.proxy} {
+		var t tally
+		concurrent(ctx, b.client, s.url, body, b.cfg.clients, concWarmup, &t)
+		b.noteWarmup("concurrent", s.name, t)
+	}
+	var wt tally
 	concurrent(ctx, b.client, em.url, body, b.cfg.clients, concWarmup, &wt)
-	if err := b.afterWarmup(ctx, "concurrent", em, wt, wbt); err != nil {
+	if err := b.afterWarmup(ctx, "concurrent", em, wt); err != nil {
 		return err
 	}
 	rounds := max(1, int(b.cfg.duration/concRound))
 	turn := b.cfg.duration / time.Duration(rounds)
 	var (
-		et, bt tally
-		es, bs samples
+		et, bt, pt tally
+		es, bs, ps samples
 	)
-	alternate(ctx, rounds, func() {
-		es.add(concurrent(ctx, b.client, em.url, body, b.cfg.clients, turn, &et))
-	}, func() {
-		bs.add(concurrent(ctx, b.client, base.url, body, b.cfg.clients, turn, &bt))
-	})
+	clients := func(url string, s *samples, t *tally) func() {
+		return func() { s.add(concurrent(ctx, b.client, url, body, b.cfg.clients, turn, t)) }
+	}
+	cpu := b.startCPU(em)
+	alternate(ctx, rounds,
+		cpu.turn(pathEmber, clients(em.url, &es, &et)),
+		cpu.turn(pathEcho, clients(b.echo.url, &bs, &bt)),
+		cpu.turn(pathProxy, clients(b.proxy.url, &ps, &pt)))
 	if err := ctx.Err(); err != nil {
 		return err
 	}
 	phase := fmt.Sprintf("%d clients", b.cfg.clients)
-	if _, err := b.check(ctx, phase, em, et, bt); err != nil {
+	b.stopCPU(cpu, phase, et, bt, pt)
+	if _, err := b.check(ctx, phase, em, et, bt, pt); err != nil {
 		return err
 	}
-	b.res.addRate("concurrent_rate", fmt.Sprintf("warm invokes/s, %d clients", b.cfg.clients), es.rate(), bs.rate(), &target{Op: ">=", Ratio: 0.2})
+	b.res.add(rate("concurrent_rate", fmt.Sprintf("warm invokes/s, %d clients", b.cfg.clients), es.rate(), bs.rate(), &target{Op: ">=", Ratio: 0.2}).
+		withProxy(ps.rate()))
 	return nil
 }
 
-// big measures a request of just under 6 MB, alternating between the
-// servers request by request.
-func (b *bench) big(ctx context.Context, em *emberServer, base server) error {
+// big measures a request of just under 6 MB, alternating between ember
+// and the echo server request by request.
+func (b *bench) big(ctx context.Context, em *emberServer) error {
 	body := bigPayload()
-	b.progress("6 MB echo: %d requests to each server", b.cfg.big)
-	if err := b.warmup(ctx, "6 MB echo", em, base, body, bigWarmup); err != nil {
+	b.progress("6 MB echo: %d requests to ember and the echo server", b.cfg.big)
+	if err := b.warmup(ctx, "6 MB echo", em, []server{b.echo}, body, bigWarmup); err != nil {
 		return err
 	}
 	var (
@@ -182,15 +207,15 @@ func (b *bench) big(ctx context.Context, em *emberServer, base server) error {
 	alternate(ctx, b.cfg.big, func() {
 		es.add(sequential(ctx, b.client, em.url, body, 1, &et))
 	}, func() {
-		bs.add(sequential(ctx, b.client, base.url, body, 1, &bt))
+		bs.add(sequential(ctx, b.client, b.echo.url, body, 1, &bt))
 	})
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	if _, err := b.check(ctx, "6 MB echo", em, et, bt); err != nil {
+	if _, err := b.check(ctx, "6 MB echo", em, et, bt, tally{}); err != nil {
 		return err
 	}
-	b.res.addLatency("big_p50", fmt.Sprintf("6 MB echo p50 (%d B)", bigSize), es.percentile(50), bs.percentile(50), nil)
+	b.res.add(latency("big_p50", fmt.Sprintf("6 MB echo p50 (%d B)", bigSize), es.percentile(50), bs.percentile(50), nil))
 	return nil
 }
 
@@ -228,7 +253,7 @@ func (b *bench) coldStarts(ctx context.Context, em *emberServer, bins binaries) 
 		bt.ok++
 		bs.lat = append(bs.lat, d)
 	}
-	counts, err := b.check(ctx, "cold start", em, et, bt)
+	counts, err := b.check(ctx, "cold start", em, et, bt, tally{})
 	if err != nil {
 		return err
 	}
@@ -239,7 +264,7 @@ func (b *bench) coldStarts(ctx context.Context, em *emberServer, bins binaries) 
 		b.res.note("cold start: ember's own Init Duration p50 %.2f ms (runtime start to its first /next)",
 			millis(samples{lat: counts.inits}.percentile(50)))
 	}
-	b.res.addLatency("cold_p50", "cold start p50 (vs fork/exec)", es.percentile(50), bs.percentile(50), nil)
+	b.res.add(latency("cold_p50", "cold start p50 (vs fork/exec)", es.percentile(50), bs.percentile(50), nil))
 	return nil
 }
 

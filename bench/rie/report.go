@@ -7,8 +7,10 @@ import (
 	"io"
 	"os"
 	"runtime"
+	"strings"
 	"text/tabwriter"
 	"time"
+	"unicode/utf8"
 )
 
 // results are the figures of a run, as printed and as written with -json.
@@ -21,7 +23,12 @@ type results struct {
 	Settings settings  `json:"settings"`
 	Metrics  []metric  `json:"metrics"`
 	Checks   []check   `json:"checks"`
-	Notes    []string  `json:"notes,omitempty"`
+	// CPU is empty where the CPU time of other processes cannot be read.
+	CPU   []cpuUse `json:"cpu,omitempty"`
+	Notes []string `json:"notes,omitempty"`
+	// Summary says where the time goes, in words computed from the
+	// figures.
+	Summary string `json:"summary,omitempty"`
 }
 
 type settings struct {
@@ -41,17 +48,22 @@ const (
 	unitPerSecond = "1/s"
 )
 
-// metric is one figure of ember beside its baseline.
+// metric is one figure of ember beside its baselines.
 type metric struct {
-	ID       string  `json:"id"`
-	Label    string  `json:"label"`
-	Unit     string  `json:"unit"`
-	Ember    float64 `json:"ember"`
+	ID    string  `json:"id"`
+	Label string  `json:"label"`
+	Unit  string  `json:"unit"`
+	Ember float64 `json:"ember"`
+	// Baseline is the echo server's figure.
 	Baseline float64 `json:"baseline"`
 	// Ratio is Ember / Baseline.
 	Ratio  float64 `json:"ratio"`
 	Target *target `json:"target,omitempty"`
 	Met    *bool   `json:"met,omitempty"`
+	// Proxy is the figure of the proxy in front of the echo server, where
+	// it was measured; ProxyRatio is Proxy / Baseline.
+	Proxy      *float64 `json:"proxy,omitempty"`
+	ProxyRatio *float64 `json:"proxy_ratio,omitempty"`
 }
 
 // target bounds a metric's ratio.
@@ -80,6 +92,31 @@ type check struct {
 	ColdStarts int `json:"cold_starts"`
 	// FailedReports counts the REPORT lines with a Status.
 	FailedReports int `json:"failed_reports"`
+	// ProxyErrors counts the errors of the requests through the proxy, in
+	// the phases that measure it.
+	ProxyErrors int    `json:"proxy_errors"`
+	ProxyDetail string `json:"proxy_error_detail,omitempty"`
+}
+
+// cpuUse is the CPU time (user and system) per request that the
+// processes on one path of requests used during a phase's measurement, in
+// microseconds. A process not on the path has 0 and no JSON field.
+type cpuUse struct {
+	Phase string `json:"phase"`
+	// Path is "ember", "echo" or "proxy": the server the client sent to.
+	Path  string  `json:"path"`
+	Total float64 `json:"total_us"`
+	// Client is the benchmark's own process, during the path's turns.
+	Client float64 `json:"client_us"`
+	// Runtimes sums the RuntimeProcs runtime processes alive at the end of
+	// the phase.
+	Ember        float64 `json:"ember_us,omitempty"`
+	Runtimes     float64 `json:"runtimes_us,omitempty"`
+	RuntimeProcs int     `json:"runtime_processes,omitempty"`
+	// Echo is the same on the echo and proxy paths: the echo server's
+	// CPU time per request it answered, directly or through the proxy.
+	Echo  float64 `json:"echo_us,omitempty"`
+	Proxy float64 `json:"proxy_us,omitempty"`
 }
 
 func newResults(cfg config) *results {
@@ -106,20 +143,30 @@ func (r *results) note(format string, a ...any) {
 	r.Notes = append(r.Notes, fmt.Sprintf(format, a...))
 }
 
-// addLatency adds a latency metric; t, when not nil, bounds its ratio.
-func (r *results) addLatency(id, label string, ember, baseline time.Duration, t *target) {
-	r.add(metric{ID: id, Label: label, Unit: unitMillis,
-		Ember: millis(ember), Baseline: millis(baseline), Target: t})
+// latency is a latency metric; t, when not nil, bounds its ratio.
+func latency(id, label string, ember, baseline time.Duration, t *target) metric {
+	return metric{ID: id, Label: label, Unit: unitMillis, Ember: millis(ember), Baseline: millis(baseline), Target: t}
 }
 
-// addRate adds a rate metric; t, when not nil, bounds its ratio.
-func (r *results) addRate(id, label string, ember, baseline float64, t *target) {
-	r.add(metric{ID: id, Label: label, Unit: unitPerSecond, Ember: ember, Baseline: baseline, Target: t})
+// rate is a rate metric; t, when not nil, bounds its ratio.
+func rate(id, label string, ember, baseline float64, t *target) metric {
+	return metric{ID: id, Label: label, Unit: unitPerSecond, Ember: ember, Baseline: baseline, Target: t}
 }
 
+// withProxy adds the proxy's figure, in the metric's unit.
+func (m metric) withProxy(v float64) metric {
+	m.Proxy = &v
+	return m
+}
+
+// add adds m with its ratios and verdict.
 func (r *results) add(m metric) {
 	if m.Baseline > 0 {
 		m.Ratio = m.Ember / m.Baseline
+		if m.Proxy != nil {
+			ratio := *m.Proxy / m.Baseline
+			m.ProxyRatio = &ratio
+		}
 	}
 	if m.Target != nil {
 		met := m.Ratio <= m.Target.Ratio
@@ -131,12 +178,18 @@ func (r *results) add(m metric) {
 	r.Metrics = append(r.Metrics, m)
 }
 
+// addCPU adds c with its total.
+func (r *results) addCPU(c cpuUse) {
+	c.Total = c.Client + c.Ember + c.Runtimes + c.Echo + c.Proxy
+	r.CPU = append(r.CPU, c)
+}
+
 func millis(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
 
 // failed reports whether any request of a measurement failed.
 func (r *results) failed() bool {
 	for _, c := range r.Checks {
-		if c.Errors > 0 || c.BaselineErrors > 0 {
+		if c.Errors > 0 || c.BaselineErrors > 0 || c.ProxyErrors > 0 {
 			return true
 		}
 	}
@@ -159,18 +212,23 @@ func (r *results) print(out io.Writer) error {
 func (r *results) printTo(w io.Writer) {
 	fmt.Fprintf(w, "ember rie benchmark, %s %s/%s, %d CPUs\n\n", r.Go, r.OS, r.Arch, r.CPUs)
 	tw := tabwriter.NewWriter(w, 0, 0, 3, ' ', 0)
-	fmt.Fprintln(tw, "metric\tember\tbaseline\tratio\ttarget")
+	fmt.Fprintln(tw, "metric\tember\techo\tproxy\tember/echo\tproxy/echo\ttarget")
 	for _, m := range r.Metrics {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", m.Label, m.format(m.Ember), m.format(m.Baseline), m.formatRatio(), m.formatTarget())
+		proxy := "-"
+		if m.Proxy != nil {
+			proxy = m.format(*m.Proxy)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", m.Label, m.format(m.Ember), m.format(m.Baseline), proxy,
+			m.formatRatio(&m.Ratio), m.formatRatio(m.ProxyRatio), m.formatTarget())
 	}
 	tw.Flush()
 
 	fmt.Fprintln(w)
 	tw = tabwriter.NewWriter(w, 0, 0, 3, ' ', 0)
-	fmt.Fprintln(tw, "phase\trequests\terrors\t429s\tbaseline errors\tREPORTs\tcold starts\tfailed REPORTs")
+	fmt.Fprintln(tw, "phase\trequests\terrors\t429s\tbaseline errors\tproxy errors\tREPORTs\tcold starts\tfailed REPORTs")
 	for _, c := range r.Checks {
-		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\t%d\t%d\t%d\n", c.Phase, c.Requests, c.Errors, c.Throttled,
-			c.BaselineErrors, c.Reports, c.ColdStarts, c.FailedReports)
+		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%d\n", c.Phase, c.Requests, c.Errors, c.Throttled,
+			c.BaselineErrors, c.ProxyErrors, c.Reports, c.ColdStarts, c.FailedReports)
 	}
 	tw.Flush()
 	for _, c := range r.Checks {
@@ -180,13 +238,75 @@ func (r *results) printTo(w io.Writer) {
 		if c.BaselineDetail != "" {
 			fmt.Fprintf(w, "%s baseline errors: %s\n", c.Phase, c.BaselineDetail)
 		}
+		if c.ProxyDetail != "" {
+			fmt.Fprintf(w, "%s proxy errors: %s\n", c.Phase, c.ProxyDetail)
+		}
 	}
+
+	fmt.Fprintln(w)
+	if len(r.CPU) == 0 {
+		fmt.Fprintln(w, "CPU per request: n/a")
+	} else {
+		tw = tabwriter.NewWriter(w, 0, 0, 3, ' ', 0)
+		fmt.Fprintln(tw, "CPU per request\tpath\ttotal\tclient\tember\truntimes\techo\tproxy\truntime processes")
+		for _, c := range r.CPU {
+			procs := "-"
+			if c.RuntimeProcs > 0 {
+				procs = fmt.Sprint(c.RuntimeProcs)
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", c.Phase, c.Path, micros(c.Total), micros(c.Client),
+				micros(c.Ember), micros(c.Runtimes), micros(c.Echo), micros(c.Proxy), procs)
+		}
+		tw.Flush()
+	}
+
 	if len(r.Notes) > 0 {
 		fmt.Fprintln(w)
 		for _, n := range r.Notes {
 			fmt.Fprintln(w, "note:", n)
 		}
 	}
+	if r.Summary != "" {
+		fmt.Fprintf(w, "\n%s\n", wrap("where the time goes: "+r.Summary, 80))
+	}
+}
+
+// wrap breaks s into lines of at most width characters between words,
+// keeping a unit on the line of its number.
+func wrap(s string, width int) string {
+	var words []string
+	for _, w := range strings.Fields(s) {
+		if len(words) > 0 && (strings.HasPrefix(w, "ms") || strings.HasPrefix(w, "µs")) {
+			words[len(words)-1] += " " + w
+			continue
+		}
+		words = append(words, w)
+	}
+	var b strings.Builder
+	n := 0
+	for i, w := range words {
+		l := utf8.RuneCountInString(w)
+		switch {
+		case i == 0:
+		case n+1+l > width:
+			b.WriteByte('\n')
+			n = 0
+		default:
+			b.WriteByte(' ')
+			n++
+		}
+		b.WriteString(w)
+		n += l
+	}
+	return b.String()
+}
+
+// micros shows a CPU time per request, "-" for a process not on the path.
+func micros(v float64) string {
+	if v == 0 {
+		return "-"
+	}
+	return fmt.Sprintf("%.0f µs", v)
 }
 
 func (m metric) format(v float64) string {
@@ -205,32 +325,38 @@ func (m metric) format(v float64) string {
 
 // formatRatio shows a latency's ratio as a multiple and a rate's as a
 // percentage, the way their targets are stated.
-func (m metric) formatRatio() string {
-	if m.Baseline <= 0 {
+func (m metric) formatRatio(ratio *float64) string {
+	if m.Baseline <= 0 || ratio == nil {
 		return "-"
 	}
 	if m.Unit == unitPerSecond {
-		return fmt.Sprintf("%.1f%%", 100*m.Ratio)
+		return fmt.Sprintf("%.1f%%", 100**ratio)
 	}
-	return fmt.Sprintf("%.2f×", m.Ratio)
+	return fmt.Sprintf("%.2f×", *ratio)
 }
 
 func (m metric) formatTarget() string {
 	if m.Target == nil {
 		return ""
 	}
-	op := "≤"
-	if m.Target.Op == ">=" {
-		op = "≥"
-	}
 	verdict := "met"
 	if !*m.Met {
 		verdict = "MISSED"
 	}
-	if m.Unit == unitPerSecond {
-		return fmt.Sprintf("%s %g%%  %s", op, 100*m.Target.Ratio, verdict)
+	return m.Target.bound(m.Unit) + "  " + verdict
+}
+
+// bound states the target the way the table shows the ratio: "≤ 3×" for a
+// latency, "≥ 20%" for a rate.
+func (t target) bound(unit string) string {
+	op := "≤"
+	if t.Op == ">=" {
+		op = "≥"
 	}
-	return fmt.Sprintf("%s %g×  %s", op, m.Target.Ratio, verdict)
+	if unit == unitPerSecond {
+		return fmt.Sprintf("%s %g%%", op, 100*t.Ratio)
+	}
+	return fmt.Sprintf("%s %g×", op, t.Ratio)
 }
 
 func (r *results) writeJSON(path string) error {

@@ -1,0 +1,102 @@
+package main
+
+import (
+	"fmt"
+	"strings"
+)
+
+// whereTimeGoes says in words where the time and CPU of a warm invocation
+// go, computed from the figures; it leaves out what they lack.
+func (r *results) whereTimeGoes() string {
+	var s []string
+	add := func(format string, a ...any) { s = append(s, fmt.Sprintf(format, a...)) }
+
+	if m, ok := r.metric("warm_p50"); ok && m.Baseline > 0 && m.Proxy != nil && *m.Proxy > m.Baseline {
+		hop := *m.Proxy - m.Baseline
+		add("A sequential invocation through ember took %.3f ms at p50, %.2f× the echo's round trip of %.3f ms; "+
+			"through the plain proxy the round trip took %.3f ms (%.2f×), so one more process and HTTP hop cost %.3f ms.",
+			m.Ember, m.Ratio, m.Baseline, *m.Proxy, *m.ProxyRatio, hop)
+		// Beyond the client's request, ember answers the runtime's
+		// GET /next with the event and takes the runtime's POST of the
+		// response.
+		hops := m.Baseline + 2*hop
+		target := ""
+		if m.Target != nil {
+			target = " (the target is " + m.Target.bound(m.Unit) + ")"
+		}
+		rest := "as much as ember's p50 or more"
+		if d := m.Ember - hops; d > 0 {
+			rest = fmt.Sprintf("which leaves %.3f ms (%.0f%%) of ember's p50 to what ember and the runtime do besides", d, 100*d/m.Ember)
+		}
+		add("Ember's path has three HTTP exchanges, two more than the echo's (the event as the answer to the runtime's GET /next, "+
+			"the runtime's POST of the response): at the proxy's price per hop, three would take %.3f ms, %.2f× the echo's round trip%s, %s.",
+			hops, hops/m.Baseline, target, rest)
+	}
+
+	if e, b, p, ok := r.cpuPaths("sequential"); ok {
+		add("Per sequential invocation the runtime used %.0f µs of CPU, ember %.0f µs (%.1f× the proxy's %.0f µs per request) "+
+			"and the client %.0f µs, %.0f µs in all, against %.0f µs for a round trip to the echo (the server %.0f µs) and %.0f µs through the proxy.",
+			e.Runtimes, e.Ember, ratio(e.Ember, p.Proxy), p.Proxy, e.Client, e.Total, b.Total, b.Echo, p.Total)
+	}
+
+	clients := fmt.Sprintf("%d clients", r.Settings.Clients)
+	e, b, p, ok := r.cpuPaths(clients)
+	m, mok := r.metric("concurrent_rate")
+	if !ok || !mok || m.ProxyRatio == nil {
+		return strings.Join(s, " ")
+	}
+	add("With %s on %d CPUs an invocation through ember used %.0f µs of CPU (runtimes %.0f, ember %.0f, client %.0f), "+
+		"a round trip to the echo %.0f µs and one through the proxy %.0f µs; were CPU the only limit, "+
+		"ember would reach %.0f%% of the echo's rate and the proxy %.0f%%: they reached %.1f%% and %.1f%%, "+
+		"keeping %.1f, %.1f and %.1f CPUs busy.",
+		clients, r.CPUs, e.Total, e.Runtimes, e.Ember, e.Client, b.Total, p.Total,
+		100*ratio(b.Total, e.Total), 100*ratio(b.Total, p.Total), 100*m.Ratio, 100**m.ProxyRatio,
+		e.Total*m.Ember/1e6, b.Total*m.Baseline/1e6, p.Total**m.Proxy/1e6)
+	if t := m.Target; t != nil && t.Op == ">=" && t.Ratio > 0 && !*m.Met {
+		budget, others := b.Total/t.Ratio, e.Runtimes+e.Client
+		if left := budget - others; left > 0 {
+			add("The %s target allows %.0f µs of CPU per invocation; the runtimes and the client take %.0f µs of it, "+
+				"which leaves %.0f µs for ember, against the %.0f µs it used.", t.bound(m.Unit), budget, others, left, e.Ember)
+		} else {
+			add("The %s target allows %.0f µs of CPU per invocation; the runtimes and the client alone take %.0f µs, "+
+				"so were CPU the only limit, an ember that used none would still miss it here.", t.bound(m.Unit), budget, others)
+		}
+	}
+	return strings.Join(s, " ")
+}
+
+func (r *results) metric(id string) (metric, bool) {
+	for _, m := range r.Metrics {
+		if m.ID == id {
+			return m, true
+		}
+	}
+	return metric{}, false
+}
+
+// cpuPaths returns the CPU time per request of the ember, echo and proxy
+// paths of phase.
+func (r *results) cpuPaths(phase string) (ember, echo, proxy cpuUse, ok bool) {
+	n := 0
+	for _, c := range r.CPU {
+		if c.Phase != phase {
+			continue
+		}
+		switch c.Path {
+		case "ember":
+			ember, n = c, n+1
+		case "echo":
+			echo, n = c, n+1
+		case "proxy":
+			proxy, n = c, n+1
+		}
+	}
+	return ember, echo, proxy, n == 3
+}
+
+func ratio(a, b float64) float64 {
+	if b == 0 {
+		return 0
+	}
+	return a / b
+}
