@@ -36,8 +36,6 @@ func endpoint(t *testing.T, name string, edit func(*envpool.Options)) string {
 	return endpointTB(t, name, edit)
 }
 
-func endpointB(b *testing.B, name string) string { return endpointTB(b, name, nil) }
-
 func endpointTB(t testing.TB, name string, edit func(*envpool.Options)) string {
 	t.Helper()
 	fn := function.Config{Name: name, CodeDir: testfunc.Build(t, name), Timeout: 3 * time.Second}.WithDefaults()
