@@ -176,7 +176,7 @@ func TestQueueTimeoutThrottles(t *testing.T) {
 	if !errors.Is(err, invocation.ErrThrottled) {
 		t.Errorf("err %v, want a throttle", err)
 	}
-	if took := time.Since(start); took < 50*time.Millisecond || took > 400*time.Millisecond {
+	if took := time.Since(start); took < 50*time.Millisecond || took > 2*time.Second {
 		t.Errorf("waited %v, want about 50ms", took)
 	}
 }
