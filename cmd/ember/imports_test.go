@@ -12,15 +12,17 @@ import (
 // allowedImports is DESIGN.md's data flow: calls go down, value packages
 // import nothing of ember's, and no package calls back up.
 var allowedImports = map[string][]string{
-	"internal/function":    {},
-	"internal/invocation":  {},
-	"internal/codezip":     {},
-	"internal/testfunc":    {},
-	"internal/runtimeapi":  {"internal/invocation"},
-	"internal/environment": {"internal/function", "internal/invocation", "internal/runtimeapi"},
-	"internal/envpool":     {"internal/environment", "internal/invocation"},
-	"internal/api":         {"internal/invocation"},
-	"internal/rie":         {"internal/api", "internal/function", "internal/invocation"},
+	"internal/function":       {},
+	"internal/invocation":     {},
+	"internal/codezip":        {},
+	"internal/testfunc":       {},
+	"internal/runtimeapi":     {"internal/invocation"},
+	"internal/environment":    {"internal/function", "internal/invocation", "internal/runtimeapi", "internal/sandbox", "internal/sandbox/cgroup"},
+	"internal/sandbox":        {},
+	"internal/sandbox/cgroup": {},
+	"internal/envpool":        {"internal/environment", "internal/invocation"},
+	"internal/api":            {"internal/invocation"},
+	"internal/rie":            {"internal/api", "internal/function", "internal/invocation"},
 }
 
 func TestImportDirection(t *testing.T) {

@@ -18,6 +18,8 @@ import (
 	"runtime"
 	"strings"
 	"syscall"
+
+	"github.com/emberfn/ember/internal/sandbox"
 )
 
 const usage = `ember runs AWS Lambda functions with Lambda's execution model.
@@ -34,6 +36,12 @@ Run 'ember COMMAND -h' for a command's flags.
 var version = "dev"
 
 func main() {
+	if sandbox.IsInit(os.Args) {
+		if err := sandbox.RunInit(); err != nil {
+			fmt.Fprintln(os.Stderr, "ember sandbox init:", err)
+			os.Exit(127)
+		}
+	}
 	if _, set := os.LookupEnv("GOMAXPROCS"); !set {
 		runtime.GOMAXPROCS(emberProcs(runtime.GOMAXPROCS(0)))
 	}

@@ -43,6 +43,8 @@ func rieCommand(ctx context.Context, args, environ []string, stdout, stderr io.W
 	maxConc := fs.Int("max-concurrency", 1000, "most environments running at once; past it invocations are throttled (429)")
 	queue := fs.Duration("queue-timeout", 0, "how long an invocation waits for an environment at the limit before a 429 (0: none)")
 	idle := fs.Duration("idle-timeout", 10*time.Minute, "how long an idle environment lives")
+	noSandbox := fs.Bool("no-sandbox", false, "run functions as plain processes: no isolation, no limits")
+	tmpMB := fs.Int("ephemeral-storage", function.MinTmpMB, "size of /tmp in MB (512–10240)")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "Usage: ember rie [flags] [BOOTSTRAP [ARGS...] [HANDLER]]")
 		fmt.Fprintln(stderr, "Serves POST /2015-03-31/functions/function/invocations, as aws-lambda-rie does.")
@@ -63,6 +65,15 @@ func rieCommand(ctx context.Context, args, environ []string, stdout, stderr io.W
 	if err != nil {
 		return err
 	}
+	fn.EphemeralStorageMB = *tmpMB
+	if err := fn.Validate(); err != nil {
+		return &usageError{err.Error()}
+	}
+	iso, release, err := isolation(log, *noSandbox)
+	if err != nil {
+		return err
+	}
+	defer release()
 	pool := envpool.New(envpool.Options{
 		Environment: environment.Options{
 			Function:       fn,
@@ -70,6 +81,7 @@ func rieCommand(ctx context.Context, args, environ []string, stdout, stderr io.W
 			Log:            log,
 			RuntimeAPIAddr: *apiAddr,
 			BaseEnv:        env,
+			Isolation:      iso,
 		},
 		MaxConcurrency: *maxConc,
 		QueueTimeout:   *queue,

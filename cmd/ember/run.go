@@ -48,6 +48,8 @@ func runCommand(ctx context.Context, args []string, stdin io.Reader, stdout, std
 	runtime := fs.String("runtime", "provided.al2023", "runtime name")
 	name := fs.String("name", "", "function name (default: the directory or zip's base name)")
 	logLevel := fs.String("log-level", "warn", "ember's own log level: debug, info, warn, error")
+	noSandbox := fs.Bool("no-sandbox", false, "run the function as a plain process: no isolation, no limits")
+	tmpMB := fs.Int("ephemeral-storage", function.MinTmpMB, "size of /tmp in MB (512–10240)")
 	env := envFlags{}
 	fs.Var(env, "env", "function variable KEY=VALUE (repeatable)")
 	fs.Usage = func() {
@@ -100,13 +102,20 @@ func runCommand(ctx context.Context, args []string, stdin io.Reader, stdout, std
 		Timeout:  time.Duration(*timeout * float64(time.Second)),
 		CodeDir:  codeDir,
 		Env:      env,
+
+		EphemeralStorageMB: *tmpMB,
 	}.WithDefaults()
 	if err := fn.Validate(); err != nil {
 		return &usageError{err.Error()}
 	}
+	iso, release, err := isolation(log, *noSandbox)
+	if err != nil {
+		return err
+	}
+	defer release()
 
 	pool := envpool.New(envpool.Options{
-		Environment:    environment.Options{Function: fn, Logs: stderr, Log: log},
+		Environment:    environment.Options{Function: fn, Logs: stderr, Log: log, Isolation: iso},
 		MaxConcurrency: 1,
 	})
 	defer pool.Close()
@@ -176,6 +185,11 @@ func codeDirectory(path string) (string, func(), error) {
 		return "", nil, fmt.Errorf("unpack %s: %w", path, err)
 	}
 	cleanup := func() { os.RemoveAll(dir) }
+	// The function runs as an unprivileged user, who must reach its code.
+	if err := os.Chmod(dir, 0o755); err != nil {
+		cleanup()
+		return "", nil, fmt.Errorf("unpack %s: %w", path, err)
+	}
 	if _, err := codezip.Extract(path, dir, maxUnzipped); err != nil {
 		cleanup()
 		return "", nil, fmt.Errorf("unpack %s: %w", path, err)

@@ -41,6 +41,9 @@ type Options struct {
 	ShutdownGrace time.Duration
 	// InitTimeout bounds the init phase; Lambda's is 10 s.
 	InitTimeout time.Duration
+	// Isolation runs the runtime in a sandbox; nil runs a plain process,
+	// which enforces none of Lambda's limits.
+	Isolation *Isolation
 }
 
 // memorySampleInterval is how often memory is sampled during an invocation.
@@ -62,12 +65,20 @@ type Environment struct {
 	opts      Options
 	log       *slog.Logger
 	api       *runtimeapi.Server
-	listener  net.Listener
 	apiAddr   string
 	logStream string
 	logs      *logWriter
-	served    chan struct{}
 	busy      atomic.Bool
+	// id names the environment's files and cgroups.
+	id string
+	// iso is nil for plain processes.
+	iso *Isolation
+	// tmpImage is the file behind the sandbox's /tmp, kept across resets.
+	tmpImage string
+	// starts counts runtime starts, to name their cgroups.
+	starts int
+	// serving tracks the goroutines serving the Runtime API.
+	serving sync.WaitGroup
 	// resting is the memory the runtime held when its last invocation
 	// ended: where the next invocation's peak starts.
 	resting atomic.Int64
@@ -99,6 +110,23 @@ func New(opts Options) (*Environment, error) {
 	if opts.Logs == nil {
 		opts.Logs = io.Discard
 	}
+	stream := invocation.NewRequestID()
+	e := &Environment{
+		fn:        fn,
+		opts:      opts,
+		log:       opts.Log.With("function", fn.Name, "version", fn.Version),
+		logStream: time.Now().UTC().Format("2006/01/02") + "/[" + fn.Version + "]" + stream[:8] + stream[9:13] + stream[14:18] + stream[19:23] + stream[24:],
+		logs:      &logWriter{out: opts.Logs},
+		id:        "env-" + stream[24:],
+		iso:       opts.Isolation,
+	}
+	e.api = runtimeapi.New(e.log)
+	if e.iso != nil {
+		// Each sandbox gets a listener in its own network namespace.
+		e.apiAddr = sandboxRuntimeAPI
+		e.tmpImage = filepath.Join(e.iso.StateDir, e.id+"-tmp.img")
+		return e, nil
+	}
 	l, err := net.Listen("tcp", opts.RuntimeAPIAddr)
 	if errors.Is(err, syscall.EADDRINUSE) {
 		// The address is taken, most often by this pool's first
@@ -111,24 +139,8 @@ func New(opts Options) (*Environment, error) {
 	if err != nil {
 		return nil, fmt.Errorf("listen for runtime api on %s: %w", opts.RuntimeAPIAddr, err)
 	}
-	stream := invocation.NewRequestID()
-	e := &Environment{
-		fn:        fn,
-		opts:      opts,
-		log:       opts.Log.With("function", fn.Name, "version", fn.Version),
-		listener:  l,
-		apiAddr:   l.Addr().String(),
-		logStream: time.Now().UTC().Format("2006/01/02") + "/[" + fn.Version + "]" + stream[:8] + stream[9:13] + stream[14:18] + stream[19:23] + stream[24:],
-		logs:      &logWriter{out: opts.Logs},
-		served:    make(chan struct{}),
-	}
-	e.api = runtimeapi.New(e.log)
-	go func() {
-		defer close(e.served)
-		if err := e.api.Serve(l); err != nil {
-			e.log.Error("runtime api stopped", "err", err)
-		}
-	}()
+	e.apiAddr = l.Addr().String()
+	e.serve(l)
 	return e, nil
 }
 
@@ -151,6 +163,8 @@ type run struct {
 	started      time.Time
 	initDuration time.Duration
 	done         chan invocation.Report
+	// limited is set when the runtime ran under enforced limits.
+	limited bool
 	// peak is the highest memory seen in use, in bytes.
 	peak atomic.Int64
 	// samplerMu guards the timer that samples memory while the
@@ -218,7 +232,7 @@ func (e *Environment) Invoke(req invocation.Request) (invocation.Response, <-cha
 	proc := e.proc
 	e.mu.Unlock()
 
-	r := &run{req: req, done: make(chan invocation.Report, 1)}
+	r := &run{req: req, done: make(chan invocation.Report, 1), limited: e.iso != nil && e.iso.Cgroups != nil}
 	if proc == nil {
 		var resp invocation.Response
 		var ok bool
@@ -234,6 +248,11 @@ func (e *Environment) Invoke(req invocation.Request) (invocation.Response, <-cha
 
 	// The function's timeout bounds the invoke phase; a cold start's init
 	// has its own limit.
+	if proc.cg != nil {
+		if err := proc.cg.Thaw(); err != nil {
+			e.log.Warn("thaw runtime", "err", err)
+		}
+	}
 	r.started = time.Now()
 	r.req.Deadline = r.started.Add(e.fn.Timeout)
 	if r.req.WantLog {
@@ -262,8 +281,13 @@ func (e *Environment) init(r *run) (*process, invocation.Response, bool) {
 	if len(argv) == 0 {
 		argv = []string{filepath.Join(e.fn.CodeDir, "bootstrap")}
 	}
-	env := variables(e.fn, e.opts.BaseEnv, e.apiAddr, e.logStream, e.fn.CodeDir)
-	proc, err := startProcess(argv, e.fn.CodeDir, env, e.logs.write)
+	var proc *process
+	var err error
+	if e.iso != nil {
+		proc, err = e.startSandboxed(argv, variables(e.fn, e.opts.BaseEnv, e.apiAddr, e.logStream, TaskRoot))
+	} else {
+		proc, err = startPlain(argv, e.fn.CodeDir, variables(e.fn, e.opts.BaseEnv, e.apiAddr, e.logStream, e.fn.CodeDir), e.logs.write)
+	}
 	if err != nil {
 		e.log.Warn("runtime did not start", "err", err)
 		msg := fmt.Sprintf("RequestId: %s Error: Couldn't find valid bootstrap(s): [%s]", r.req.ID, argv[0])
@@ -295,8 +319,7 @@ func (e *Environment) init(r *run) (*process, invocation.Response, bool) {
 		resp = invocation.Response{Payload: initErr.Body, ContentType: invocation.ContentTypeJSON,
 			FunctionError: invocation.FunctionErrorUnhandled, ErrorType: initErr.Type}
 	case errors.As(err, &exitErr):
-		resp = invocation.ErrorResponse("Runtime.ExitError",
-			fmt.Sprintf("RequestId: %s Error: Runtime exited with error: %s", r.req.ID, exitErr))
+		resp = exitResponse(r.req.ID, proc, exitErr)
 	case errors.Is(err, errInitTimeout):
 		status = invocation.StatusTimeout
 		resp = invocation.ErrorResponse("Sandbox.Timedout",
@@ -340,14 +363,24 @@ func (e *Environment) fail(r *run, proc *process, err error) invocation.Response
 		resp = invocation.ErrorResponse("Sandbox.Timedout",
 			fmt.Sprintf("RequestId: %s Error: Task timed out after %.2f seconds", r.req.ID, e.fn.Timeout.Seconds()))
 	case errors.As(err, &exitErr):
-		resp = invocation.ErrorResponse("Runtime.ExitError",
-			fmt.Sprintf("RequestId: %s Error: Runtime exited with error: %s", r.req.ID, exitErr))
+		resp = exitResponse(r.req.ID, proc, exitErr)
 	default:
 		resp = invocation.ErrorResponse("Runtime.Unknown", fmt.Sprintf("RequestId: %s Error: %v", r.req.ID, err))
 	}
 	e.reset(proc)
 	e.end(r, status, resp.ErrorType)
 	return resp
+}
+
+// exitResponse is the error for a runtime that exited: Runtime.OutOfMemory
+// when the kernel killed it for passing its memory limit, else
+// Runtime.ExitError.
+func exitResponse(requestID string, proc *process, exitErr *ExitError) invocation.Response {
+	typ := "Runtime.ExitError"
+	if proc.outOfMemory() {
+		typ = "Runtime.OutOfMemory"
+	}
+	return invocation.ErrorResponse(typ, fmt.Sprintf("RequestId: %s Error: Runtime exited with error: %s", requestID, exitErr))
 }
 
 // finish waits for the end of an answered invocation: the runtime asks
@@ -357,12 +390,18 @@ func (e *Environment) finish(r *run, proc *process, ctx context.Context, resp in
 	r.stopSampling()
 	if err == nil {
 		peak, resident := proc.mem.peak()
-		r.raisePeak(peak)
+		r.raisePeak(proc.capPeak(peak))
 		// A new peak for the next invocation, which starts from the
 		// memory in use now.
 		proc.mem.reset()
 		e.resting.Store(resident)
 		proc.pump.sync()
+		// Nothing of the runtime runs between invocations.
+		if proc.cg != nil {
+			if err := proc.cg.Freeze(); err != nil {
+				e.log.Warn("freeze runtime", "err", err)
+			}
+		}
 		status, errorType := invocation.StatusSuccess, ""
 		if resp.ErrorType == "Function.ResponseSizeTooLarge" {
 			status, errorType = invocation.StatusError, resp.ErrorType
@@ -372,6 +411,9 @@ func (e *Environment) finish(r *run, proc *process, ctx context.Context, resp in
 	}
 	r.samplePeak(proc.mem)
 	status, errorType := invocation.StatusError, "Runtime.ExitError"
+	if proc.outOfMemory() {
+		errorType = "Runtime.OutOfMemory"
+	}
 	if errors.Is(err, errTimeout) {
 		status, errorType = invocation.StatusTimeout, ""
 	}
@@ -405,6 +447,7 @@ func (e *Environment) end(r *run, status invocation.Status, errorType string) {
 		InitDuration:   r.initDuration,
 		Status:         status,
 		ErrorType:      errorType,
+		LimitsEnforced: r.limited,
 	}
 	if status == invocation.StatusTimeout {
 		rep.ErrorType = ""
@@ -448,5 +491,10 @@ func (e *Environment) Shutdown() {
 	}
 	e.api.Close()
 	e.tails.Wait()
-	<-e.served
+	e.serving.Wait()
+	if e.tmpImage != "" {
+		if err := os.Remove(e.tmpImage); err != nil && !errors.Is(err, os.ErrNotExist) {
+			e.log.Warn("remove /tmp image", "err", err)
+		}
+	}
 }

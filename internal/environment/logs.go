@@ -106,6 +106,9 @@ func reportLine(r invocation.Report) string {
 			fmt.Fprintf(&b, "Error Type: %s\t", r.ErrorType)
 		}
 	}
+	if !r.LimitsEnforced {
+		b.WriteString("Limits: not enforced\t")
+	}
 	return b.String()
 }
 

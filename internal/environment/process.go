@@ -8,11 +8,13 @@ import (
 	"os/exec"
 	"syscall"
 	"time"
+
+	"github.com/emberfn/ember/internal/sandbox/cgroup"
 )
 
-// process is one runtime process and the process group it leads.
+// process is one runtime process and the tree it leads: a plain process
+// group, or a sandbox.
 type process struct {
-	cmd   *exec.Cmd
 	pid   int
 	start time.Time
 	// ctx is cancelled with an *ExitError as cause when the process exits.
@@ -20,6 +22,12 @@ type process struct {
 	exited chan struct{}
 	pump   *pump
 	mem    *meter
+	// signalTree sends sig to every process of the tree.
+	signalTree func(sig syscall.Signal)
+	// release frees what the tree held, once it has exited.
+	release func()
+	// cg is the tree's cgroup; nil when limits are not enforced.
+	cg *cgroup.Group
 }
 
 // ExitError says how a runtime process ended.
@@ -37,9 +45,9 @@ func (e *ExitError) Error() string {
 	return fmt.Sprintf("exit status %d", e.State.ExitCode())
 }
 
-// startProcess starts argv in its own process group with stdout and stderr
-// on one pipe whose lines go to emit.
-func startProcess(argv []string, dir string, env []string, emit func([]byte)) (*process, error) {
+// startPlain starts argv as a plain process in its own process group with
+// stdout and stderr on one pipe whose lines go to emit.
+func startPlain(argv []string, dir string, env []string, emit func([]byte)) (*process, error) {
 	if len(argv) == 0 {
 		return nil, errors.New("start runtime: empty command")
 	}
@@ -60,44 +68,86 @@ func startProcess(argv []string, dir string, env []string, emit func([]byte)) (*
 		r.Close()
 		return nil, fmt.Errorf("start runtime %s: %w", argv[0], err)
 	}
-	pu, err := newPump(r, emit)
+	pid := cmd.Process.Pid
+	p, err := newProcess(pid, start, r, emit, func() *os.ProcessState {
+		cmd.Wait()
+		return cmd.ProcessState
+	})
 	if err != nil {
 		cmd.Process.Kill()
 		cmd.Wait()
+		return nil, err
+	}
+	p.signalTree = func(sig syscall.Signal) { syscall.Kill(-pid, sig) }
+	return p, nil
+}
+
+// newProcess tracks a started process: its output on out, its end through
+// wait.
+func newProcess(pid int, start time.Time, out *os.File, emit func([]byte), wait func() *os.ProcessState) (*process, error) {
+	pu, err := newPump(out, emit)
+	if err != nil {
 		return nil, fmt.Errorf("start runtime: %w", err)
 	}
 	ctx, cancel := context.WithCancelCause(context.Background())
-	p := &process{cmd: cmd, pid: cmd.Process.Pid, start: start, ctx: ctx, exited: make(chan struct{}), pump: pu, mem: newMeter(cmd.Process.Pid)}
+	p := &process{pid: pid, start: start, ctx: ctx, exited: make(chan struct{}), pump: pu, mem: newMeter(pid), release: func() {}}
 	go pu.run()
 	go func() {
-		cmd.Wait()
-		cancel(&ExitError{State: cmd.ProcessState})
+		state := wait()
+		cancel(&ExitError{State: state})
 		close(p.exited)
 	}()
 	return p, nil
 }
 
-// signalGroup sends sig to every process of the group.
-func (p *process) signalGroup(sig syscall.Signal) {
-	syscall.Kill(-p.pid, sig)
-}
-
-// kill ends the whole process group at once and waits for the runtime
-// and for its output to be read.
+// kill ends the whole tree at once, waits for the runtime and for its
+// output to be read, and frees what the tree held.
 func (p *process) kill() {
-	p.signalGroup(syscall.SIGKILL)
+	if p.cg != nil {
+		p.cg.Kill()
+	}
+	p.signalTree(syscall.SIGKILL)
 	<-p.exited
 	p.pump.wait(time.Second)
 	p.mem.close()
+	p.release()
 }
 
-// stop asks the process group to end with SIGTERM, waits up to grace, then
-// kills it.
+// stop asks the tree to end with SIGTERM, waits up to grace, then kills it.
 func (p *process) stop(grace time.Duration) {
-	p.signalGroup(syscall.SIGTERM)
+	if p.cg != nil {
+		p.cg.Thaw()
+	}
+	p.signalTree(syscall.SIGTERM)
 	select {
 	case <-p.exited:
 	case <-time.After(grace):
 	}
 	p.kill()
+}
+
+// outOfMemory reports whether the kernel killed a process of the tree for
+// passing its memory limit.
+func (p *process) outOfMemory() bool {
+	if p.cg == nil {
+		return false
+	}
+	n, err := p.cg.OOMKills()
+	return err == nil && n > 0
+}
+
+// capPeak bounds a peak summed over the tree's processes, which counts
+// their shared pages once per process, by the cgroup's peak, which counts
+// each page once but also the page cache of files the tree wrote (/tmp
+// among them). Both are upper bounds; the lower is nearer the truth. It
+// also starts the cgroup's next peak.
+func (p *process) capPeak(peak int64) int64 {
+	if p.cg == nil {
+		return peak
+	}
+	if cgPeak, err := p.cg.MemoryPeak(); err == nil && cgPeak > 0 && cgPeak < peak {
+		peak = cgPeak
+	}
+	p.cg.ResetMemoryPeak()
+	return peak
 }

@@ -18,6 +18,8 @@ const (
 	MaxTimeout       = 900 * time.Second
 	DefaultTimeout   = 3 * time.Second
 	InitTimeout      = 10 * time.Second
+	MinTmpMB         = 512
+	MaxTmpMB         = 10240
 	LatestVersion    = "$LATEST"
 	DefaultRegion    = "us-east-1"
 	DefaultAccountID = "123456789012"
@@ -34,6 +36,8 @@ type Config struct {
 	Handler  string
 	MemoryMB int
 	Timeout  time.Duration
+	// EphemeralStorageMB is the size of /tmp.
+	EphemeralStorageMB int
 
 	// CodeDir is the directory that holds the function's code on the host
 	// (what the function sees as /var/task).
@@ -61,6 +65,9 @@ func (c Config) WithDefaults() Config {
 	if c.Timeout == 0 {
 		c.Timeout = DefaultTimeout
 	}
+	if c.EphemeralStorageMB == 0 {
+		c.EphemeralStorageMB = MinTmpMB
+	}
 	return c
 }
 
@@ -74,6 +81,9 @@ func (c Config) Validate() error {
 	}
 	if c.Timeout < MinTimeout || c.Timeout > MaxTimeout {
 		return fmt.Errorf("timeout %s is outside %s–%s", c.Timeout, MinTimeout, MaxTimeout)
+	}
+	if c.EphemeralStorageMB < MinTmpMB || c.EphemeralStorageMB > MaxTmpMB {
+		return fmt.Errorf("ephemeral storage %d MB is outside %d–%d MB", c.EphemeralStorageMB, MinTmpMB, MaxTmpMB)
 	}
 	return nil
 }

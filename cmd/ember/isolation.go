@@ -1,0 +1,60 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"runtime"
+
+	"github.com/emberfn/ember/internal/environment"
+	"github.com/emberfn/ember/internal/sandbox/cgroup"
+)
+
+// isolation sets up the sandboxes of this ember process: cgroups under a
+// subtree of its own and a state directory for /tmp images. Where it can't
+// (not Linux, not root, no cgroups) it says so loudly and returns nil: the
+// functions then run as plain processes and every REPORT says that limits
+// are not enforced. The returned func releases what was set up.
+func isolation(log *slog.Logger, disabled bool) (*environment.Isolation, func(), error) {
+	why := ""
+	switch {
+	case disabled:
+		why = "the sandbox was switched off (--no-sandbox)"
+	case runtime.GOOS != "linux":
+		why = "sandboxes need Linux"
+	case os.Geteuid() != 0:
+		why = "sandboxes need root"
+	}
+	if why != "" {
+		log.Warn("LIMITS ARE NOT ENFORCED: functions run as plain processes, without memory, CPU or /tmp limits, freezing or isolation: " + why)
+		return nil, func() {}, nil
+	}
+	stateDir, err := os.MkdirTemp("", "ember-state-")
+	if err != nil {
+		return nil, nil, fmt.Errorf("state directory: %w", err)
+	}
+	iso := &environment.Isolation{StateDir: stateDir}
+	if b, err := os.ReadFile("/etc/resolv.conf"); err == nil {
+		iso.ResolvConf = string(b)
+	}
+	cgroups, err := cgroup.New(fmt.Sprintf("ember-%d", os.Getpid()))
+	switch {
+	case errors.Is(err, cgroup.ErrUnsupported):
+		log.Warn("LIMITS ARE NOT ENFORCED: no usable cgroups; functions run sandboxed but without memory, CPU or pids limits or freezing", "err", err)
+	case err != nil:
+		os.RemoveAll(stateDir)
+		return nil, nil, fmt.Errorf("cgroups: %w", err)
+	default:
+		iso.Cgroups = cgroups
+		log.Debug("sandboxes with cgroups", "mode", cgroups.Mode())
+	}
+	return iso, func() {
+		if iso.Cgroups != nil {
+			if err := iso.Cgroups.Close(); err != nil {
+				log.Warn("remove cgroups", "err", err)
+			}
+		}
+		os.RemoveAll(stateDir)
+	}, nil
+}

@@ -1,0 +1,239 @@
+package environment
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/emberfn/ember/internal/invocation"
+	"github.com/emberfn/ember/internal/sandbox/cgroup"
+)
+
+// isolated returns an Isolation with cgroups, or skips the test where
+// sandboxes cannot run (they must run in CI, as root, on Linux).
+func isolated(t *testing.T) *Isolation {
+	t.Helper()
+	if runtime.GOOS != "linux" || os.Geteuid() != 0 {
+		t.Skip("sandbox tests need root on Linux")
+	}
+	m, err := cgroup.New(fmt.Sprintf("ember-test-%d-%d", os.Getpid(), time.Now().UnixNano()))
+	if errors.Is(err, cgroup.ErrUnsupported) {
+		t.Skipf("sandbox tests need cgroups: %v", err)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := m.Close(); err != nil {
+			t.Errorf("close cgroups: %v", err)
+		}
+	})
+	return &Isolation{Cgroups: m, StateDir: t.TempDir()}
+}
+
+// probeResult is what the probe test function answers.
+type probeResult struct {
+	OK    bool     `json:"ok"`
+	Err   string   `json:"err"`
+	Errno string   `json:"errno"`
+	Data  string   `json:"data"`
+	List  []string `json:"list"`
+	N     int64    `json:"n"`
+	F     float64  `json:"f"`
+}
+
+// newProbe starts a sandboxed environment of the probe function.
+func newProbe(t *testing.T, iso *Isolation, memoryMB int) (*Environment, *syncBuffer) {
+	t.Helper()
+	return newEnv(t, "probe", func(o *Options) {
+		o.Isolation = iso
+		o.Function.MemoryMB = memoryMB
+		o.Function.Timeout = 30 * time.Second
+	})
+}
+
+// probe invokes the probe with an event and decodes its answer.
+func probe(t *testing.T, e *Environment, event string) (probeResult, invocation.Report) {
+	t.Helper()
+	resp, rep := invoke(t, e, event)
+	if resp.FunctionError != "" {
+		t.Fatalf("probe %s: function error %s", event, resp.Payload)
+	}
+	var r probeResult
+	if err := json.Unmarshal(resp.Payload, &r); err != nil {
+		t.Fatalf("probe %s: %s: %v", event, resp.Payload, err)
+	}
+	return r, rep
+}
+
+func TestSandboxDenials(t *testing.T) {
+	iso := isolated(t)
+	e, _ := newProbe(t, iso, 512)
+	hostFile := t.TempDir() + "/secret"
+	if err := os.WriteFile(hostFile, []byte("host secret"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name, event string
+		check       func(probeResult) bool
+	}{
+		{"runs as sbx_user1051", `{"action":"whoami"}`, func(r probeResult) bool { return r.Data == "993:990" }},
+		{"host file outside the binds", `{"action":"read","path":"` + hostFile + `"}`, func(r probeResult) bool { return !r.OK && r.Errno == "ENOENT" }},
+		{"host /etc/shadow", `{"action":"read","path":"/etc/shadow"}`, func(r probeResult) bool { return !r.OK }},
+		{"write to /var/task", `{"action":"write","path":"/var/task/x"}`, func(r probeResult) bool { return !r.OK && r.Errno == "EROFS" }},
+		{"write to /", `{"action":"write","path":"/x"}`, func(r probeResult) bool { return !r.OK }},
+		{"only its own processes", `{"action":"procs"}`, func(r probeResult) bool { return len(r.List) == 1 && r.List[0] == "1" }},
+		{"signal a host pid", fmt.Sprintf(`{"action":"kill","pid":%d}`, os.Getpid()), func(r probeResult) bool { return !r.OK && r.Errno == "ESRCH" }},
+		{"mount", `{"action":"mount"}`, func(r probeResult) bool { return !r.OK && r.Errno == "EPERM" }},
+		{"unshare", `{"action":"unshare"}`, func(r probeResult) bool { return !r.OK && r.Errno == "EPERM" }},
+		{"loopback only", `{"action":"interfaces"}`, func(r probeResult) bool { return strings.Join(r.List, ",") == "lo" }},
+		{"1024 files", `{"action":"rlimit"}`, func(r probeResult) bool { return r.N == 1024 }},
+		{"writable /tmp", `{"action":"write","path":"/tmp/x"}`, func(r probeResult) bool { return r.OK }},
+	} {
+		r, _ := probe(t, e, tc.event)
+		if !tc.check(r) {
+			t.Errorf("%s: %+v", tc.name, r)
+		}
+	}
+}
+
+func TestSandboxHostLoopbackUnreachable(t *testing.T) {
+	iso := isolated(t)
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			c.Close()
+		}
+	}()
+	e, _ := newProbe(t, iso, 128)
+	r, _ := probe(t, e, `{"action":"connect","addr":"`+l.Addr().String()+`"}`)
+	if r.OK {
+		t.Errorf("the sandbox reached ember's loopback port %s", l.Addr())
+	}
+}
+
+func TestSandboxOutOfMemory(t *testing.T) {
+	iso := isolated(t)
+	e, logs := newEnv(t, "memory", func(o *Options) { o.Isolation = iso; o.Function.MemoryMB = 128 })
+	resp, rep := invoke(t, e, `{"mb":300}`)
+	b := errorBody(t, resp)
+	if b.ErrorType != "Runtime.OutOfMemory" || rep.ErrorType != "Runtime.OutOfMemory" || rep.Status != invocation.StatusError {
+		t.Errorf("body %s, report %+v", resp.Payload, rep)
+	}
+	if !strings.Contains(logs.String(), "\tStatus: error\tError Type: Runtime.OutOfMemory\t") {
+		t.Errorf("REPORT:\n%s", logs)
+	}
+	// The environment was replaced: the next invocation works.
+	resp, rep = invoke(t, e, `{"mb":10}`)
+	if resp.FunctionError != "" || rep.InitDuration == 0 {
+		t.Errorf("after OOM: %s, init %v", resp.Payload, rep.InitDuration)
+	}
+	if !rep.LimitsEnforced || rep.MaxMemoryUsed <= 0 || rep.MaxMemoryUsed > 128<<20 {
+		t.Errorf("report %+v", rep)
+	}
+}
+
+func TestSandboxPidsLimit(t *testing.T) {
+	iso := isolated(t)
+	e, _ := newProbe(t, iso, 2048)
+	r, _ := probe(t, e, `{"action":"forkbomb","n":1500}`)
+	if r.OK || r.Errno != "EAGAIN" || r.N >= maxTasks {
+		t.Errorf("fork bomb: %+v", r)
+	}
+	// ember and the environment carry on.
+	if r, _ := probe(t, e, `{"action":"whoami"}`); r.Data != "993:990" {
+		t.Errorf("after the fork bomb: %+v", r)
+	}
+}
+
+func TestSandboxTmp(t *testing.T) {
+	iso := isolated(t)
+	e, _ := newProbe(t, iso, 128)
+	// /tmp is storage: 400 MB fit at 128 MB of memory.
+	r, rep := probe(t, e, `{"action":"fill","path":"/tmp/a","mb":400}`)
+	if !r.OK || r.N != 400<<20 {
+		t.Errorf("400 MB to /tmp: %+v", r)
+	}
+	if rep.MaxMemoryUsed >= 100<<20 {
+		t.Errorf("/tmp counted in Max Memory Used: %d MB", megabytes(rep.MaxMemoryUsed))
+	}
+	// And it is sized: past 512 MB it is full.
+	r, _ = probe(t, e, `{"action":"fill","path":"/tmp/b","mb":200}`)
+	if r.OK || r.Errno != "ENOSPC" {
+		t.Errorf("past the size: %+v", r)
+	}
+	// Another function does not see it.
+	other, _ := newProbe(t, iso, 128)
+	if r, _ := probe(t, other, `{"action":"read","path":"/tmp/a"}`); r.OK || r.Errno != "ENOENT" {
+		t.Errorf("another function's /tmp: %+v", r)
+	}
+}
+
+func TestSandboxCPUShare(t *testing.T) {
+	iso := isolated(t)
+	e, _ := newProbe(t, iso, 128)
+	r, _ := probe(t, e, `{"action":"burn","ms":1500}`)
+	want := 128.0 / memoryPerCPU
+	if r.F < want*0.75 || r.F > want*1.25 {
+		t.Errorf("a 128 MB function used %.3f of a CPU, want %.3f ± 25%%", r.F, want)
+	}
+}
+
+func TestSandboxFrozenBetweenInvocations(t *testing.T) {
+	iso := isolated(t)
+	e, _ := newProbe(t, iso, 1024)
+	probe(t, e, `{"action":"tick"}`)
+	first, _ := probe(t, e, `{"action":"tick"}`)
+	time.Sleep(500 * time.Millisecond)
+	second, _ := probe(t, e, `{"action":"tick"}`)
+	// The counter advances about once a millisecond while it runs; frozen
+	// for 500 ms it must not have advanced by anything like that.
+	if advanced := second.N - first.N; advanced > 100 {
+		t.Errorf("the counter advanced %d ms between invocations: the runtime was not frozen", advanced)
+	}
+}
+
+func TestSandboxCrashLeavesOthersRunning(t *testing.T) {
+	iso := isolated(t)
+	a, _ := newEnv(t, "exit", func(o *Options) { o.Isolation = iso })
+	b, _ := newProbe(t, iso, 128)
+	resp, _ := invoke(t, a, `{"code":9}`)
+	if eb := errorBody(t, resp); !strings.HasSuffix(eb.ErrorMessage, "exit status 9") {
+		t.Errorf("crash: %s", resp.Payload)
+	}
+	if r, _ := probe(t, b, `{"action":"whoami"}`); r.Data != "993:990" {
+		t.Errorf("other function after a crash: %+v", r)
+	}
+	if r, _ := probe(t, b, `{"action":"env"}`); !strings.Contains(r.Data, "AWS_LAMBDA_RUNTIME_API=127.0.0.1:9001") ||
+		!strings.Contains(r.Data, "LAMBDA_TASK_ROOT=/var/task") {
+		t.Errorf("sandboxed variables: %s", r.Data)
+	}
+}
+
+func TestSandboxTimeoutAndReset(t *testing.T) {
+	iso := isolated(t)
+	e, _ := newEnv(t, "sleep", func(o *Options) { o.Isolation = iso; o.Function.Timeout = time.Second })
+	resp, rep := invoke(t, e, `{"ms":3000}`)
+	if b := errorBody(t, resp); b.ErrorType != "Sandbox.Timedout" || rep.Status != invocation.StatusTimeout {
+		t.Errorf("%s %+v", resp.Payload, rep)
+	}
+	resp, _ = invoke(t, e, `{"ms":1}`)
+	var s struct{ Slept int }
+	if err := json.Unmarshal(resp.Payload, &s); err != nil || resp.FunctionError != "" {
+		t.Errorf("after the timeout: %s", resp.Payload)
+	}
+}

@@ -1,0 +1,78 @@
+package sandbox
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"runtime"
+
+	"golang.org/x/sys/unix"
+)
+
+// loopbackUp brings up lo, the only interface of a new network namespace.
+func loopbackUp() error {
+	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return err
+	}
+	defer unix.Close(fd)
+	ifr, err := unix.NewIfreq("lo")
+	if err != nil {
+		return err
+	}
+	if err := unix.IoctlIfreq(fd, unix.SIOCGIFFLAGS, ifr); err != nil {
+		return err
+	}
+	ifr.SetUint16(ifr.Uint16() | unix.IFF_UP)
+	return unix.IoctlIfreq(fd, unix.SIOCSIFFLAGS, ifr)
+}
+
+// listenInNetns opens a listener in the network namespace of process pid.
+// The socket stays in that namespace; the listener is served as usual.
+func listenInNetns(pid int, network, addr string) (net.Listener, error) {
+	ns, err := os.Open(fmt.Sprintf("/proc/%d/ns/net", pid))
+	if err != nil {
+		return nil, err
+	}
+	defer ns.Close()
+	type result struct {
+		l   net.Listener
+		err error
+	}
+	// A goroutine of its own, locked to its thread: if the thread cannot
+	// go back to the host's namespace, it ends with the goroutine instead
+	// of running other goroutines there.
+	ch := make(chan result, 1)
+	go func() {
+		l, err := listenOnThread(ns, network, addr)
+		ch <- result{l, err}
+	}()
+	r := <-ch
+	return r.l, r.err
+}
+
+// listenOnThread enters ns on the current thread, listens and leaves. It
+// leaves the thread locked when it could not leave ns.
+func listenOnThread(ns *os.File, network, addr string) (net.Listener, error) {
+	runtime.LockOSThread()
+	home, err := os.Open("/proc/thread-self/ns/net")
+	if err != nil {
+		runtime.UnlockOSThread()
+		return nil, err
+	}
+	defer home.Close()
+	if err := unix.Setns(int(ns.Fd()), unix.CLONE_NEWNET); err != nil {
+		runtime.UnlockOSThread()
+		return nil, fmt.Errorf("enter network namespace: %w", err)
+	}
+	l, lerr := net.Listen(network, addr)
+	if err := unix.Setns(int(home.Fd()), unix.CLONE_NEWNET); err != nil {
+		if l != nil {
+			l.Close()
+		}
+		return nil, errors.Join(lerr, fmt.Errorf("leave network namespace: %w", err))
+	}
+	runtime.UnlockOSThread()
+	return l, lerr
+}

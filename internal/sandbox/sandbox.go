@@ -1,0 +1,109 @@
+// Package sandbox owns the Linux isolation of one process tree: its own
+// mount, PID, network, IPC and UTS namespaces, a read-only root built from
+// bind mounts, a disk-backed and size-limited /tmp, resource limits, the
+// unprivileged user the tree runs as and a seccomp filter.
+//
+// A sandbox is started stopped just before the exec of its command, so that
+// the caller can attach it to a cgroup and open listeners inside its network
+// before the command runs; Exec releases it. The init stage that builds the
+// sandbox is the calling binary itself, re-executed with InitArg: a program
+// that uses this package calls IsInit and RunInit first thing in main.
+//
+// The package knows nothing of Lambda.
+package sandbox
+
+import (
+	"errors"
+	"os"
+)
+
+// ErrUnsupported is returned by Start where a sandbox cannot be made: not
+// Linux, not root, or namespaces unavailable.
+var ErrUnsupported = errors.New("sandbox: unsupported here (needs Linux, root and namespaces)")
+
+// InitArg, as the first argument, marks the binary's re-execution as a
+// sandbox's init stage.
+const InitArg = "ember-sandbox-init"
+
+// IsInit reports whether the process was started as a sandbox's init stage.
+func IsInit(args []string) bool {
+	return len(args) == 2 && args[1] == InitArg
+}
+
+// Bind makes a host file or directory visible inside the sandbox.
+type Bind struct {
+	// Source is the host path. Empty, or a path that does not exist, gives
+	// an empty read-only directory at Target.
+	Source string
+	// Target is the absolute path inside the sandbox.
+	Target string
+	// Writable leaves the bind writable; binds are read-only otherwise.
+	Writable bool
+}
+
+// Spec says what a sandbox holds and runs.
+//
+// Every sandbox also gets a new /proc, a minimal /dev (null, zero, full,
+// random, urandom, tty, the fd links and a 64 MB /dev/shm), a network
+// namespace with only loopback up, RLIMIT_NOFILE and RLIMIT_NPROC of
+// 1024/1024, no_new_privs and a seccomp filter that refuses the system
+// calls that reconfigure the kernel or leave the namespaces.
+//
+// Without a user namespace, the kernel counts RLIMIT_NPROC per user on the
+// whole host: the sandboxes that share a UID share those 1024 processes
+// and threads.
+type Spec struct {
+	// Command is the absolute path of the program inside the sandbox and
+	// its arguments.
+	Command []string
+	// Env is the command's whole environment.
+	Env []string
+	// Dir is the working directory inside the sandbox; "" is /.
+	Dir string
+	// Binds are mounted in order of depth, parents first. Their sources
+	// must be readable by UID.
+	Binds []Bind
+	// HostRoot binds the host's /usr, /lib, /lib64, /lib32, /bin and /sbin
+	// read-only (the ones that are symbolic links, as on merged-/usr
+	// systems, become the same links), so that host programs and shared
+	// libraries run inside.
+	HostRoot bool
+	// RootFS is an image's root filesystem directory, bound read-only as
+	// the root instead of HostRoot. It must hold the mount points of the
+	// sandbox: /proc, /dev, /tmp, /etc and the targets of Binds.
+	RootFS string
+	// Etc are the files of the sandbox's /etc, by name relative to /etc
+	// (passwd, group, hosts, resolv.conf, nsswitch.conf, ...). Without
+	// RootFS they are the whole /etc, plus the host's /etc/ssl/certs when
+	// it exists; with RootFS they lie over the image's /etc.
+	Etc map[string]string
+	// Tmp is the writable /tmp.
+	Tmp TmpSpec
+	// Hostname is the sandbox's host name.
+	Hostname string
+	// UID and GID are the unprivileged user and group the command runs as,
+	// with no supplementary groups.
+	UID, GID int
+	// Stdout and Stderr become the command's fds 1 and 2; nil is
+	// /dev/null. Standard input is always /dev/null.
+	Stdout, Stderr *os.File
+	// Cgroup, if set, is given the host pid of the sandbox's process before
+	// its command is executed.
+	Cgroup interface{ Add(pid int) error }
+	// NoNetwork is reserved: every sandbox has its own network namespace
+	// with only loopback.
+	NoNetwork bool
+}
+
+// TmpSpec is the writable /tmp of a sandbox.
+type TmpSpec struct {
+	// SizeMB is the size of the file system.
+	SizeMB int
+	// Image is the host path of a file that holds /tmp's ext4 file system.
+	// It is created, sparse, when missing and kept otherwise, so that /tmp
+	// lasts across the sandboxes that are given the same Image (one at a
+	// time); the caller deletes it. /tmp is then storage on the host's disk,
+	// not memory. Empty Image makes /tmp a tmpfs of SizeMB, whose pages
+	// count as the sandbox's memory.
+	Image string
+}

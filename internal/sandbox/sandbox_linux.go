@@ -1,0 +1,429 @@
+package sandbox
+
+import (
+	"bufio"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sync"
+	"syscall"
+	"time"
+)
+
+// The files the init stage inherits, after stdin, stdout and stderr.
+const (
+	fdSpec   = 3 + iota // the initSpec as JSON, up to EOF
+	fdGo                // one byte releases the exec; EOF cancels it
+	fdStatus            // initMessages back; close-on-exec, so EOF after "ready" is a successful exec
+	fdLoop              // the loop device of /tmp's image, when there is one
+)
+
+// stepTimeout bounds each wait on the init stage: its set-up, its exec and
+// its end after SIGKILL.
+const stepTimeout = 10 * time.Second
+
+// phase is where a Sandbox is in its life.
+type phase int
+
+const (
+	phaseReady     phase = iota // the init stage waits before exec
+	phaseRunning                // released; the command runs (or exec failed)
+	phaseDestroyed              // killed and cleaned up
+)
+
+func (p phase) String() string {
+	switch p {
+	case phaseReady:
+		return "ready"
+	case phaseRunning:
+		return "running"
+	case phaseDestroyed:
+		return "destroyed"
+	}
+	return fmt.Sprintf("phase(%d)", int(p))
+}
+
+// Sandbox is one started sandbox and its process.
+type Sandbox struct {
+	cmd *exec.Cmd
+	// root is the host directory on which the init stage builds the new
+	// root, inside its own mount namespace; on the host it stays empty, and
+	// goes once the sandbox is ready.
+	root string
+	// loopDev is the loop device that holds /tmp, or "", and loopFile the
+	// image it holds, as the kernel names it.
+	loopDev, loopFile string
+	// status reads the init stage's messages.
+	status *bufio.Reader
+	// statusFile is status's pipe.
+	statusFile *os.File
+
+	// done is closed when the process has ended and state and waitErr are
+	// set.
+	done    chan struct{}
+	state   *os.ProcessState
+	waitErr error
+
+	// mu guards the fields below.
+	mu sync.Mutex
+	// phase is changed by transitionLocked only.
+	phase phase
+	// goPipe releases the init stage; nil once written or closed.
+	goPipe *os.File
+}
+
+// Start creates a sandbox as spec says and runs its init stage up to just
+// before the exec of the command: Exec releases it, Destroy ends it.
+func Start(spec Spec) (_ *Sandbox, err error) {
+	if err := validate(spec); err != nil {
+		return nil, fmt.Errorf("start sandbox: %w", err)
+	}
+	if os.Geteuid() != 0 {
+		return nil, fmt.Errorf("start sandbox: not root: %w", ErrUnsupported)
+	}
+	root, err := os.MkdirTemp("", "ember-sandbox-")
+	if err != nil {
+		return nil, fmt.Errorf("start sandbox: %w", err)
+	}
+	// files are this side's ends of what the init stage inherits; they are
+	// closed once it has them.
+	var files []*os.File
+	closeFiles := func() {
+		for _, f := range files {
+			f.Close()
+		}
+		files = nil
+	}
+	s := &Sandbox{root: root, done: make(chan struct{})}
+	started := false
+	defer func() {
+		if err == nil {
+			return
+		}
+		closeFiles()
+		if started {
+			s.Destroy()
+			return
+		}
+		if s.goPipe != nil {
+			s.goPipe.Close()
+		}
+		if s.statusFile != nil {
+			s.statusFile.Close()
+		}
+		os.Remove(root)
+	}()
+
+	is := initSpec{
+		Root:      root,
+		Command:   spec.Command,
+		Env:       spec.Env,
+		Dir:       spec.Dir,
+		Binds:     spec.Binds,
+		HostRoot:  spec.HostRoot,
+		RootFS:    spec.RootFS,
+		Etc:       spec.Etc,
+		TmpSizeMB: spec.Tmp.SizeMB,
+		Hostname:  spec.Hostname,
+		UID:       spec.UID,
+		GID:       spec.GID,
+	}
+	var loop *os.File
+	if spec.Tmp.Image != "" {
+		if err := ensureImage(spec.Tmp.Image, spec.Tmp.SizeMB); err != nil {
+			return nil, fmt.Errorf("start sandbox: /tmp image: %w", err)
+		}
+		loop, is.TmpDevice, err = attachLoop(spec.Tmp.Image)
+		if err != nil {
+			return nil, fmt.Errorf("start sandbox: /tmp image: %w", err)
+		}
+		s.loopDev = is.TmpDevice
+		s.loopFile = realPath(spec.Tmp.Image)
+		files = append(files, loop)
+	}
+
+	specR, specW, err := os.Pipe()
+	if err != nil {
+		return nil, fmt.Errorf("start sandbox: %w", err)
+	}
+	files = append(files, specR)
+	goR, goW, err := os.Pipe()
+	if err != nil {
+		specW.Close()
+		return nil, fmt.Errorf("start sandbox: %w", err)
+	}
+	files = append(files, goR)
+	s.goPipe = goW
+	statusR, statusW, err := os.Pipe()
+	if err != nil {
+		specW.Close()
+		return nil, fmt.Errorf("start sandbox: %w", err)
+	}
+	files = append(files, statusW)
+	s.statusFile = statusR
+	s.status = bufio.NewReader(statusR)
+
+	// The running binary, even if its file has been replaced since.
+	cmd := exec.Command("/proc/self/exe", InitArg)
+	cmd.Env = []string{}
+	cmd.ExtraFiles = []*os.File{specR, goR, statusW}
+	if loop != nil {
+		cmd.ExtraFiles = append(cmd.ExtraFiles, loop)
+	}
+	if spec.Stdout != nil {
+		cmd.Stdout = spec.Stdout
+	}
+	if spec.Stderr != nil {
+		cmd.Stderr = spec.Stderr
+	}
+	cmd.SysProcAttr = &syscall.SysProcAttr{
+		Cloneflags: syscall.CLONE_NEWNS | syscall.CLONE_NEWPID | syscall.CLONE_NEWNET |
+			syscall.CLONE_NEWIPC | syscall.CLONE_NEWUTS,
+		// The sandbox dies with the thread that started it. Go keeps its
+		// threads for the life of the process unless a goroutine ends
+		// while locked to one; Listen does that only when it cannot leave
+		// the sandbox's network again.
+		Pdeathsig: syscall.SIGKILL,
+		Setpgid:   true,
+	}
+	s.cmd = cmd
+	if err := cmd.Start(); err != nil {
+		specW.Close()
+		if errors.Is(err, syscall.EPERM) || errors.Is(err, syscall.EINVAL) {
+			return nil, fmt.Errorf("start sandbox: namespaces: %w (%w)", ErrUnsupported, err)
+		}
+		return nil, fmt.Errorf("start sandbox: %w", err)
+	}
+	started = true
+	closeFiles()
+	go s.reap()
+
+	err = json.NewEncoder(specW).Encode(is)
+	if cerr := specW.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return nil, fmt.Errorf("start sandbox: send spec: %w", err)
+	}
+	if spec.Cgroup != nil {
+		if err := spec.Cgroup.Add(cmd.Process.Pid); err != nil {
+			return nil, fmt.Errorf("start sandbox: add to cgroup: %w", err)
+		}
+	}
+	msg, err := s.readStatus()
+	switch {
+	case err == io.EOF:
+		return nil, fmt.Errorf("start sandbox: init stage ended before it was ready")
+	case err != nil:
+		return nil, fmt.Errorf("start sandbox: %w", err)
+	case msg.Error != "":
+		return nil, fmt.Errorf("start sandbox: %w", msg.err())
+	case !msg.Ready:
+		return nil, fmt.Errorf("start sandbox: unexpected message from init stage")
+	}
+	// After pivot_root nothing is mounted on root any more, in any mount
+	// namespace: it can go now, so that it is not left behind even by a
+	// sandbox that is never destroyed. (Removed earlier, it would take the
+	// mounts on it along.)
+	if err := os.Remove(root); err != nil {
+		return nil, fmt.Errorf("start sandbox: %w", err)
+	}
+	return s, nil
+}
+
+// validate refuses a Spec that cannot work, before anything is made.
+func validate(spec Spec) error {
+	if len(spec.Command) == 0 || !filepath.IsAbs(spec.Command[0]) {
+		return errors.New("command must start with an absolute path")
+	}
+	if spec.HostRoot && spec.RootFS != "" {
+		return errors.New("HostRoot and RootFS exclude each other")
+	}
+	if spec.RootFS != "" && !filepath.IsAbs(spec.RootFS) {
+		return errors.New("RootFS must be an absolute path")
+	}
+	if spec.Tmp.SizeMB <= 0 {
+		return fmt.Errorf("/tmp size %d MB", spec.Tmp.SizeMB)
+	}
+	if spec.UID < 0 || spec.GID < 0 {
+		return errors.New("negative UID or GID")
+	}
+	if spec.Dir != "" && !filepath.IsAbs(spec.Dir) {
+		return errors.New("Dir must be an absolute path")
+	}
+	for _, b := range spec.Binds {
+		if !filepath.IsAbs(b.Target) || filepath.Clean(b.Target) == "/" {
+			return fmt.Errorf("bind target %q: must be an absolute path below /", b.Target)
+		}
+		if b.Source != "" && !filepath.IsAbs(b.Source) {
+			return fmt.Errorf("bind source %q: must be an absolute path", b.Source)
+		}
+	}
+	for name := range spec.Etc {
+		if !filepath.IsLocal(name) {
+			return fmt.Errorf("/etc file %q: must be a path inside /etc", name)
+		}
+	}
+	return nil
+}
+
+// reap waits for the process and records how it ended. It ends with the
+// process, which Destroy ensures.
+func (s *Sandbox) reap() {
+	err := s.cmd.Wait()
+	s.state = s.cmd.ProcessState
+	// An exit status is in state, as os.Process.Wait has it.
+	var exit *exec.ExitError
+	if !errors.As(err, &exit) {
+		s.waitErr = err
+	}
+	close(s.done)
+}
+
+// readStatus reads the init stage's next message, within stepTimeout.
+func (s *Sandbox) readStatus() (initMessage, error) {
+	var msg initMessage
+	if err := s.statusFile.SetReadDeadline(time.Now().Add(stepTimeout)); err != nil {
+		return msg, err
+	}
+	line, err := s.status.ReadBytes('\n')
+	if err != nil {
+		if errors.Is(err, os.ErrDeadlineExceeded) {
+			return msg, fmt.Errorf("init stage did not answer within %v", stepTimeout)
+		}
+		if err == io.EOF && len(line) == 0 {
+			return msg, io.EOF
+		}
+		return msg, fmt.Errorf("read init stage: %w", err)
+	}
+	if err := json.Unmarshal(line, &msg); err != nil {
+		return msg, fmt.Errorf("read init stage: %w", err)
+	}
+	return msg, nil
+}
+
+// transitionLocked moves the sandbox from one phase to the next and refuses
+// any other move.
+func (s *Sandbox) transitionLocked(from, to phase) error {
+	if s.phase != from {
+		return fmt.Errorf("sandbox is %v, not %v", s.phase, from)
+	}
+	s.phase = to
+	return nil
+}
+
+// Pid is the host pid of the sandbox's process: the init stage, which
+// becomes the command.
+func (s *Sandbox) Pid() int { return s.cmd.Process.Pid }
+
+// Exec releases the init stage to execute the command and reports whether
+// that worked. A command that does not exist gives an error that matches
+// os.ErrNotExist.
+func (s *Sandbox) Exec() error {
+	s.mu.Lock()
+	if err := s.transitionLocked(phaseReady, phaseRunning); err != nil {
+		s.mu.Unlock()
+		return fmt.Errorf("exec in sandbox: %w", err)
+	}
+	goPipe := s.goPipe
+	s.goPipe = nil
+	s.mu.Unlock()
+
+	_, err := goPipe.Write([]byte{1})
+	goPipe.Close()
+	if err != nil {
+		return fmt.Errorf("exec in sandbox: release init stage: %w", err)
+	}
+	msg, err := s.readStatus()
+	switch {
+	case err == io.EOF:
+		return nil
+	case err != nil:
+		return fmt.Errorf("exec in sandbox: %w", err)
+	case msg.Error != "":
+		return fmt.Errorf("exec in sandbox: %w", msg.err())
+	}
+	return errors.New("exec in sandbox: unexpected message from init stage")
+}
+
+// Done is closed when the sandbox's process has ended.
+func (s *Sandbox) Done() <-chan struct{} { return s.done }
+
+// Wait waits for the sandbox's process to end and tells how it ended, like
+// os.Process.Wait: an error is a failure to wait, not an exit status. It
+// may be called any number of times, from any goroutine.
+func (s *Sandbox) Wait() (*os.ProcessState, error) {
+	<-s.done
+	return s.state, s.waitErr
+}
+
+// Signal sends sig to the sandbox's process. The process is PID 1 of its
+// namespace: a signal it has no handler for is ignored, except SIGKILL.
+func (s *Sandbox) Signal(sig os.Signal) error {
+	if err := s.cmd.Process.Signal(sig); err != nil {
+		return fmt.Errorf("signal sandbox %d: %w", s.Pid(), err)
+	}
+	return nil
+}
+
+// Destroy kills the sandbox's process tree, waits for it and removes what
+// the sandbox left on the host. /tmp's loop device is detached with the
+// last unmount, as the tree's mount namespace goes away. Destroy may be
+// called more than once; calls after the first do nothing.
+func (s *Sandbox) Destroy() error {
+	s.mu.Lock()
+	if s.phase == phaseDestroyed {
+		s.mu.Unlock()
+		return nil
+	}
+	s.phase = phaseDestroyed
+	if s.goPipe != nil {
+		s.goPipe.Close()
+		s.goPipe = nil
+	}
+	s.mu.Unlock()
+
+	var errs []error
+	if err := s.cmd.Process.Kill(); err != nil && !errors.Is(err, os.ErrProcessDone) {
+		errs = append(errs, err)
+	}
+	select {
+	case <-s.done:
+	case <-time.After(stepTimeout):
+		errs = append(errs, fmt.Errorf("process %d did not end within %v of SIGKILL", s.Pid(), stepTimeout))
+	}
+	s.statusFile.Close()
+	if s.loopDev != "" {
+		if err := waitDetached(s.loopDev, s.loopFile, stepTimeout); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if err := os.Remove(s.root); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		errs = append(errs, err)
+	}
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("destroy sandbox %d: %w", s.Pid(), err)
+	}
+	return nil
+}
+
+// Listen opens a listener inside the sandbox's network namespace, such as
+// ("tcp", "127.0.0.1:9001"). The caller serves it as usual.
+func (s *Sandbox) Listen(network, addr string) (net.Listener, error) {
+	select {
+	case <-s.done:
+		return nil, fmt.Errorf("listen in sandbox %d: process has ended", s.Pid())
+	default:
+	}
+	l, err := listenInNetns(s.Pid(), network, addr)
+	if err != nil {
+		return nil, fmt.Errorf("listen in sandbox %d: %w", s.Pid(), err)
+	}
+	return l, nil
+}

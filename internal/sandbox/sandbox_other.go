@@ -1,0 +1,38 @@
+//go:build !linux
+
+package sandbox
+
+import (
+	"net"
+	"os"
+)
+
+// Sandbox is one started sandbox; only Linux has them.
+type Sandbox struct{}
+
+// Start returns ErrUnsupported: sandboxes need Linux.
+func Start(spec Spec) (*Sandbox, error) { return nil, ErrUnsupported }
+
+// RunInit returns ErrUnsupported: sandboxes need Linux.
+func RunInit() error { return ErrUnsupported }
+
+// Pid is 0.
+func (s *Sandbox) Pid() int { return 0 }
+
+// Listen returns ErrUnsupported.
+func (s *Sandbox) Listen(network, addr string) (net.Listener, error) { return nil, ErrUnsupported }
+
+// Exec returns ErrUnsupported.
+func (s *Sandbox) Exec() error { return ErrUnsupported }
+
+// Done is never closed.
+func (s *Sandbox) Done() <-chan struct{} { return nil }
+
+// Wait returns ErrUnsupported.
+func (s *Sandbox) Wait() (*os.ProcessState, error) { return nil, ErrUnsupported }
+
+// Signal returns ErrUnsupported.
+func (s *Sandbox) Signal(sig os.Signal) error { return ErrUnsupported }
+
+// Destroy does nothing.
+func (s *Sandbox) Destroy() error { return nil }
