@@ -8,6 +8,7 @@ import (
 	"runtime"
 
 	"github.com/emberfn/ember/internal/environment"
+	"github.com/emberfn/ember/internal/sandbox"
 	"github.com/emberfn/ember/internal/sandbox/cgroup"
 )
 
@@ -34,7 +35,7 @@ func isolation(log *slog.Logger, disabled bool) (*environment.Isolation, func(),
 	if err != nil {
 		return nil, nil, fmt.Errorf("state directory: %w", err)
 	}
-	iso := &environment.Isolation{StateDir: stateDir}
+	iso := &environment.Isolation{StateDir: stateDir, Images: sandbox.NewImagePool(stateDir, 2)}
 	if b, err := os.ReadFile("/etc/resolv.conf"); err == nil {
 		iso.ResolvConf = string(b)
 	}
@@ -43,6 +44,7 @@ func isolation(log *slog.Logger, disabled bool) (*environment.Isolation, func(),
 	case errors.Is(err, cgroup.ErrUnsupported):
 		log.Warn("LIMITS ARE NOT ENFORCED: no usable cgroups; functions run sandboxed but without memory, CPU or pids limits or freezing", "err", err)
 	case err != nil:
+		iso.Images.Close()
 		os.RemoveAll(stateDir)
 		return nil, nil, fmt.Errorf("cgroups: %w", err)
 	default:
@@ -50,6 +52,7 @@ func isolation(log *slog.Logger, disabled bool) (*environment.Isolation, func(),
 		log.Debug("sandboxes with cgroups", "mode", cgroups.Mode())
 	}
 	return iso, func() {
+		iso.Images.Close()
 		if iso.Cgroups != nil {
 			if err := iso.Cgroups.Close(); err != nil {
 				log.Warn("remove cgroups", "err", err)

@@ -178,8 +178,17 @@ func startRIE(t *testing.T, bin string, env []string, args ...string) *rieProces
 	}
 	p := &rieProcess{cmd: cmd, stdout: stdout, mu: &mu}
 	t.Cleanup(func() {
-		cmd.Process.Kill()
-		cmd.Wait()
+		// SIGTERM, so that ember removes its cgroups and state; SIGKILL
+		// only if it does not stop.
+		cmd.Process.Signal(syscall.SIGTERM)
+		done := make(chan struct{})
+		go func() { cmd.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(10 * time.Second):
+			cmd.Process.Kill()
+			<-done
+		}
 	})
 	addr := make(chan string, 1)
 	go func() {

@@ -26,6 +26,8 @@ type Isolation struct {
 	StateDir string
 	// ResolvConf is the sandbox's /etc/resolv.conf.
 	ResolvConf string
+	// Images makes /tmp images ahead; nil makes each when needed.
+	Images *sandbox.ImagePool
 }
 
 // Lambda's figures for a sandbox.
@@ -139,8 +141,16 @@ func (e *Environment) startSandboxed(argv, env []string) (_ *process, err error)
 		}
 		cleanup = append(cleanup, func() { cg.Kill(); cg.Delete() })
 		spec.Cgroup = cg
+		// The pids limit bounds each environment's tasks; RLIMIT_NPROC
+		// would bound those of every sandbox together.
+		spec.NoProcRlimit = true
 	}
 	start := time.Now()
+	if _, statErr := os.Stat(e.tmpImage); errors.Is(statErr, os.ErrNotExist) && e.iso.Images != nil {
+		if err := e.iso.Images.Take(e.tmpImage, e.fn.EphemeralStorageMB); err != nil {
+			return nil, fmt.Errorf("start runtime: /tmp image: %w", err)
+		}
+	}
 	sb, err := sandbox.Start(spec)
 	if err != nil {
 		return nil, fmt.Errorf("start runtime: %w", err)
@@ -155,6 +165,7 @@ func (e *Environment) startSandboxed(argv, env []string) (_ *process, err error)
 	if err := sb.Exec(); err != nil {
 		return nil, fmt.Errorf("start runtime %s: %w", argv[0], err)
 	}
+	e.log.Debug("sandbox started", "took", time.Since(start))
 	w.Close()
 	p, err := newProcess(sb.Pid(), start, r, e.logs.write, func() *os.ProcessState {
 		state, _ := sb.Wait()

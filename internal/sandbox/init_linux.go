@@ -102,7 +102,11 @@ func configure(spec *initSpec) error {
 	}
 	// Every sandbox's limits. syscall.Setrlimit, not unix.Setrlimit: it
 	// also stops the Go runtime from restoring its own NOFILE limit at exec.
-	for _, res := range []int{unix.RLIMIT_NOFILE, unix.RLIMIT_NPROC} {
+	limits := []int{unix.RLIMIT_NOFILE, unix.RLIMIT_NPROC}
+	if spec.NoProcRlimit {
+		limits = limits[:1]
+	}
+	for _, res := range limits {
 		if err := syscall.Setrlimit(res, &syscall.Rlimit{Cur: 1024, Max: 1024}); err != nil {
 			return fmt.Errorf("set rlimit %d: %w", res, err)
 		}

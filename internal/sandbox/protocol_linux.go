@@ -25,6 +25,8 @@ type initSpec struct {
 	TmpSizeMB int
 	Hostname  string
 	UID, GID  int
+	// NoProcRlimit leaves RLIMIT_NPROC as it is.
+	NoProcRlimit bool
 }
 
 // initMessage is one line of JSON from the init stage on fdStatus: ready

@@ -90,6 +90,11 @@ type Spec struct {
 	// Cgroup, if set, is given the host pid of the sandbox's process before
 	// its command is executed.
 	Cgroup interface{ Add(pid int) error }
+	// NoProcRlimit leaves RLIMIT_NPROC alone, for a caller that limits
+	// the tree's processes another way (a pids cgroup). Without a user
+	// namespace the kernel counts RLIMIT_NPROC per user across the whole
+	// host, so sandboxes that share a UID share it.
+	NoProcRlimit bool
 	// NoNetwork is reserved: every sandbox has its own network namespace
 	// with only loopback.
 	NoNetwork bool

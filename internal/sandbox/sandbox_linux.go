@@ -133,6 +133,8 @@ func Start(spec Spec) (_ *Sandbox, err error) {
 		Hostname:  spec.Hostname,
 		UID:       spec.UID,
 		GID:       spec.GID,
+
+		NoProcRlimit: spec.NoProcRlimit,
 	}
 	var loop *os.File
 	if spec.Tmp.Image != "" {

@@ -36,3 +36,15 @@ func (s *Sandbox) Signal(sig os.Signal) error { return ErrUnsupported }
 
 // Destroy does nothing.
 func (s *Sandbox) Destroy() error { return nil }
+
+// ImagePool makes no images where sandboxes cannot run.
+type ImagePool struct{}
+
+// NewImagePool returns a pool whose Take fails.
+func NewImagePool(dir string, spares int) *ImagePool { return &ImagePool{} }
+
+// Take returns ErrUnsupported.
+func (p *ImagePool) Take(path string, sizeMB int) error { return ErrUnsupported }
+
+// Close does nothing.
+func (p *ImagePool) Close() error { return nil }

@@ -37,7 +37,6 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"regexp"
 )
 
 // ErrUnsupported says that this machine or process has no usable cgroups:
@@ -94,14 +93,19 @@ func cpuQuota(cpus float64) int64 {
 	return max(int64(math.Round(cpus*cpuPeriod)), minCPUQuota)
 }
 
-// validName matches the names of subtrees and groups: one path element
-// without dots, so that it can never be taken for one of a group's interface
-// files (cgroup.procs, memory.max, ...), which all have one.
-var validName = regexp.MustCompile(`^[A-Za-z0-9_-]{1,200}$`)
-
 // checkName rejects a name that is not a plain directory name.
+// A valid name is one path element without dots, so that it can never be
+// taken for one of a group's interface files (cgroup.procs, memory.max,
+// ...), which all have one. (A loop, not a regexp: this package is
+// initialised in every sandbox's init stage.)
 func checkName(name string) error {
-	if !validName.MatchString(name) {
+	valid := len(name) >= 1 && len(name) <= 200
+	for _, c := range name {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '-') {
+			valid = false
+		}
+	}
+	if !valid {
 		return fmt.Errorf("invalid cgroup name %q: use 1 to 200 letters, digits, '_' and '-'", name)
 	}
 	return nil
