@@ -16,8 +16,9 @@ import (
 // subtree of its own and a state directory for /tmp images. Where it can't
 // (not Linux, not root, no cgroups) it says so loudly and returns nil: the
 // functions then run as plain processes and every REPORT says that limits
-// are not enforced. The returned func releases what was set up.
-func isolation(log *slog.Logger, disabled bool) (*environment.Isolation, func(), error) {
+// are not enforced. spareImages is how many /tmp images of each size to
+// keep made ahead. The returned func releases what was set up.
+func isolation(log *slog.Logger, disabled bool, spareImages int) (*environment.Isolation, func(), error) {
 	why := ""
 	switch {
 	case disabled:
@@ -35,7 +36,7 @@ func isolation(log *slog.Logger, disabled bool) (*environment.Isolation, func(),
 	if err != nil {
 		return nil, nil, fmt.Errorf("state directory: %w", err)
 	}
-	iso := &environment.Isolation{StateDir: stateDir, Images: sandbox.NewImagePool(stateDir, 2)}
+	iso := &environment.Isolation{StateDir: stateDir, Images: sandbox.NewImagePool(stateDir, spareImages)}
 	if b, err := os.ReadFile("/etc/resolv.conf"); err == nil {
 		iso.ResolvConf = string(b)
 	}

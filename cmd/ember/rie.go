@@ -69,7 +69,7 @@ func rieCommand(ctx context.Context, args, environ []string, stdout, stderr io.W
 	if err := fn.Validate(); err != nil {
 		return &usageError{err.Error()}
 	}
-	iso, release, err := isolation(log, *noSandbox)
+	iso, release, err := isolation(log, *noSandbox, 2)
 	if err != nil {
 		return err
 	}

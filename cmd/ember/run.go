@@ -108,7 +108,7 @@ func runCommand(ctx context.Context, args []string, stdin io.Reader, stdout, std
 	if err := fn.Validate(); err != nil {
 		return &usageError{err.Error()}
 	}
-	iso, release, err := isolation(log, *noSandbox)
+	iso, release, err := isolation(log, *noSandbox, 0)
 	if err != nil {
 		return err
 	}
