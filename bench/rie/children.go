@@ -108,6 +108,24 @@ type server struct {
 type emberServer struct {
 	server
 	log *reportLog
+	// sandboxed is false for an ember started with --no-sandbox. As root
+	// on Linux the others run their runtimes in sandboxes, which their
+	// REPORT lines confirm.
+	sandboxed bool
+}
+
+// The names of the two kinds of ember in the tables and the JSON.
+const (
+	variantSandboxed = "sandboxed"
+	variantNoSandbox = "--no-sandbox"
+)
+
+// variant names the kind of ember em is.
+func (em *emberServer) variant() string {
+	if em.sandboxed {
+		return variantSandboxed
+	}
+	return variantNoSandbox
 }
 
 // children are the processes the benchmark started.
@@ -284,10 +302,11 @@ func startBaseline(ctx context.Context, procs *children, dir, name string, args 
 }
 
 // startEmber runs `ember rie` on a free loopback port with extra flags,
-// its stdout in a file of dir, and returns it once it answers. When ember
-// exits before it answers, most often because the port picked was taken
-// before it listened, it passes retried why and tries another port.
-func startEmber(ctx context.Context, procs *children, client *http.Client, bins binaries, dir, name string, retried func(string), extra ...string) (*emberServer, error) {
+// and with --no-sandbox unless sandboxed, its stdout in a file of dir, and
+// returns it once it answers. When ember exits before it answers, most
+// often because the port picked was taken before it listened, it passes
+// retried why and tries another port.
+func startEmber(ctx context.Context, procs *children, client *http.Client, bins binaries, dir, name string, sandboxed bool, retried func(string), extra ...string) (*emberServer, error) {
 	for attempt := 1; ; attempt++ {
 		addr, err := freeAddr()
 		if err != nil {
@@ -297,6 +316,9 @@ func startEmber(ctx context.Context, procs *children, client *http.Client, bins 
 			"--runtime-interface-emulator-address", addr,
 			"--runtime-api-address", "127.0.0.1:0",
 			"--log-level", "warn"}
+		if !sandboxed {
+			args = append(args, "--no-sandbox")
+		}
 		args = append(append(args, extra...), bins.bootstrap)
 		cmd := exec.Command(bins.ember, args...)
 		cmd.Dir = bins.fnDir
@@ -315,8 +337,9 @@ func startEmber(ctx context.Context, procs *children, client *http.Client, bins 
 		err = waitEmber(ctx, client, "http://"+addr+"/", c)
 		if err == nil {
 			return &emberServer{
-				server: server{name: name, addr: addr, url: "http://" + addr + invokePath, child: c},
-				log:    &reportLog{path: base + ".stdout"},
+				server:    server{name: name, addr: addr, url: "http://" + addr + invokePath, child: c},
+				log:       &reportLog{path: base + ".stdout"},
+				sandboxed: sandboxed,
 			}, nil
 		}
 		c.stop()

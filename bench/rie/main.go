@@ -15,6 +15,11 @@
 //     against a fork/exec/wait of the same bootstrap;
 //   - a 6 MB echo against the echo server with the same body.
 //
+// Ember runs its runtimes in sandboxes by default as root; each figure of
+// ember is the sandboxed ember's, and the sequential, concurrent and
+// cold-start phases also measure an ember started with --no-sandbox, in
+// the same turns, to say what the sandbox costs.
+//
 // It builds ember and testdata/functions/echo into a temporary directory,
 // runs ember rie and the baselines as child processes on loopback ports,
 // and stops them when it ends, also on error or interrupt. Run it from the
@@ -83,7 +88,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.IntVar(&cfg.warmup, "warmup", 200, "sequential requests to each server before measuring")
 	fs.IntVar(&cfg.clients, "clients", 8, "concurrent clients, and ember's --max-concurrency")
 	fs.DurationVar(&cfg.duration, "duration", 5*time.Second, "how long the concurrent clients run against each server")
-	fs.IntVar(&cfg.cold, "cold", 30, "cold starts, and fork/execs of the bootstrap")
+	fs.IntVar(&cfg.cold, "cold", 30, "cold starts of each ember, and fork/execs of the bootstrap")
 	fs.DurationVar(&cfg.coldGap, "cold-gap", 100*time.Millisecond, "pause after each cold start, for ember to reap the environment")
 	fs.IntVar(&cfg.big, "big", 20, "6 MB requests to each server")
 	fs.StringVar(&cfg.jsonPath, "json", "", "also write the figures as JSON to this file")
@@ -153,25 +158,42 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	b := &bench{cfg: cfg, client: client, progress: progress, res: res, echo: echo, proxy: proxy}
 
 	retried := func(msg string) { res.note("%s", msg) }
-	warm, err := startEmber(ctx, procs, client, bins, tmp, "ember-warm", retried,
-		"--max-concurrency", fmt.Sprint(cfg.clients), "--queue-timeout", "5s")
+	// Two embers serve the warm phases: the sandboxed one, ember's default
+	// as root, and one with --no-sandbox, whose figures say what the
+	// sandbox costs.
+	warmFlags := []string{"--max-concurrency", fmt.Sprint(cfg.clients), "--queue-timeout", "5s"}
+	warm, err := startEmber(ctx, procs, client, bins, tmp, "ember-warm", true, retried, warmFlags...)
 	if err != nil {
 		return err
 	}
-	for _, phase := range []func(context.Context, *emberServer) error{b.sequential, b.concurrent, b.big} {
-		if err := phase(ctx, warm); err != nil {
-			return err
-		}
+	warmPlain, err := startEmber(ctx, procs, client, bins, tmp, "ember-warm-no-sandbox", false, retried, warmFlags...)
+	if err != nil {
+		return err
 	}
+	if err := b.sequential(ctx, warm, warmPlain); err != nil {
+		return err
+	}
+	if err := b.concurrent(ctx, warm, warmPlain); err != nil {
+		return err
+	}
+	if err := b.big(ctx, warm); err != nil {
+		return err
+	}
+	b.stopEmber(warmPlain)
 	b.stopEmber(warm)
 
-	cold, err := startEmber(ctx, procs, client, bins, tmp, "ember-cold", retried, "--idle-timeout", "1ms")
+	cold, err := startEmber(ctx, procs, client, bins, tmp, "ember-cold", true, retried, "--idle-timeout", "1ms")
 	if err != nil {
 		return err
 	}
-	if err := b.coldStarts(ctx, cold, bins); err != nil {
+	coldPlain, err := startEmber(ctx, procs, client, bins, tmp, "ember-cold-no-sandbox", false, retried, "--idle-timeout", "1ms")
+	if err != nil {
 		return err
 	}
+	if err := b.coldStarts(ctx, cold, coldPlain, bins); err != nil {
+		return err
+	}
+	b.stopEmber(coldPlain)
 	b.stopEmber(cold)
 	for _, s := range []server{proxy, echo} {
 		if err := s.child.stop(); err != nil {

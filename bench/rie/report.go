@@ -22,7 +22,9 @@ type results struct {
 	CPUs     int       `json:"cpus"`
 	Settings settings  `json:"settings"`
 	Metrics  []metric  `json:"metrics"`
-	Checks   []check   `json:"checks"`
+	// Sandbox compares the sandboxed ember with the --no-sandbox one.
+	Sandbox []comparison `json:"sandbox"`
+	Checks  []check      `json:"checks"`
 	// CPU is empty where the CPU time of other processes cannot be read.
 	CPU   []cpuUse `json:"cpu,omitempty"`
 	Notes []string `json:"notes,omitempty"`
@@ -73,10 +75,50 @@ type target struct {
 	Ratio float64 `json:"ratio"`
 }
 
+// comparison is a figure of the sandboxed ember beside the --no-sandbox
+// ember's, measured in the same turns.
+type comparison struct {
+	ID        string  `json:"id"`
+	Label     string  `json:"label"`
+	Unit      string  `json:"unit"`
+	Sandboxed float64 `json:"sandboxed"`
+	NoSandbox float64 `json:"no_sandbox"`
+	// Difference is Sandboxed − NoSandbox, what the sandbox adds; Ratio is
+	// Sandboxed / NoSandbox.
+	Difference float64 `json:"difference"`
+	Ratio      float64 `json:"ratio"`
+	// Baseline is the figure of BaselineName, the echo server or the
+	// fork/exec, measured in the same turns, where there is one.
+	Baseline     *float64 `json:"baseline,omitempty"`
+	BaselineName string   `json:"baseline_name,omitempty"`
+	Target       *bound   `json:"target,omitempty"`
+	Met          *bool    `json:"met,omitempty"`
+}
+
+// What a bound bounds.
+const (
+	boundSandboxed  = "sandboxed"
+	boundDifference = "difference"
+)
+
+// bound is a target on a comparison, in its unit.
+type bound struct {
+	// Of is boundSandboxed, the sandboxed ember's figure, or
+	// boundDifference, what the sandbox adds to it.
+	Of string `json:"of"`
+	// Op is "<=" or ">=".
+	Op    string  `json:"op"`
+	Value float64 `json:"value"`
+	// Why says what the target is for.
+	Why string `json:"why,omitempty"`
+}
+
 // check says whether ember did what each request asked during a phase's
 // measurement, warm-up excluded.
 type check struct {
 	Phase string `json:"phase"`
+	// Ember is variantSandboxed or variantNoSandbox.
+	Ember string `json:"ember"`
 	// Requests were sent to ember.
 	Requests int `json:"requests"`
 	// Errors are requests not answered 200 with the echoed body.
@@ -92,6 +134,8 @@ type check struct {
 	ColdStarts int `json:"cold_starts"`
 	// FailedReports counts the REPORT lines with a Status.
 	FailedReports int `json:"failed_reports"`
+	// Unlimited counts the REPORT lines that say "Limits: not enforced".
+	Unlimited int `json:"unlimited_reports"`
 	// ProxyErrors counts the errors of the requests through the proxy, in
 	// the phases that measure it.
 	ProxyErrors int    `json:"proxy_errors"`
@@ -103,7 +147,8 @@ type check struct {
 // microseconds. A process not on the path has 0 and no JSON field.
 type cpuUse struct {
 	Phase string `json:"phase"`
-	// Path is "ember", "echo" or "proxy": the server the client sent to.
+	// Path is the server the client sent to: pathNameEmber (the sandboxed
+	// ember), pathNameNoSandbox, pathNameEcho or pathNameProxy.
 	Path  string  `json:"path"`
 	Total float64 `json:"total_us"`
 	// Client is the benchmark's own process, during the path's turns.
@@ -178,6 +223,49 @@ func (r *results) add(m metric) {
 	r.Metrics = append(r.Metrics, m)
 }
 
+// compareLatency compares the latencies of the sandboxed and the
+// --no-sandbox ember.
+func compareLatency(id, label string, sandboxed, plain time.Duration) comparison {
+	return comparison{ID: id, Label: label, Unit: unitMillis, Sandboxed: millis(sandboxed), NoSandbox: millis(plain)}
+}
+
+// compareRate compares the rates of the sandboxed and the --no-sandbox
+// ember.
+func compareRate(id, label string, sandboxed, plain float64) comparison {
+	return comparison{ID: id, Label: label, Unit: unitPerSecond, Sandboxed: sandboxed, NoSandbox: plain}
+}
+
+// against adds the figure of the baseline name, in the comparison's unit.
+func (c comparison) against(name string, v float64) comparison {
+	c.Baseline, c.BaselineName = &v, name
+	return c
+}
+
+func (c comparison) withTarget(b bound) comparison {
+	c.Target = &b
+	return c
+}
+
+// compare adds c with its difference, ratio and verdict.
+func (r *results) compare(c comparison) {
+	c.Difference = c.Sandboxed - c.NoSandbox
+	if c.NoSandbox > 0 {
+		c.Ratio = c.Sandboxed / c.NoSandbox
+	}
+	if t := c.Target; t != nil {
+		v := c.Sandboxed
+		if t.Of == boundDifference {
+			v = c.Difference
+		}
+		met := v <= t.Value
+		if t.Op == ">=" {
+			met = v >= t.Value
+		}
+		c.Met = &met
+	}
+	r.Sandbox = append(r.Sandbox, c)
+}
+
 // addCPU adds c with its total.
 func (r *results) addCPU(c cpuUse) {
 	c.Total = c.Client + c.Ember + c.Runtimes + c.Echo + c.Proxy
@@ -223,17 +311,38 @@ func (r *results) printTo(w io.Writer) {
 	}
 	tw.Flush()
 
+	if len(r.Sandbox) > 0 {
+		fmt.Fprintln(w)
+		tw = tabwriter.NewWriter(w, 0, 0, 3, ' ', 0)
+		fmt.Fprintf(tw, "%s vs %s\t%[1]s\t%[2]s\tdifference\tratio\tbaseline\ttarget\n", variantSandboxed, variantNoSandbox)
+		for _, c := range r.Sandbox {
+			m := metric{Unit: c.Unit}
+			base := "-"
+			if c.Baseline != nil {
+				base = m.format(*c.Baseline) + " " + c.BaselineName
+			}
+			ratio := "-"
+			if c.NoSandbox > 0 {
+				// As a multiple for a latency, a percentage for a rate.
+				ratio = metric{Unit: c.Unit, Baseline: c.NoSandbox}.formatRatio(&c.Ratio)
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", c.Label, m.format(c.Sandboxed), m.format(c.NoSandbox),
+				m.formatDifference(c.Difference), ratio, base, c.formatTarget())
+		}
+		tw.Flush()
+	}
+
 	fmt.Fprintln(w)
 	tw = tabwriter.NewWriter(w, 0, 0, 3, ' ', 0)
-	fmt.Fprintln(tw, "phase\trequests\terrors\t429s\tbaseline errors\tproxy errors\tREPORTs\tcold starts\tfailed REPORTs")
+	fmt.Fprintln(tw, "phase\tember\trequests\terrors\t429s\tbaseline errors\tproxy errors\tREPORTs\tcold starts\tfailed REPORTs\tunlimited REPORTs")
 	for _, c := range r.Checks {
-		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%d\n", c.Phase, c.Requests, c.Errors, c.Throttled,
-			c.BaselineErrors, c.ProxyErrors, c.Reports, c.ColdStarts, c.FailedReports)
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%d\n", c.Phase, c.Ember, c.Requests, c.Errors, c.Throttled,
+			c.BaselineErrors, c.ProxyErrors, c.Reports, c.ColdStarts, c.FailedReports, c.Unlimited)
 	}
 	tw.Flush()
 	for _, c := range r.Checks {
 		if c.ErrorDetail != "" {
-			fmt.Fprintf(w, "%s errors: %s\n", c.Phase, c.ErrorDetail)
+			fmt.Fprintf(w, "%s, %s errors: %s\n", c.Phase, c.Ember, c.ErrorDetail)
 		}
 		if c.BaselineDetail != "" {
 			fmt.Fprintf(w, "%s baseline errors: %s\n", c.Phase, c.BaselineDetail)
@@ -323,6 +432,15 @@ func (m metric) format(v float64) string {
 	}
 }
 
+// formatDifference shows a difference of two figures with its sign.
+func (m metric) formatDifference(v float64) string {
+	sign := "+"
+	if v < 0 {
+		sign, v = "−", -v
+	}
+	return sign + m.format(v)
+}
+
 // formatRatio shows a latency's ratio as a multiple and a rate's as a
 // percentage, the way their targets are stated.
 func (m metric) formatRatio(ratio *float64) string {
@@ -357,6 +475,36 @@ func (t target) bound(unit string) string {
 		return fmt.Sprintf("%s %g%%", op, 100*t.Ratio)
 	}
 	return fmt.Sprintf("%s %g×", op, t.Ratio)
+}
+
+// formatTarget states the target and its verdict: "sandbox adds ≤ 0.1 ms
+// (freeze/thaw)  met".
+func (c comparison) formatTarget() string {
+	t := c.Target
+	if t == nil {
+		return ""
+	}
+	op := "≤"
+	if t.Op == ">=" {
+		op = "≥"
+	}
+	of := variantSandboxed
+	if t.Of == boundDifference {
+		of = "sandbox adds"
+	}
+	unit := " ms"
+	if c.Unit == unitPerSecond {
+		unit = "/s"
+	}
+	s := fmt.Sprintf("%s %s %g%s", of, op, t.Value, unit)
+	if t.Why != "" {
+		s += " (" + t.Why + ")"
+	}
+	verdict := "met"
+	if !*c.Met {
+		verdict = "MISSED"
+	}
+	return s + "  " + verdict
 }
 
 func (r *results) writeJSON(path string) error {

@@ -31,18 +31,23 @@ type reportCounts struct {
 	// failed counts REPORTs with a Status, which only failed invocations
 	// have.
 	failed int
+	// unlimited counts REPORTs that end with "Limits: not enforced": all of
+	// an ember's with --no-sandbox, none of a sandboxed one's with cgroups.
+	unlimited int
 }
 
 func (c *reportCounts) add(o reportCounts) {
 	c.reports += o.reports
 	c.inits = append(c.inits, o.inits...)
 	c.failed += o.failed
+	c.unlimited += o.unlimited
 }
 
 var (
 	reportPrefix = []byte("REPORT RequestId: ")
 	initField    = []byte("\tInit Duration: ")
 	statusField  = []byte("\tStatus: ")
+	limitsField  = []byte("\tLimits: not enforced")
 )
 
 // read counts the whole lines written since the last read.
@@ -81,6 +86,9 @@ func (l *reportLog) read() (reportCounts, error) {
 		}
 		if bytes.Contains(line, statusField) {
 			c.failed++
+		}
+		if bytes.Contains(line, limitsField) {
+			c.unlimited++
 		}
 	}
 	return c, nil

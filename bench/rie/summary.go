@@ -13,7 +13,7 @@ func (r *results) whereTimeGoes() string {
 
 	if m, ok := r.metric("warm_p50"); ok && m.Baseline > 0 && m.Proxy != nil && *m.Proxy > m.Baseline {
 		hop := *m.Proxy - m.Baseline
-		add("A sequential invocation through ember took %.3f ms at p50, %.2f× the echo's round trip of %.3f ms; "+
+		add("A sequential invocation through the sandboxed ember took %.3f ms at p50, %.2f× the echo's round trip of %.3f ms; "+
 			"through the plain proxy the round trip took %.3f ms (%.2f×), so one more process and HTTP hop cost %.3f ms.",
 			m.Ember, m.Ratio, m.Baseline, *m.Proxy, *m.ProxyRatio, hop)
 		// Beyond the client's request, ember answers the runtime's
@@ -31,6 +31,33 @@ func (r *results) whereTimeGoes() string {
 		add("Ember's path has three HTTP exchanges, two more than the echo's (the event as the answer to the runtime's GET /next, "+
 			"the runtime's POST of the response): at the proxy's price per hop, three would take %.3f ms, %.2f× the echo's round trip%s, %s.",
 			hops, hops/m.Baseline, target, rest)
+	}
+
+	if c, ok := r.comparison("warm_p50"); ok {
+		target := ""
+		if t := c.Target; t != nil && t.Of == boundDifference {
+			target = fmt.Sprintf(" (the target is ≤ %g ms)", t.Value)
+		}
+		cpu := ""
+		if e, n, ok := r.cpuSandbox("sequential"); ok {
+			cpu = fmt.Sprintf(" and %.0f µs of CPU per invocation (ember %+.0f µs, the runtime %+.0f µs, the client %+.0f µs)",
+				e.Total-n.Total, e.Ember-n.Ember, e.Runtimes-n.Runtimes, e.Client-n.Client)
+		}
+		add("Without the sandbox (--no-sandbox) it took %.3f ms, so the sandbox, with its thaw before each invocation and its freeze after, "+
+			"added %.3f ms%s%s.", c.NoSandbox, c.Difference, target, cpu)
+	}
+	cold, cok := r.comparison("cold_p50")
+	inits, iok := r.comparison("init_p50")
+	if cok && iok {
+		forkExec := ""
+		if cold.Baseline != nil {
+			forkExec = fmt.Sprintf("; a fork, exec and wait of the bootstrap took %.2f ms", *cold.Baseline)
+		}
+		add("A sandboxed cold start took %.2f ms at p50, %.2f ms more than a --no-sandbox one (%.2f ms)%s. "+
+			"Ember's own Init Duration, from the start of the runtime (with a sandbox, of its building) to its first /next, "+
+			"was %.2f ms and %.2f ms at p50, %.2f ms apart; it leaves out what ember does before it starts the runtime "+
+			"(with a sandbox, making its cgroup) and the invocation itself.",
+			cold.Sandboxed, cold.Difference, cold.NoSandbox, forkExec, inits.Sandboxed, inits.NoSandbox, inits.Difference)
 	}
 
 	if e, b, p, ok := r.cpuPaths("sequential"); ok {
@@ -65,6 +92,33 @@ func (r *results) whereTimeGoes() string {
 	return strings.Join(s, " ")
 }
 
+func (r *results) comparison(id string) (comparison, bool) {
+	for _, c := range r.Sandbox {
+		if c.ID == id {
+			return c, true
+		}
+	}
+	return comparison{}, false
+}
+
+// cpuSandbox returns the CPU time per request of the sandboxed and the
+// --no-sandbox ember's paths of phase.
+func (r *results) cpuSandbox(phase string) (sandboxed, plain cpuUse, ok bool) {
+	n := 0
+	for _, c := range r.CPU {
+		if c.Phase != phase {
+			continue
+		}
+		switch c.Path {
+		case pathNameEmber:
+			sandboxed, n = c, n+1
+		case pathNameNoSandbox:
+			plain, n = c, n+1
+		}
+	}
+	return sandboxed, plain, n == 2
+}
+
 func (r *results) metric(id string) (metric, bool) {
 	for _, m := range r.Metrics {
 		if m.ID == id {
@@ -83,11 +137,11 @@ func (r *results) cpuPaths(phase string) (ember, echo, proxy cpuUse, ok bool) {
 			continue
 		}
 		switch c.Path {
-		case "ember":
+		case pathNameEmber:
 			ember, n = c, n+1
-		case "echo":
+		case pathNameEcho:
 			echo, n = c, n+1
-		case "proxy":
+		case pathNameProxy:
 			proxy, n = c, n+1
 		}
 	}

@@ -15,7 +15,6 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"syscall"
 
@@ -42,19 +41,7 @@ func main() {
 			os.Exit(127)
 		}
 	}
-	if _, set := os.LookupEnv("GOMAXPROCS"); !set {
-		runtime.GOMAXPROCS(emberProcs(runtime.GOMAXPROCS(0)))
-	}
 	os.Exit(run(os.Args, os.Stdin, os.Stdout, os.Stderr))
-}
-
-// emberProcs is how many CPUs ember's own goroutines use at once: half of
-// those it may use. Ember's work is light next to its functions', and an
-// idle Go scheduler spins on its free CPUs, which takes them from the
-// functions (measured with bench/rie: a quarter less of ember's CPU per
-// invocation on 2 CPUs). GOMAXPROCS in the environment overrides it.
-func emberProcs(available int) int {
-	return max(1, available/2)
 }
 
 // run is main without the exit, so that every command returns its status.

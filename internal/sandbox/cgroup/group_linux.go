@@ -47,6 +47,52 @@ type Group struct {
 	// peakResets says that peak was opened for writing (Linux 6.12).
 	peakResets bool
 	deleted    bool
+	// hot are the files read or written at every invocation (freeze,
+	// events, the v1 peak), kept open: on cgroupfs the open is the dear
+	// part.
+	hot map[string]*os.File
+}
+
+// hotFile returns the open file at path, opening it read-write on first use.
+func (g *Group) hotFile(path string) (*os.File, error) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if f, ok := g.hot[path]; ok {
+		return f, nil
+	}
+	f, err := os.OpenFile(path, os.O_RDWR, 0)
+	if err != nil {
+		return nil, err
+	}
+	if g.hot == nil {
+		g.hot = map[string]*os.File{}
+	}
+	g.hot[path] = f
+	return f, nil
+}
+
+// writeHot writes value to the cgroup file at path in one write.
+func (g *Group) writeHot(path, value string) error {
+	f, err := g.hotFile(path)
+	if err != nil {
+		return err
+	}
+	_, err = f.WriteAt([]byte(value), 0)
+	return err
+}
+
+// readHot reads the whole cgroup file at path.
+func (g *Group) readHot(path string) ([]byte, error) {
+	f, err := g.hotFile(path)
+	if err != nil {
+		return nil, err
+	}
+	buf := make([]byte, 4096)
+	n, err := f.ReadAt(buf, 0)
+	if err != nil && !errors.Is(err, io.EOF) {
+		return nil, err
+	}
+	return buf[:n], nil
 }
 
 // make creates the group's directories and sets its limits.
@@ -183,6 +229,10 @@ func (g *Group) closeFiles() {
 		g.peak.Close()
 		g.peak, g.peakResets = nil, false
 	}
+	for path, f := range g.hot {
+		f.Close()
+		delete(g.hot, path)
+	}
 }
 
 // memoryDir is the directory with the memory controller's files.
@@ -282,8 +332,10 @@ func (g *Group) setQuota(quota int64) error {
 
 // Thaw lets the processes of a frozen group run again.
 func (g *Group) Thaw() error {
+	// The tasks of a v2 group run again as soon as the write returns; a
+	// v1 freezer may need its state polled.
 	err := g.setFrozen(false)
-	if err == nil {
+	if err == nil && !g.m.freezeV2 {
 		err = g.waitFrozen(false, freezeTimeout)
 	}
 	if err != nil {
@@ -295,9 +347,9 @@ func (g *Group) Thaw() error {
 // setFrozen asks the kernel to freeze or thaw the group.
 func (g *Group) setFrozen(frozen bool) error {
 	if g.m.freezeV2 {
-		return writeFile(filepath.Join(g.v2, "cgroup.freeze"), map[bool]string{true: "1", false: "0"}[frozen])
+		return g.writeHot(filepath.Join(g.v2, "cgroup.freeze"), map[bool]string{true: "1", false: "0"}[frozen])
 	}
-	return writeFile(filepath.Join(g.v1["freezer"], "freezer.state"), v1FreezerState(frozen))
+	return g.writeHot(filepath.Join(g.v1["freezer"], "freezer.state"), v1FreezerState(frozen))
 }
 
 func v1FreezerState(frozen bool) string {
@@ -316,7 +368,7 @@ func (g *Group) waitFrozen(frozen bool, timeout time.Duration) error {
 		events := filepath.Join(g.v2, "cgroup.events")
 		want := map[bool]string{true: "frozen 1", false: "frozen 0"}[frozen]
 		return poll(timeout, func() (bool, error) {
-			b, err := os.ReadFile(events)
+			b, err := g.readHot(events)
 			return strings.Contains(string(b), want), err
 		})
 	}
@@ -324,7 +376,7 @@ func (g *Group) waitFrozen(frozen bool, timeout time.Duration) error {
 	want := v1FreezerState(frozen)
 	tries := 0
 	return poll(timeout, func() (bool, error) {
-		b, err := os.ReadFile(path)
+		b, err := g.readHot(path)
 		if err != nil {
 			return false, err
 		}
@@ -332,7 +384,7 @@ func (g *Group) waitFrozen(frozen bool, timeout time.Duration) error {
 			return true, nil
 		}
 		if tries++; frozen && tries%8 == 0 {
-			return false, writeFile(path, want)
+			return false, g.writeHot(path, want)
 		}
 		return false, nil
 	})
@@ -443,7 +495,12 @@ func (g *Group) MemoryPeak() (int64, error) {
 
 func (g *Group) memoryPeak() (int64, error) {
 	if g.m.mode != modeV2 {
-		return readInt(filepath.Join(g.v1["memory"], "memory.max_usage_in_bytes"))
+		path := filepath.Join(g.v1["memory"], "memory.max_usage_in_bytes")
+		b, err := g.readHot(path)
+		if err != nil {
+			return 0, err
+		}
+		return parseInt(path, b)
 	}
 	g.mu.Lock()
 	defer g.mu.Unlock()
@@ -464,7 +521,7 @@ func (g *Group) memoryPeak() (int64, error) {
 func (g *Group) ResetMemoryPeak() error {
 	var err error
 	if g.m.mode != modeV2 {
-		err = writeFile(filepath.Join(g.v1["memory"], "memory.max_usage_in_bytes"), "0")
+		err = g.writeHot(filepath.Join(g.v1["memory"], "memory.max_usage_in_bytes"), "0")
 	} else {
 		g.mu.Lock()
 		if g.peakResets {
