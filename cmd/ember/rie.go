@@ -44,6 +44,7 @@ func rieCommand(ctx context.Context, args, environ []string, stdout, stderr io.W
 	queue := fs.Duration("queue-timeout", 0, "how long an invocation waits for an environment at the limit before a 429 (0: none)")
 	idle := fs.Duration("idle-timeout", 10*time.Minute, "how long an idle environment lives")
 	noSandbox := fs.Bool("no-sandbox", false, "run functions as plain processes: no isolation, no limits")
+	spares := fs.Int("prepared-sandboxes", 1, "sandboxes kept built ahead for cold starts")
 	tmpMB := fs.Int("ephemeral-storage", function.MinTmpMB, "size of /tmp in MB (512–10240)")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "Usage: ember rie [flags] [BOOTSTRAP [ARGS...] [HANDLER]]")
@@ -86,6 +87,7 @@ func rieCommand(ctx context.Context, args, environ []string, stdout, stderr io.W
 		MaxConcurrency: *maxConc,
 		QueueTimeout:   *queue,
 		IdleTimeout:    *idle,
+		Spares:         *spares,
 	})
 	handler := rie.New(fn, pool, log)
 

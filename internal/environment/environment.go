@@ -85,7 +85,9 @@ type Environment struct {
 
 	mu sync.Mutex
 	// proc is the runtime process; nil before init and after a reset.
-	proc     *process
+	proc *process
+	// prepared is a sandbox built ahead for the next runtime, if any.
+	prepared *prepared
 	shutdown bool
 	// tails are the goroutines that finish invocations.
 	tails sync.WaitGroup
@@ -277,14 +279,11 @@ func (e *Environment) Invoke(req invocation.Request) (invocation.Response, <-cha
 
 // init starts the runtime and waits for it to ask for its first event.
 func (e *Environment) init(r *run) (*process, invocation.Response, bool) {
-	argv := e.fn.Command
-	if len(argv) == 0 {
-		argv = []string{filepath.Join(e.fn.CodeDir, "bootstrap")}
-	}
+	argv := e.command()
 	var proc *process
 	var err error
 	if e.iso != nil {
-		proc, err = e.startSandboxed(argv, variables(e.fn, e.opts.BaseEnv, e.apiAddr, e.logStream, TaskRoot))
+		proc, err = e.startSandboxed(argv, e.sandboxVariables())
 	} else {
 		proc, err = startPlain(argv, e.fn.CodeDir, variables(e.fn, e.opts.BaseEnv, e.apiAddr, e.logStream, e.fn.CodeDir), e.logs.write)
 	}
@@ -329,6 +328,19 @@ func (e *Environment) init(r *run) (*process, invocation.Response, bool) {
 	}
 	e.initFailed(r, proc, r.initDuration, status, resp.ErrorType)
 	return nil, resp, false
+}
+
+// command is the runtime's command on the host.
+func (e *Environment) command() []string {
+	if len(e.fn.Command) > 0 {
+		return e.fn.Command
+	}
+	return []string{filepath.Join(e.fn.CodeDir, "bootstrap")}
+}
+
+// sandboxVariables is the runtime's environment inside a sandbox.
+func (e *Environment) sandboxVariables() []string {
+	return variables(e.fn, e.opts.BaseEnv, e.apiAddr, e.logStream, TaskRoot)
 }
 
 // initFailed logs a failed init and ends its invocation; the next
@@ -485,7 +497,12 @@ func (e *Environment) Shutdown() {
 	e.shutdown = true
 	proc := e.proc
 	e.proc = nil
+	pr := e.prepared
+	e.prepared = nil
 	e.mu.Unlock()
+	if pr != nil {
+		pr.discard()
+	}
 	if proc != nil {
 		proc.stop(e.opts.ShutdownGrace)
 	}

@@ -237,3 +237,21 @@ func TestSandboxTimeoutAndReset(t *testing.T) {
 		t.Errorf("after the timeout: %s", resp.Payload)
 	}
 }
+
+func TestSandboxPreparedAhead(t *testing.T) {
+	iso := isolated(t)
+	e, _ := newEnv(t, "echo", func(o *Options) { o.Isolation = iso })
+	if err := e.Prepare(); err != nil {
+		t.Fatal(err)
+	}
+	resp, rep := invoke(t, e, `{"prepared":true}`)
+	if string(resp.Payload) != `{"prepared":true}` || rep.InitDuration == 0 {
+		t.Fatalf("%s %+v", resp.Payload, rep)
+	}
+	// A prepared sandbox that never runs is torn down with its environment.
+	other, _ := newEnv(t, "echo", func(o *Options) { o.Isolation = iso })
+	if err := other.Prepare(); err != nil {
+		t.Fatal(err)
+	}
+	other.Shutdown()
+}

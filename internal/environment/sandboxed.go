@@ -94,9 +94,46 @@ func onHostRoot(path string) bool {
 	return false
 }
 
-// startSandboxed starts the runtime in a new sandbox, with the Runtime API
-// served at 127.0.0.1:9001 inside it.
-func (e *Environment) startSandboxed(argv, env []string) (_ *process, err error) {
+// prepared is a sandbox built and stopped just before the exec of the
+// runtime, with the Runtime API listening inside it.
+type prepared struct {
+	sb   *sandbox.Sandbox
+	l    net.Listener
+	cg   *cgroup.Group
+	r, w *os.File
+}
+
+// discard tears down a prepared sandbox that will not run.
+func (pr *prepared) discard() {
+	pr.l.Close()
+	pr.sb.Destroy()
+	if pr.cg != nil {
+		pr.cg.Kill()
+		pr.cg.Delete()
+	}
+	pr.r.Close()
+	pr.w.Close()
+}
+
+// startSandboxed starts the runtime in a sandbox: the one prepared ahead,
+// or a new one.
+func (e *Environment) startSandboxed(argv, env []string) (*process, error) {
+	e.mu.Lock()
+	pr := e.prepared
+	e.prepared = nil
+	e.mu.Unlock()
+	if pr == nil {
+		var err error
+		if pr, err = e.buildSandbox(argv, env); err != nil {
+			return nil, err
+		}
+	}
+	return e.launch(pr, argv[0])
+}
+
+// buildSandbox builds a sandbox for the runtime up to the exec, with the
+// Runtime API served at 127.0.0.1:9001 inside it.
+func (e *Environment) buildSandbox(argv, env []string) (_ *prepared, err error) {
 	if len(argv) == 0 {
 		return nil, errors.New("start runtime: empty command")
 	}
@@ -105,9 +142,8 @@ func (e *Environment) startSandboxed(argv, env []string) (_ *process, err error)
 	if err != nil {
 		return nil, fmt.Errorf("start runtime: pipe: %w", err)
 	}
-	defer w.Close()
-	var cg *cgroup.Group
-	cleanup := []func(){func() { r.Close() }}
+	pr := &prepared{r: r, w: w}
+	cleanup := []func(){func() { r.Close(); w.Close() }}
 	defer func() {
 		if err != nil {
 			for i := len(cleanup) - 1; i >= 0; i-- {
@@ -131,7 +167,7 @@ func (e *Environment) startSandboxed(argv, env []string) (_ *process, err error)
 	}
 	if e.iso.Cgroups != nil {
 		e.starts++
-		cg, err = e.iso.Cgroups.NewGroup(fmt.Sprintf("%s-%d", e.id, e.starts), cgroup.Limits{
+		pr.cg, err = e.iso.Cgroups.NewGroup(fmt.Sprintf("%s-%d", e.id, e.starts), cgroup.Limits{
 			MemoryBytes: int64(e.fn.MemoryMB) << 20,
 			CPU:         cpuShare(e.fn.MemoryMB),
 			Pids:        maxTasks,
@@ -139,39 +175,45 @@ func (e *Environment) startSandboxed(argv, env []string) (_ *process, err error)
 		if err != nil {
 			return nil, fmt.Errorf("start runtime: %w", err)
 		}
+		cg := pr.cg
 		cleanup = append(cleanup, func() { cg.Kill(); cg.Delete() })
 		spec.Cgroup = cg
 		// The pids limit bounds each environment's tasks; RLIMIT_NPROC
 		// would bound those of every sandbox together.
 		spec.NoProcRlimit = true
 	}
-	start := time.Now()
 	if _, statErr := os.Stat(e.tmpImage); errors.Is(statErr, os.ErrNotExist) && e.iso.Images != nil {
 		if err := e.iso.Images.Take(e.tmpImage, e.fn.EphemeralStorageMB); err != nil {
 			return nil, fmt.Errorf("start runtime: /tmp image: %w", err)
 		}
 	}
-	sb, err := sandbox.Start(spec)
-	if err != nil {
+	if pr.sb, err = sandbox.Start(spec); err != nil {
 		return nil, fmt.Errorf("start runtime: %w", err)
 	}
-	cleanup = append(cleanup, func() { sb.Destroy() })
-	l, err := sb.Listen("tcp", sandboxRuntimeAPI)
-	if err != nil {
+	cleanup = append(cleanup, func() { pr.sb.Destroy() })
+	if pr.l, err = pr.sb.Listen("tcp", sandboxRuntimeAPI); err != nil {
 		return nil, fmt.Errorf("start runtime: listen in sandbox: %w", err)
 	}
-	cleanup = append(cleanup, func() { l.Close() })
-	e.serve(l)
-	if err := sb.Exec(); err != nil {
-		return nil, fmt.Errorf("start runtime %s: %w", argv[0], err)
+	return pr, nil
+}
+
+// launch execs the runtime in a prepared sandbox. Its Init Duration starts
+// here: like Lambda's, it counts the runtime's init, not the platform's.
+func (e *Environment) launch(pr *prepared, name string) (*process, error) {
+	e.serve(pr.l)
+	start := time.Now()
+	if err := pr.sb.Exec(); err != nil {
+		pr.discard()
+		return nil, fmt.Errorf("start runtime %s: %w", name, err)
 	}
-	e.log.Debug("sandbox started", "took", time.Since(start))
-	w.Close()
-	p, err := newProcess(sb.Pid(), start, r, e.logs.write, func() *os.ProcessState {
+	pr.w.Close()
+	sb, l, cg := pr.sb, pr.l, pr.cg
+	p, err := newProcess(sb.Pid(), start, pr.r, e.logs.write, func() *os.ProcessState {
 		state, _ := sb.Wait()
 		return state
 	})
 	if err != nil {
+		pr.discard()
 		return nil, err
 	}
 	p.cg = cg
@@ -184,6 +226,33 @@ func (e *Environment) startSandboxed(argv, env []string) (_ *process, err error)
 		}
 	}
 	return p, nil
+}
+
+// Prepare builds the environment's sandbox ahead, so that its first
+// invocation only has to start the runtime. It does nothing for plain
+// processes, or when a runtime runs or a sandbox waits already.
+func (e *Environment) Prepare() error {
+	if e.iso == nil {
+		return nil
+	}
+	e.mu.Lock()
+	busy := e.proc != nil || e.prepared != nil || e.shutdown
+	e.mu.Unlock()
+	if busy {
+		return nil
+	}
+	pr, err := e.buildSandbox(e.command(), e.sandboxVariables())
+	if err != nil {
+		return err
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.shutdown || e.prepared != nil || e.proc != nil {
+		pr.discard()
+		return nil
+	}
+	e.prepared = pr
+	return nil
 }
 
 // serve serves the Runtime API on l until l or the server closes.

@@ -31,6 +31,9 @@ type Options struct {
 	// IdleTimeout is how long an environment may stay idle before it is
 	// shut down.
 	IdleTimeout time.Duration
+	// Spares is how many environments to keep prepared ahead (their
+	// sandboxes built, no runtime started) for cold starts.
+	Spares int
 }
 
 // Pool holds the environments of one function version.
@@ -53,6 +56,11 @@ type Pool struct {
 	closed    bool
 	// inflight counts invocations that hold an environment.
 	inflight sync.WaitGroup
+	// spares are environments prepared ahead, not yet used.
+	spares []*environment.Environment
+	// filling is set while the goroutine that prepares spares runs.
+	filling bool
+	fills   sync.WaitGroup
 }
 
 type idleEnv struct {
@@ -75,7 +83,57 @@ func New(opts Options) *Pool {
 	}
 	p.newEnv = func() (*environment.Environment, error) { return environment.New(opts.Environment) }
 	go p.reap()
+	p.refill(0)
 	return p
+}
+
+// spareDelay is how long the pool waits, after a spare was taken, before it
+// prepares the next: the cold start that took it needs the CPU first.
+const spareDelay = 50 * time.Millisecond
+
+// refill starts preparing spares after delay, unless enough are there or
+// being made.
+func (p *Pool) refill(delay time.Duration) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.closed || p.filling || len(p.spares) >= p.opts.Spares {
+		return
+	}
+	p.filling = true
+	p.fills.Add(1)
+	go func() {
+		defer p.fills.Done()
+		if delay > 0 {
+			select {
+			case <-time.After(delay):
+			case <-p.stop:
+			}
+		}
+		for {
+			env, err := p.newEnv()
+			if err == nil {
+				if err = env.Prepare(); err != nil {
+					env.Shutdown()
+				}
+			}
+			p.mu.Lock()
+			if err != nil || p.closed {
+				p.filling = false
+				p.mu.Unlock()
+				if err == nil {
+					env.Shutdown()
+				}
+				return
+			}
+			p.spares = append(p.spares, env)
+			if len(p.spares) >= p.opts.Spares {
+				p.filling = false
+				p.mu.Unlock()
+				return
+			}
+			p.mu.Unlock()
+		}
+	}()
 }
 
 // ErrClosed is returned by a pool that was closed.
@@ -141,7 +199,16 @@ func (p *Pool) acquire(ctx context.Context) (*environment.Environment, error) {
 	if p.total < p.opts.MaxConcurrency {
 		p.total++
 		p.inflight.Add(1)
+		var spare *environment.Environment
+		if n := len(p.spares); n > 0 {
+			spare = p.spares[n-1]
+			p.spares = p.spares[:n-1]
+		}
 		p.mu.Unlock()
+		p.refill(spareDelay)
+		if spare != nil {
+			return spare, nil
+		}
 		env, err := p.newEnv()
 		if err != nil {
 			p.mu.Lock()
@@ -260,13 +327,15 @@ func (p *Pool) release(env *environment.Environment, broken bool) {
 // Stats is a snapshot of a pool.
 type Stats struct {
 	Total, Idle, Busy int
+	// Spare counts environments prepared ahead, outside Total.
+	Spare int
 }
 
 // Stats returns how many environments exist and how many are idle.
 func (p *Pool) Stats() Stats {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	return Stats{Total: p.total, Idle: len(p.idle), Busy: p.total - len(p.idle)}
+	return Stats{Total: p.total, Idle: len(p.idle), Busy: p.total - len(p.idle), Spare: len(p.spares)}
 }
 
 // reap shuts down environments idle for longer than IdleTimeout, least
@@ -325,12 +394,18 @@ func (p *Pool) Close() error {
 	p.mu.Unlock()
 	close(p.stop)
 	<-p.stopped
+	p.fills.Wait()
 	p.inflight.Wait()
 	p.mu.Lock()
 	idle := p.idle
 	p.idle = nil
 	p.total -= len(idle)
+	spares := p.spares
+	p.spares = nil
 	p.mu.Unlock()
+	for _, env := range spares {
+		env.Shutdown()
+	}
 	for _, ie := range idle {
 		ie.env.Shutdown()
 	}

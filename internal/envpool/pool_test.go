@@ -317,3 +317,19 @@ func TestHandoffUnderContention(t *testing.T) {
 		t.Fatal("Close hangs: an environment was lost in a handoff")
 	}
 }
+
+func TestSparesAreKeptAndUsed(t *testing.T) {
+	p := newPool(t, func(o *Options) { o.Spares = 1 })
+	waitFor(t, func() bool { return p.Stats().Spare == 1 })
+	if _, err := sleep(context.Background(), p, 1); err != nil {
+		t.Fatal(err)
+	}
+	// The spare became the environment; another is prepared.
+	waitFor(t, func() bool { s := p.Stats(); return s.Spare == 1 && s.Total == 1 })
+	if err := p.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if s := p.Stats(); s.Spare != 0 || s.Total != 0 {
+		t.Errorf("after close: %+v", s)
+	}
+}
