@@ -1,6 +1,11 @@
 #!/usr/bin/env bash
-# Installs what ember's tests need that Go modules do not bring. The tests of
-# the execution core need only Go and a C-free toolchain; later parts add
-# Debian packages here (the AWS CLI, python3-boto3, nodejs).
+# Installs what ember's tests need that Go modules do not bring. As root on
+# Linux the tests build real sandboxes, whose /tmp is an ext4 image made with
+# mkfs.ext4 (Debian's e2fsprogs).
 set -euo pipefail
 command -v go >/dev/null || { echo "Go is required: https://go.dev/dl/" >&2; exit 1; }
+if [ "$(id -u)" = 0 ] && [ "$(uname -s)" = Linux ]; then
+  if ! command -v mkfs.ext4 >/dev/null && [ ! -x /usr/sbin/mkfs.ext4 ] && [ ! -x /sbin/mkfs.ext4 ]; then
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq e2fsprogs
+  fi
+fi
