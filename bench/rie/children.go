@@ -112,20 +112,31 @@ type emberServer struct {
 	// on Linux the others run their runtimes in sandboxes, which their
 	// REPORT lines confirm.
 	sandboxed bool
+	// kind, when set, names a sandboxed ember more precisely than
+	// variantSandboxed: in the cold-start phase, how its sandboxes come.
+	kind string
 }
 
-// The names of the two kinds of ember in the tables and the JSON.
+// The names of the kinds of ember in the tables and the JSON.
 const (
 	variantSandboxed = "sandboxed"
 	variantNoSandbox = "--no-sandbox"
+	// variantOnDemand builds each sandbox when a cold start needs it
+	// (--prepared-sandboxes 0); variantPrepared takes one built ahead
+	// (--prepared-sandboxes 1, ember's default).
+	variantOnDemand = "sandboxed, on demand"
+	variantPrepared = "sandboxed, prepared"
 )
 
 // variant names the kind of ember em is.
 func (em *emberServer) variant() string {
-	if em.sandboxed {
-		return variantSandboxed
+	switch {
+	case !em.sandboxed:
+		return variantNoSandbox
+	case em.kind != "":
+		return em.kind
 	}
-	return variantNoSandbox
+	return variantSandboxed
 }
 
 // children are the processes the benchmark started.

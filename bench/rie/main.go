@@ -11,7 +11,8 @@
 //     proxy;
 //   - the CPU time per request of each process in those two phases: the
 //     client, ember, its runtimes, the echo server and the proxy (Linux);
-//   - cold starts, from request to response on a fresh environment,
+//   - cold starts, from request to response on a fresh environment, with
+//     the sandbox built on demand and taken from those built ahead,
 //     against a fork/exec/wait of the same bootstrap;
 //   - a 6 MB echo against the echo server with the same body.
 //
@@ -182,19 +183,31 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	b.stopEmber(warmPlain)
 	b.stopEmber(warm)
 
-	cold, err := startEmber(ctx, procs, client, bins, tmp, "ember-cold", true, retried, "--idle-timeout", "1ms")
+	// Three embers serve the cold starts: two sandboxed ones, one that
+	// builds each sandbox when a request needs it and one that takes a
+	// sandbox built ahead (ember's default), and one with --no-sandbox.
+	coldOnDemand, err := startEmber(ctx, procs, client, bins, tmp, "ember-cold-on-demand", true, retried,
+		"--idle-timeout", "1ms", "--prepared-sandboxes", "0")
 	if err != nil {
 		return err
 	}
+	coldOnDemand.kind = variantOnDemand
+	coldPrepared, err := startEmber(ctx, procs, client, bins, tmp, "ember-cold-prepared", true, retried,
+		"--idle-timeout", "1ms", "--prepared-sandboxes", "1")
+	if err != nil {
+		return err
+	}
+	coldPrepared.kind = variantPrepared
 	coldPlain, err := startEmber(ctx, procs, client, bins, tmp, "ember-cold-no-sandbox", false, retried, "--idle-timeout", "1ms")
 	if err != nil {
 		return err
 	}
-	if err := b.coldStarts(ctx, cold, coldPlain, bins); err != nil {
+	if err := b.coldStarts(ctx, coldOnDemand, coldPrepared, coldPlain, bins); err != nil {
 		return err
 	}
 	b.stopEmber(coldPlain)
-	b.stopEmber(cold)
+	b.stopEmber(coldPrepared)
+	b.stopEmber(coldOnDemand)
 	for _, s := range []server{proxy, echo} {
 		if err := s.child.stop(); err != nil {
 			res.note("%v", err)

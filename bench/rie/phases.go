@@ -292,12 +292,14 @@ func (b *bench) big(ctx context.Context, em *emberServer) error {
 }
 
 // coldStarts measures requests that each land on a fresh environment of an
-// ember rie whose environments die as soon as they are idle, the sandboxed
-// em and the --no-sandbox plain taking turns, against a fork/exec/wait of
-// the bootstrap run between them.
-func (b *bench) coldStarts(ctx context.Context, em, plain *emberServer, bins binaries) error {
+// ember rie whose environments die as soon as they are idle, against a
+// fork/exec/wait of the bootstrap, all taking turns: the sandboxed
+// onDemand, which builds each sandbox when the request comes, the
+// sandboxed prepared, which takes a sandbox built ahead (ember's default),
+// and the --no-sandbox plain.
+func (b *bench) coldStarts(ctx context.Context, onDemand, prepared, plain *emberServer, bins binaries) error {
 	body := smallPayload()
-	b.progress("cold start: %d requests %v apart to each ember, and as many fork/execs of the bootstrap", b.cfg.cold, b.cfg.coldGap)
+	b.progress("cold start: %d requests %v apart to each of 3 embers, and as many fork/execs of the bootstrap", b.cfg.cold, b.cfg.coldGap)
 	env := benchEnv()
 	// Check that the bootstrap ends at once without a Runtime API, and
 	// bring it into the page cache.
@@ -307,11 +309,12 @@ func (b *bench) coldStarts(ctx context.Context, em, plain *emberServer, bins bin
 		}
 	}
 	var (
-		et, nt, bt tally
-		es, ns, bs samples
+		dt, pt, nt, bt tally
+		ds, ps, ns, bs samples
 	)
 	// coldStart returns a turn that sends one request to url and then
-	// leaves ember the time to reap the environment.
+	// leaves ember the time to reap the environment and, for prepared,
+	// to build the next sandbox ahead.
 	coldStart := func(url string, s *samples, t *tally) func() {
 		return func() {
 			s.add(sequential(ctx, b.client, url, body, 1, t))
@@ -324,27 +327,37 @@ func (b *bench) coldStarts(ctx context.Context, em, plain *emberServer, bins bin
 	// One cold start of each ember first, not measured: it brings their
 	// files and the runtime's into the page cache, and lets an ember start
 	// making ahead what it makes ahead.
-	for _, e := range []*emberServer{em, plain} {
+	for _, e := range []*emberServer{onDemand, prepared, plain} {
 		var t tally
 		coldStart(e.url, &samples{}, &t)()
 		if err := b.afterWarmup(ctx, "cold start", e, t); err != nil {
 			return err
 		}
 	}
-	alternate(ctx, b.cfg.cold, coldStart(em.url, &es, &et), coldStart(plain.url, &ns, &nt), func() {
-		d, err := execBootstrap(ctx, bins, env)
-		if err != nil {
-			bt.failed++
-			bt.note(err.Error())
-			return
-		}
-		bt.ok++
-		bs.lat = append(bs.lat, d)
-	})
+	alternate(ctx, b.cfg.cold,
+		coldStart(onDemand.url, &ds, &dt),
+		coldStart(prepared.url, &ps, &pt),
+		coldStart(plain.url, &ns, &nt),
+		func() {
+			d, err := execBootstrap(ctx, bins, env)
+			if err != nil {
+				bt.failed++
+				bt.note(err.Error())
+				return
+			}
+			bt.ok++
+			bs.lat = append(bs.lat, d)
+		})
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	counts, err := b.check(ctx, "cold start", em, et, bt, tally{})
+	// The fork/execs' errors go with the check of ember's default, the
+	// prepared one.
+	onDemandCounts, err := b.check(ctx, "cold start", onDemand, dt, tally{}, tally{})
+	if err != nil {
+		return err
+	}
+	preparedCounts, err := b.check(ctx, "cold start", prepared, pt, bt, tally{})
 	if err != nil {
 		return err
 	}
@@ -356,23 +369,36 @@ func (b *bench) coldStarts(ctx context.Context, em, plain *emberServer, bins bin
 		em *emberServer
 		c  reportCounts
 		ok int
-	}{{em, counts, et.ok}, {plain, plainCounts, nt.ok}} {
+	}{{onDemand, onDemandCounts, dt.ok}, {prepared, preparedCounts, pt.ok}, {plain, plainCounts, nt.ok}} {
 		if n := len(one.c.inits); n < one.ok {
 			b.res.note("cold start, %s: only %d of %d answered requests started a runtime (REPORT with Init Duration); the others found a warm environment",
 				one.em.variant(), n, one.ok)
 		}
 	}
-	b.res.add(latency("cold_p50", "cold start p50 (vs fork/exec), "+em.variant(), es.percentile(50), bs.percentile(50), nil))
-	b.res.add(latency("cold_p90", "cold start p90 (vs fork/exec), "+em.variant(), es.percentile(90), bs.percentile(90), nil))
-	b.res.compare(compareLatency("cold_p50", "cold start p50", es.percentile(50), ns.percentile(50)).
-		against("fork/exec", millis(bs.percentile(50))).
+	// The first table has ember's default, the prepared sandbox.
+	b.res.add(latency("cold_p50", "cold start p50 (vs fork/exec), "+prepared.variant(), ps.percentile(50), bs.percentile(50), nil))
+	b.res.add(latency("cold_p90", "cold start p90 (vs fork/exec), "+prepared.variant(), ps.percentile(90), bs.percentile(90), nil))
+	forkExec := func(p float64) float64 { return millis(bs.percentile(p)) }
+	b.res.compare(compareLatency("cold_on_demand_p50", "cold start p50, "+variantOnDemand, ds.percentile(50), ns.percentile(50)).
+		against("fork/exec", forkExec(50)).
 		withTarget(bound{Of: boundSandboxed, Op: "<=", Value: 8, Why: "built on demand"}))
-	b.res.compare(compareLatency("cold_p90", "cold start p90", es.percentile(90), ns.percentile(90)).
-		against("fork/exec", millis(bs.percentile(90))))
-	inits, plainInits := samples{lat: counts.inits}, samples{lat: plainCounts.inits}
-	if len(inits.lat) > 0 && len(plainInits.lat) > 0 {
-		// Runtime start to its first /next, as ember measures it.
-		b.res.compare(compareLatency("init_p50", "Init Duration p50 (cold start)", inits.percentile(50), plainInits.percentile(50)))
+	b.res.compare(compareLatency("cold_on_demand_p90", "cold start p90, "+variantOnDemand, ds.percentile(90), ns.percentile(90)).
+		against("fork/exec", forkExec(90)))
+	b.res.compare(compareLatency("cold_p50", "cold start p50, "+variantPrepared, ps.percentile(50), ns.percentile(50)).
+		against("fork/exec", forkExec(50)).
+		withTarget(bound{Of: boundSandboxed, Op: "<=", Value: 5, Why: "from sandboxes created ahead"}))
+	b.res.compare(compareLatency("cold_p90", "cold start p90, "+variantPrepared, ps.percentile(90), ns.percentile(90)).
+		against("fork/exec", forkExec(90)))
+	// Runtime exec to its first /next, as ember measures it.
+	plainInits := samples{lat: plainCounts.inits}
+	for _, one := range []struct {
+		id, variant string
+		inits       []time.Duration
+	}{{"init_on_demand_p50", variantOnDemand, onDemandCounts.inits}, {"init_p50", variantPrepared, preparedCounts.inits}} {
+		inits := samples{lat: one.inits}
+		if len(inits.lat) > 0 && len(plainInits.lat) > 0 {
+			b.res.compare(compareLatency(one.id, "Init Duration p50 (cold start), "+one.variant, inits.percentile(50), plainInits.percentile(50)))
+		}
 	}
 	return nil
 }

@@ -117,7 +117,8 @@ type bound struct {
 // measurement, warm-up excluded.
 type check struct {
 	Phase string `json:"phase"`
-	// Ember is variantSandboxed or variantNoSandbox.
+	// Ember is variantSandboxed or variantNoSandbox, and in the cold-start
+	// phase variantOnDemand, variantPrepared or variantNoSandbox.
 	Ember string `json:"ember"`
 	// Requests were sent to ember.
 	Requests int `json:"requests"`

@@ -46,18 +46,24 @@ func (r *results) whereTimeGoes() string {
 		add("Without the sandbox (--no-sandbox) it took %.3f ms, so the sandbox, with its thaw before each invocation and its freeze after, "+
 			"added %.3f ms%s%s.", c.NoSandbox, c.Difference, target, cpu)
 	}
-	cold, cok := r.comparison("cold_p50")
-	inits, iok := r.comparison("init_p50")
-	if cok && iok {
+	prepared, pok := r.comparison("cold_p50")
+	onDemand, dok := r.comparison("cold_on_demand_p50")
+	if pok && dok {
 		forkExec := ""
-		if cold.Baseline != nil {
-			forkExec = fmt.Sprintf("; a fork, exec and wait of the bootstrap took %.2f ms", *cold.Baseline)
+		if prepared.Baseline != nil {
+			forkExec = fmt.Sprintf("; a fork, exec and wait of the bootstrap took %.2f ms", *prepared.Baseline)
 		}
-		add("A sandboxed cold start took %.2f ms at p50, %.2f ms more than a --no-sandbox one (%.2f ms)%s. "+
-			"Ember's own Init Duration, from the start of the runtime (with a sandbox, of its building) to its first /next, "+
-			"was %.2f ms and %.2f ms at p50, %.2f ms apart; it leaves out what ember does before it starts the runtime "+
-			"(with a sandbox, making its cgroup) and the invocation itself.",
-			cold.Sandboxed, cold.Difference, cold.NoSandbox, forkExec, inits.Sandboxed, inits.NoSandbox, inits.Difference)
+		add("A sandboxed cold start took %.2f ms at p50 from a sandbox built ahead (ember's default) and %.2f ms with its sandbox "+
+			"built on demand (--prepared-sandboxes 0), %.2f ms and %.2f ms more than a --no-sandbox one (%.2f ms)%s.",
+			prepared.Sandboxed, onDemand.Sandboxed, prepared.Difference, onDemand.Difference, prepared.NoSandbox, forkExec)
+	}
+	initPrepared, ipok := r.comparison("init_p50")
+	initOnDemand, idok := r.comparison("init_on_demand_p50")
+	if ipok && idok {
+		add("Ember's own Init Duration, from the runtime's exec to its first /next, was %.2f ms, %.2f ms and %.2f ms at p50 "+
+			"(sandbox built ahead, built on demand, --no-sandbox); it leaves out the building of the sandbox, what ember does before, "+
+			"and the invocation itself.",
+			initPrepared.Sandboxed, initOnDemand.Sandboxed, initPrepared.NoSandbox)
 	}
 
 	if e, b, p, ok := r.cpuPaths("sequential"); ok {
