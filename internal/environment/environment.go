@@ -306,6 +306,11 @@ func (e *Environment) init(r *run) (*process, invocation.Response, bool) {
 	cancel()
 	r.initDuration = time.Since(proc.start)
 	if err == nil {
+		if proc.cg != nil {
+			if err := proc.cg.SetCPU(cpuShare(e.fn.MemoryMB)); err != nil {
+				e.log.Warn("set the CPU quota after init", "err", err)
+			}
+		}
 		return proc, invocation.Response{}, true
 	}
 

@@ -255,3 +255,20 @@ func TestSandboxPreparedAhead(t *testing.T) {
 	}
 	other.Shutdown()
 }
+
+func TestSandboxInitGetsBurstCPU(t *testing.T) {
+	iso := isolated(t)
+	e, _ := newEnv(t, "probe", func(o *Options) {
+		o.Isolation = iso
+		o.Function.MemoryMB = 128
+		o.Function.Env = map[string]string{"INIT_BURN_MS": "300"}
+	})
+	r, _ := probe(t, e, `{"action":"initshare"}`)
+	// Init is not held to 128/1769 of a CPU; the invocation is.
+	if limit := 128.0 / memoryPerCPU; r.F < 4*limit {
+		t.Errorf("init got %.3f of a CPU, want burst CPU well above the invocation's %.3f", r.F, limit)
+	}
+	if r, _ := probe(t, e, `{"action":"burn","ms":1000}`); r.F > 0.1 {
+		t.Errorf("the invocation got %.3f of a CPU", r.F)
+	}
+}

@@ -177,6 +177,11 @@ func (e *Environment) buildSandbox(argv, env []string) (_ *prepared, err error) 
 		}
 		cg := pr.cg
 		cleanup = append(cleanup, func() { cg.Kill(); cg.Delete() })
+		// As on Lambda, init runs with burst CPU: the quota holds from
+		// the first invocation on (see Environment.init).
+		if err = cg.SetCPU(0); err != nil {
+			return nil, fmt.Errorf("start runtime: %w", err)
+		}
 		spec.Cgroup = cg
 		// The pids limit bounds each environment's tasks; RLIMIT_NPROC
 		// would bound those of every sandbox together.

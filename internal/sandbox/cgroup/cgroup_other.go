@@ -53,3 +53,6 @@ func (g *Group) Kill() error { return ErrUnsupported }
 
 // Delete does nothing outside Linux.
 func (g *Group) Delete() error { return nil }
+
+// SetCPU returns ErrUnsupported.
+func (g *Group) SetCPU(cpus float64) error { return ErrUnsupported }

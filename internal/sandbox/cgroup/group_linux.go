@@ -318,6 +318,26 @@ func (g *Group) Freeze() error {
 	return nil
 }
 
+// SetCPU changes the group's CPU limit: cpus CPUs of CFS quota, or none
+// for 0. On a v2 group made without a CPU limit, the cpu controller must
+// already be enabled for it (it is whenever the manager has it).
+func (g *Group) SetCPU(cpus float64) error {
+	if cpus < 0 {
+		return fmt.Errorf("set cpu of cgroup %s: negative limit %v", g.name, cpus)
+	}
+	quota := int64(-1)
+	if cpus > 0 {
+		quota = cpuQuota(cpus)
+	}
+	if err := g.setQuota(quota); err != nil {
+		return fmt.Errorf("set cpu of cgroup %s: %w", g.name, err)
+	}
+	g.mu.Lock()
+	g.quota = max(quota, 0)
+	g.mu.Unlock()
+	return nil
+}
+
 // setQuota sets the CFS quota in microseconds per cpuPeriod; -1 for none.
 func (g *Group) setQuota(quota int64) error {
 	if g.m.mode == modeV2 {

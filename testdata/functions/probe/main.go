@@ -190,17 +190,9 @@ func handle(ctx context.Context, e event) (result, error) {
 		}
 		return result{OK: true, List: names}, nil
 	case "burn":
-		// Spin for e.MS of wall time; report CPU seconds used / wall seconds.
-		start := time.Now()
-		cpu0 := cpuTime()
-		x := 0
-		for time.Since(start) < time.Duration(e.MS)*time.Millisecond {
-			for i := 0; i < 100000; i++ {
-				x += i
-			}
-		}
-		share := (cpuTime() - cpu0) / time.Since(start).Seconds()
-		return result{OK: x != 0, F: share}, nil
+		return result{OK: true, F: burn(e.MS)}, nil
+	case "initshare":
+		return result{OK: true, F: initShare}, nil
 	case "tick":
 		// Start (once) a goroutine that counts milliseconds of running.
 		if ticks.Load() == 0 {
@@ -225,6 +217,22 @@ func handle(ctx context.Context, e event) (result, error) {
 	return result{}, fmt.Errorf("unknown action %q", e.Action)
 }
 
+// burn spins for ms of wall time and returns the share of a CPU it got.
+func burn(ms int) float64 {
+	start := time.Now()
+	cpu0 := cpuTime()
+	x := 0
+	for time.Since(start) < time.Duration(ms)*time.Millisecond {
+		for i := 0; i < 100000; i++ {
+			x += i
+		}
+	}
+	if x == 0 {
+		return 0
+	}
+	return (cpuTime() - cpu0) / time.Since(start).Seconds()
+}
+
 // cpuTime is the CPU time this process used, in seconds.
 func cpuTime() float64 {
 	var ru syscall.Rusage
@@ -232,7 +240,14 @@ func cpuTime() float64 {
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano()).Seconds()
 }
 
+// initShare is the share of a CPU that burning at init got, when the
+// variable INIT_BURN_MS asked for it.
+var initShare float64
+
 func main() {
+	if ms, err := strconv.Atoi(os.Getenv("INIT_BURN_MS")); err == nil {
+		initShare = burn(ms)
+	}
 	lambda.Start(func(ctx context.Context, raw json.RawMessage) (result, error) {
 		var e event
 		if err := json.Unmarshal(raw, &e); err != nil {
