@@ -40,12 +40,23 @@ func isolation(log *slog.Logger, disabled bool, spareImages int) (*environment.I
 	if b, err := os.ReadFile("/etc/resolv.conf"); err == nil {
 		iso.ResolvConf = string(b)
 	}
+	if network, err := sandbox.NewNetwork(); err != nil {
+		log.Warn("sandboxes get no network beyond loopback", "err", err)
+	} else {
+		iso.Network = network
+		if err := network.NAT(); err != nil {
+			log.Warn("outbound sandboxes reach this host only, not beyond: no NAT", "err", err)
+		}
+	}
 	cgroups, err := cgroup.New(fmt.Sprintf("ember-%d", os.Getpid()))
 	switch {
 	case errors.Is(err, cgroup.ErrUnsupported):
 		log.Warn("LIMITS ARE NOT ENFORCED: no usable cgroups; functions run sandboxed but without memory, CPU or pids limits or freezing", "err", err)
 	case err != nil:
 		iso.Images.Close()
+		if iso.Network != nil {
+			iso.Network.Close()
+		}
 		os.RemoveAll(stateDir)
 		return nil, nil, fmt.Errorf("cgroups: %w", err)
 	default:
@@ -54,6 +65,11 @@ func isolation(log *slog.Logger, disabled bool, spareImages int) (*environment.I
 	}
 	return iso, func() {
 		iso.Images.Close()
+		if iso.Network != nil {
+			if err := iso.Network.Close(); err != nil {
+				log.Warn("remove the NAT rule", "err", err)
+			}
+		}
 		if iso.Cgroups != nil {
 			if err := iso.Cgroups.Close(); err != nil {
 				log.Warn("remove cgroups", "err", err)

@@ -46,6 +46,7 @@ func rieCommand(ctx context.Context, args, environ []string, stdout, stderr io.W
 	noSandbox := fs.Bool("no-sandbox", false, "run functions as plain processes: no isolation, no limits")
 	spares := fs.Int("prepared-sandboxes", 1, "sandboxes kept built ahead for cold starts")
 	tmpMB := fs.Int("ephemeral-storage", function.MinTmpMB, "size of /tmp in MB (512–10240)")
+	network := fs.String("network", function.NetworkOutbound, "the function's network: outbound (as on Lambda) or none (loopback only)")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "Usage: ember rie [flags] [BOOTSTRAP [ARGS...] [HANDLER]]")
 		fmt.Fprintln(stderr, "Serves POST /2015-03-31/functions/function/invocations, as aws-lambda-rie does.")
@@ -67,6 +68,7 @@ func rieCommand(ctx context.Context, args, environ []string, stdout, stderr io.W
 		return err
 	}
 	fn.EphemeralStorageMB = *tmpMB
+	fn.Network = *network
 	if err := fn.Validate(); err != nil {
 		return &usageError{err.Error()}
 	}

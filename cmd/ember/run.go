@@ -50,6 +50,7 @@ func runCommand(ctx context.Context, args []string, stdin io.Reader, stdout, std
 	logLevel := fs.String("log-level", "warn", "ember's own log level: debug, info, warn, error")
 	noSandbox := fs.Bool("no-sandbox", false, "run the function as a plain process: no isolation, no limits")
 	tmpMB := fs.Int("ephemeral-storage", function.MinTmpMB, "size of /tmp in MB (512–10240)")
+	network := fs.String("network", function.NetworkOutbound, "the function's network: outbound (as on Lambda) or none (loopback only)")
 	env := envFlags{}
 	fs.Var(env, "env", "function variable KEY=VALUE (repeatable)")
 	fs.Usage = func() {
@@ -104,6 +105,7 @@ func runCommand(ctx context.Context, args []string, stdin io.Reader, stdout, std
 		Env:      env,
 
 		EphemeralStorageMB: *tmpMB,
+		Network:            *network,
 	}.WithDefaults()
 	if err := fn.Validate(); err != nil {
 		return &usageError{err.Error()}

@@ -11,7 +11,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/emberfn/ember/internal/function"
 	"github.com/emberfn/ember/internal/invocation"
+	"github.com/emberfn/ember/internal/sandbox"
 	"github.com/emberfn/ember/internal/sandbox/cgroup"
 )
 
@@ -270,5 +272,50 @@ func TestSandboxInitGetsBurstCPU(t *testing.T) {
 	}
 	if r, _ := probe(t, e, `{"action":"burn","ms":1000}`); r.F > 0.1 {
 		t.Errorf("the invocation got %.3f of a CPU", r.F)
+	}
+}
+
+func TestSandboxNetworkModes(t *testing.T) {
+	iso := isolated(t)
+	network, err := sandbox.NewNetwork()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { network.Close() })
+	iso.Network = network
+
+	// A service of the host on every address, and one on loopback only.
+	open := func(addr string) net.Listener {
+		l, err := net.Listen("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		go func() {
+			for {
+				c, err := l.Accept()
+				if err != nil {
+					return
+				}
+				c.Close()
+			}
+		}()
+		t.Cleanup(func() { l.Close() })
+		return l
+	}
+	public := open("0.0.0.0:0").Addr().(*net.TCPAddr).Port
+	private := open("127.0.0.1:0").Addr().(*net.TCPAddr).Port
+
+	out, _ := newEnv(t, "probe", func(o *Options) { o.Isolation = iso; o.Function.Network = function.NetworkOutbound })
+	if r, _ := probe(t, out, fmt.Sprintf(`{"action":"connect","addr":"%s:%d"}`, sandbox.HostAlias, public)); !r.OK {
+		t.Errorf("outbound: the host's service at %s:%d: %+v", sandbox.HostAlias, public, r)
+	}
+	for _, addr := range []string{fmt.Sprintf("%s:%d", sandbox.HostAlias, private), fmt.Sprintf("127.0.0.1:%d", private)} {
+		if r, _ := probe(t, out, `{"action":"connect","addr":"`+addr+`"}`); r.OK {
+			t.Errorf("outbound: reached ember's loopback port through %s", addr)
+		}
+	}
+	none, _ := newEnv(t, "probe", func(o *Options) { o.Isolation = iso; o.Function.Network = function.NetworkNone })
+	if r, _ := probe(t, none, `{"action":"interfaces"}`); strings.Join(r.List, ",") != "lo" {
+		t.Errorf("none: interfaces %v", r.List)
 	}
 }

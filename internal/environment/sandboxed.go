@@ -11,6 +11,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/emberfn/ember/internal/function"
 	"github.com/emberfn/ember/internal/sandbox"
 	"github.com/emberfn/ember/internal/sandbox/cgroup"
 )
@@ -28,6 +29,9 @@ type Isolation struct {
 	ResolvConf string
 	// Images makes /tmp images ahead; nil makes each when needed.
 	Images *sandbox.ImagePool
+	// Network gives outbound functions their link; nil gives every
+	// sandbox loopback only.
+	Network *sandbox.Network
 }
 
 // Lambda's figures for a sandbox.
@@ -164,6 +168,10 @@ func (e *Environment) buildSandbox(argv, env []string) (_ *prepared, err error) 
 		GID:      sandboxGID,
 		Stdout:   w,
 		Stderr:   w,
+	}
+	if e.fn.Network == function.NetworkOutbound && e.iso.Network != nil {
+		spec.Network = sandbox.NetworkOutbound
+		spec.Outbound = e.iso.Network
 	}
 	if e.iso.Cgroups != nil {
 		e.starts++

@@ -20,6 +20,8 @@ const (
 	InitTimeout      = 10 * time.Second
 	MinTmpMB         = 512
 	MaxTmpMB         = 10240
+	NetworkOutbound  = "outbound"
+	NetworkNone      = "none"
 	LatestVersion    = "$LATEST"
 	DefaultRegion    = "us-east-1"
 	DefaultAccountID = "123456789012"
@@ -38,6 +40,9 @@ type Config struct {
 	Timeout  time.Duration
 	// EphemeralStorageMB is the size of /tmp.
 	EphemeralStorageMB int
+	// Network is NetworkOutbound (the default, as on Lambda) or
+	// NetworkNone (loopback only).
+	Network string
 
 	// CodeDir is the directory that holds the function's code on the host
 	// (what the function sees as /var/task).
@@ -68,6 +73,9 @@ func (c Config) WithDefaults() Config {
 	if c.EphemeralStorageMB == 0 {
 		c.EphemeralStorageMB = MinTmpMB
 	}
+	if c.Network == "" {
+		c.Network = NetworkOutbound
+	}
 	return c
 }
 
@@ -81,6 +89,9 @@ func (c Config) Validate() error {
 	}
 	if c.Timeout < MinTimeout || c.Timeout > MaxTimeout {
 		return fmt.Errorf("timeout %s is outside %s–%s", c.Timeout, MinTimeout, MaxTimeout)
+	}
+	if c.Network != NetworkOutbound && c.Network != NetworkNone {
+		return fmt.Errorf("network mode %q is neither %s nor %s", c.Network, NetworkOutbound, NetworkNone)
 	}
 	if c.EphemeralStorageMB < MinTmpMB || c.EphemeralStorageMB > MaxTmpMB {
 		return fmt.Errorf("ephemeral storage %d MB is outside %d–%d MB", c.EphemeralStorageMB, MinTmpMB, MaxTmpMB)

@@ -95,6 +95,11 @@ func configure(spec *initSpec) error {
 	if err := loopbackUp(); err != nil {
 		return fmt.Errorf("bring loopback up: %w", err)
 	}
+	if spec.Net != nil {
+		if err := outboundUp(spec.Net); err != nil {
+			return fmt.Errorf("outbound network: %w", err)
+		}
+	}
 	if spec.Hostname != "" {
 		if err := unix.Sethostname([]byte(spec.Hostname)); err != nil {
 			return fmt.Errorf("set host name: %w", err)

@@ -3,6 +3,7 @@ package sandbox
 import (
 	"encoding/json"
 	"errors"
+	"net/netip"
 	"os"
 	"syscall"
 )
@@ -27,6 +28,15 @@ type initSpec struct {
 	UID, GID  int
 	// NoProcRlimit leaves RLIMIT_NPROC as it is.
 	NoProcRlimit bool
+	// Net, if set, configures eth0, the end of a veth pair that the host
+	// side has created in the sandbox's network namespace.
+	Net *initNet
+}
+
+// initNet is an outbound sandbox's eth0: its address and the host end's.
+type initNet struct {
+	Addr    netip.Prefix
+	Gateway netip.Addr
 }
 
 // initMessage is one line of JSON from the init stage on fdStatus: ready

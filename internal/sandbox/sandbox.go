@@ -14,6 +14,7 @@ package sandbox
 
 import (
 	"errors"
+	"fmt"
 	"os"
 )
 
@@ -45,7 +46,7 @@ type Bind struct {
 //
 // Every sandbox also gets a new /proc, a minimal /dev (null, zero, full,
 // random, urandom, tty, the fd links and a 64 MB /dev/shm), a network
-// namespace with only loopback up, RLIMIT_NOFILE and RLIMIT_NPROC of
+// namespace with loopback up (and more as Network says), RLIMIT_NOFILE and RLIMIT_NPROC of
 // 1024/1024, no_new_privs and a seccomp filter that refuses the system
 // calls that reconfigure the kernel or leave the namespaces.
 //
@@ -95,10 +96,44 @@ type Spec struct {
 	// namespace the kernel counts RLIMIT_NPROC per user across the whole
 	// host, so sandboxes that share a UID share it.
 	NoProcRlimit bool
-	// NoNetwork is reserved: every sandbox has its own network namespace
-	// with only loopback.
-	NoNetwork bool
+	// Network is what the sandbox's network namespace holds besides
+	// loopback: nothing (NetworkNone) or a link to the host and beyond it
+	// (NetworkOutbound, with Outbound).
+	Network NetworkMode
+	// Outbound gives a NetworkOutbound sandbox its link and addresses.
+	Outbound *Network
 }
+
+// NetworkMode is what a sandbox's network namespace holds.
+type NetworkMode int
+
+const (
+	// NetworkNone is loopback only.
+	NetworkNone NetworkMode = iota
+	// NetworkOutbound adds eth0, one end of a veth pair whose other end is
+	// on the host, with a link-local address of its own /30 in
+	// 169.254.128.0/17 and a default route through the host end. The
+	// sandbox reaches what the host routes to (beyond it if the Network
+	// masquerades) and the host's services that listen on all addresses,
+	// under HostAlias; not those that listen on the host's loopback
+	// only. /etc/hosts maps HostAlias to the host end's address, after
+	// the lines of Etc["hosts"] (or, without it, of the image's hosts
+	// with RootFS, or localhost).
+	NetworkOutbound
+)
+
+func (m NetworkMode) String() string {
+	switch m {
+	case NetworkNone:
+		return "none"
+	case NetworkOutbound:
+		return "outbound"
+	}
+	return fmt.Sprintf("NetworkMode(%d)", int(m))
+}
+
+// HostAlias is the name of the host, inside a NetworkOutbound sandbox.
+const HostAlias = "host.ember.internal"
 
 // TmpSpec is the writable /tmp of a sandbox.
 type TmpSpec struct {

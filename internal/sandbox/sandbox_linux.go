@@ -7,7 +7,9 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"maps"
 	"net"
+	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -59,6 +61,8 @@ type Sandbox struct {
 	// loopDev is the loop device that holds /tmp, or "", and loopFile the
 	// image it holds, as the kernel names it.
 	loopDev, loopFile string
+	// veth is an outbound sandbox's link, or nil.
+	veth *veth
 	// status reads the init stage's messages.
 	status *bufio.Reader
 	// statusFile is status's pipe.
@@ -206,6 +210,14 @@ func Start(spec Spec) (_ *Sandbox, err error) {
 	closeFiles()
 	go s.reap()
 
+	// The init stage reads the spec before it configures the network: the
+	// veth's end is in its namespace by then.
+	if spec.Network == NetworkOutbound {
+		if err := s.startOutbound(spec, &is); err != nil {
+			specW.Close()
+			return nil, fmt.Errorf("start sandbox: outbound network: %w", err)
+		}
+	}
 	err = json.NewEncoder(specW).Encode(is)
 	if cerr := specW.Close(); err == nil {
 		err = cerr
@@ -237,6 +249,22 @@ func Start(spec Spec) (_ *Sandbox, err error) {
 		return nil, fmt.Errorf("start sandbox: %w", err)
 	}
 	return s, nil
+}
+
+// startOutbound creates the veth pair of a started sandbox and completes
+// is with it.
+func (s *Sandbox) startOutbound(spec Spec, is *initSpec) error {
+	var err error
+	s.veth, err = spec.Outbound.newVeth(s.Pid())
+	if err != nil {
+		return err
+	}
+	is.Net = s.veth.initNet()
+	is.Etc, err = etcWithHost(spec, s.veth.hostAddr.Addr())
+	if err != nil {
+		return fmt.Errorf("/etc/hosts: %w", err)
+	}
+	return nil
 }
 
 // validate refuses a Spec that cannot work, before anything is made.
@@ -272,7 +300,35 @@ func validate(spec Spec) error {
 			return fmt.Errorf("/etc file %q: must be a path inside /etc", name)
 		}
 	}
+	switch spec.Network {
+	case NetworkNone:
+	case NetworkOutbound:
+		if spec.Outbound == nil {
+			return errors.New("NetworkOutbound needs Outbound, a Network")
+		}
+	default:
+		return fmt.Errorf("unknown network mode %v", spec.Network)
+	}
 	return nil
+}
+
+// etcWithHost is spec.Etc with HostAlias for addr in its hosts file. The
+// hosts file starts as the caller's, or the image's, or localhost only.
+func etcWithHost(spec Spec, addr netip.Addr) (map[string]string, error) {
+	etc := maps.Clone(spec.Etc)
+	if etc == nil {
+		etc = map[string]string{}
+	}
+	base, ok := etc["hosts"]
+	if !ok && spec.RootFS != "" {
+		b, err := os.ReadFile(filepath.Join(spec.RootFS, "etc/hosts"))
+		if err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return nil, err
+		}
+		base = string(b)
+	}
+	etc["hosts"] = hostsWithHost(base, addr)
+	return etc, nil
 }
 
 // reap waits for the process and records how it ended. It ends with the
@@ -401,6 +457,11 @@ func (s *Sandbox) Destroy() error {
 		errs = append(errs, fmt.Errorf("process %d did not end within %v of SIGKILL", s.Pid(), stepTimeout))
 	}
 	s.statusFile.Close()
+	if s.veth != nil {
+		if err := s.veth.remove(); err != nil {
+			errs = append(errs, err)
+		}
+	}
 	if s.loopDev != "" {
 		if err := waitDetached(s.loopDev, s.loopFile, stepTimeout); err != nil {
 			errs = append(errs, err)

@@ -48,3 +48,15 @@ func (p *ImagePool) Take(path string, sizeMB int) error { return ErrUnsupported 
 
 // Close does nothing.
 func (p *ImagePool) Close() error { return nil }
+
+// Network has no links where sandboxes cannot run.
+type Network struct{}
+
+// NewNetwork returns ErrUnsupported.
+func NewNetwork() (*Network, error) { return nil, ErrUnsupported }
+
+// NAT returns ErrUnsupported.
+func (n *Network) NAT() error { return ErrUnsupported }
+
+// Close does nothing.
+func (n *Network) Close() error { return nil }

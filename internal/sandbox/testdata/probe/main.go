@@ -123,6 +123,33 @@ func check(name, param string) string {
 			names = append(names, i.Name)
 		}
 		return strings.Join(names, ",")
+	case "addrs":
+		// The IPv4 addresses of interface PARAM.
+		i, err := net.InterfaceByName(param)
+		if err != nil {
+			return err.Error()
+		}
+		addrs, err := i.Addrs()
+		if err != nil {
+			return result(err)
+		}
+		var out []string
+		for _, a := range addrs {
+			if n, ok := a.(*net.IPNet); ok && n.IP.To4() != nil {
+				out = append(out, n.String())
+			}
+		}
+		return strings.Join(out, ",")
+	case "lookup":
+		// The addresses of a name in /etc/hosts.
+		addrs, err := net.LookupHost(param)
+		if err != nil {
+			return err.Error()
+		}
+		return strings.Join(addrs, ",")
+	case "defaultroute":
+		// The interface and gateway of the IPv4 default route.
+		return defaultRoute()
 	case "dial":
 		c, err := net.DialTimeout("tcp", param, time.Second)
 		if err != nil {
@@ -245,4 +272,27 @@ func result(err error) string {
 		return unix.ErrnoName(errno)
 	}
 	return err.Error()
+}
+
+// defaultRoute reads the IPv4 default route from /proc/net/route as
+// "IFACE via GATEWAY", or "none".
+func defaultRoute() string {
+	b, err := os.ReadFile("/proc/net/route")
+	if err != nil {
+		return result(err)
+	}
+	for line := range strings.Lines(string(b)) {
+		f := strings.Fields(line)
+		if len(f) < 3 || f[1] != "00000000" {
+			continue
+		}
+		gw, err := strconv.ParseUint(f[2], 16, 32)
+		if err != nil {
+			return result(err)
+		}
+		// The kernel prints the address's bytes in memory order.
+		ip := net.IPv4(byte(gw), byte(gw>>8), byte(gw>>16), byte(gw>>24))
+		return f[0] + " via " + ip.String()
+	}
+	return "none"
 }

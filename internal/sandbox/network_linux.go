@@ -1,0 +1,258 @@
+package sandbox
+
+import (
+	"errors"
+	"fmt"
+	"net/netip"
+	"os"
+	"os/exec"
+	"strings"
+	"sync"
+
+	"golang.org/x/sys/unix"
+)
+
+// outboundRange holds the /30 of every outbound sandbox: the host end's
+// address is the first of its /30, the sandbox's the second.
+var outboundRange = netip.MustParsePrefix("169.254.128.0/17")
+
+// outboundSlots is the number of /30s in outboundRange.
+const outboundSlots = 1 << (32 - 17 - 2)
+
+// Network gives outbound sandboxes their veth pairs and addresses, and
+// masquerades their traffic. Create one per process with NewNetwork and
+// pass it in every outbound Spec; Close it after the last sandbox.
+//
+// The host ends are named emb and the /30's number in hex. The name also
+// reserves the /30 across processes: a name that exists already is
+// skipped. Sandboxes can reach each other's addresses through the host,
+// like any other address the host routes to.
+type Network struct {
+	// natErr says why sandbox traffic is not masqueraded, or is nil.
+	natErr error
+	// natRule is the iptables rule to delete on Close, or nil.
+	natRule []string
+
+	// mu guards the fields below.
+	mu sync.Mutex
+	// used marks the /30s that this Network's sandboxes hold.
+	used [outboundSlots]bool
+	// next is where the search for a free /30 starts.
+	next   int
+	closed bool
+}
+
+// NewNetwork turns IPv4 forwarding on (net.ipv4.ip_forward=1, for the
+// whole host, and left on by Close) and adds an iptables rule that
+// masquerades traffic from outboundRange to anywhere else. Without an
+// iptables program, or if the rule cannot be added, the Network works
+// without it and NAT says why: sandboxes then reach this host but not
+// beyond it.
+func NewNetwork() (*Network, error) {
+	if os.Geteuid() != 0 {
+		return nil, fmt.Errorf("new network: not root: %w", ErrUnsupported)
+	}
+	if err := os.WriteFile("/proc/sys/net/ipv4/ip_forward", []byte("1\n"), 0); err != nil {
+		return nil, fmt.Errorf("new network: enable forwarding: %w", err)
+	}
+	n := &Network{}
+	rule := []string{"-t", "nat", "POSTROUTING", "-s", outboundRange.String(),
+		"!", "-d", outboundRange.String(), "-j", "MASQUERADE", "-w"}
+	if err := iptables("-A", rule); err != nil {
+		n.natErr = fmt.Errorf("no NAT for sandboxes: %w", err)
+	} else {
+		n.natRule = rule
+	}
+	return n, nil
+}
+
+// iptables runs the iptables program with op (-A, -D, -C) before rule's
+// chain.
+func iptables(op string, rule []string) error {
+	path, err := exec.LookPath("iptables")
+	if err != nil {
+		return err
+	}
+	// The chain follows the table: "-t nat -A POSTROUTING ...".
+	args := append([]string{rule[0], rule[1], op}, rule[2:]...)
+	out, err := exec.Command(path, args...).CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("iptables %s: %w: %s", strings.Join(args, " "), err, strings.TrimSpace(string(out)))
+	}
+	return nil
+}
+
+// NAT is nil when sandbox traffic to beyond this host is masqueraded, and
+// says why not otherwise; the caller logs it.
+func (n *Network) NAT() error { return n.natErr }
+
+// Close removes the masquerading rule. Sandboxes still running keep their
+// links and addresses; new ones cannot start.
+func (n *Network) Close() error {
+	n.mu.Lock()
+	if n.closed {
+		n.mu.Unlock()
+		return nil
+	}
+	n.closed = true
+	n.mu.Unlock()
+	if n.natRule == nil {
+		return nil
+	}
+	if err := iptables("-D", n.natRule); err != nil {
+		return fmt.Errorf("close network: %w", err)
+	}
+	return nil
+}
+
+// veth is an outbound sandbox's share of a Network.
+type veth struct {
+	net  *Network
+	slot int
+	// host is the host end's name.
+	host string
+	// hostAddr and addr are the host end's and the sandbox's addresses,
+	// in their /30.
+	hostAddr, addr netip.Prefix
+}
+
+// sandboxLink is the name of the veth's end inside the sandbox.
+const sandboxLink = "eth0"
+
+// newVeth reserves a /30 and creates its veth pair: the host end up, with
+// its address, and the other end as eth0 in the network namespace of
+// process pid, which the init stage sets up. (Created there, it is not
+// moved: a move waits for an RCU grace period, some 20 ms.)
+func (n *Network) newVeth(pid int) (*veth, error) {
+	c, err := openRtnl()
+	if err != nil {
+		return nil, err
+	}
+	defer c.Close()
+	// Slots that another process holds are tried once each at most.
+	for range outboundSlots {
+		slot, err := n.reserve()
+		if err != nil {
+			return nil, err
+		}
+		v := n.vethAt(slot)
+		err = c.addVeth(v.host, sandboxLink, pid)
+		if errors.Is(err, unix.EEXIST) {
+			// Another process's, if the host end's name is the one taken.
+			n.release(slot)
+			if _, ierr := ifIndex(v.host); ierr == nil {
+				continue
+			}
+		}
+		if err != nil {
+			n.release(slot)
+			return nil, fmt.Errorf("create veth %s: %w", v.host, err)
+		}
+		index, err := ifIndex(v.host)
+		if err == nil {
+			err = c.addAddr(index, v.hostAddr)
+		}
+		if err != nil {
+			v.remove()
+			return nil, fmt.Errorf("address of veth %s: %w", v.host, err)
+		}
+		return v, nil
+	}
+	return nil, fmt.Errorf("no free /30 in %v", outboundRange)
+}
+
+// vethAt names the veth and addresses of slot.
+func (n *Network) vethAt(slot int) *veth {
+	base := outboundRange.Addr().As4()
+	off := uint32(slot) * 4
+	base[2] += byte(off >> 8)
+	base[3] += byte(off)
+	first := netip.AddrFrom4(base)
+	return &veth{
+		net:      n,
+		slot:     slot,
+		host:     fmt.Sprintf("emb%x", slot),
+		hostAddr: netip.PrefixFrom(first.Next(), 30),
+		addr:     netip.PrefixFrom(first.Next().Next(), 30),
+	}
+}
+
+// reserve marks a free slot used.
+func (n *Network) reserve() (int, error) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.closed {
+		return 0, errors.New("network is closed")
+	}
+	for i := range outboundSlots {
+		slot := (n.next + i) % outboundSlots
+		if !n.used[slot] {
+			n.used[slot] = true
+			n.next = slot + 1
+			return slot, nil
+		}
+	}
+	return 0, fmt.Errorf("all %d /30s in %v are in use", outboundSlots, outboundRange)
+}
+
+func (n *Network) release(slot int) {
+	n.mu.Lock()
+	n.used[slot] = false
+	n.mu.Unlock()
+}
+
+// initNet is what the init stage needs to set its end of the veth up.
+func (v *veth) initNet() *initNet {
+	return &initNet{Addr: v.addr, Gateway: v.hostAddr.Addr()}
+}
+
+// remove deletes the pair, if it is still there, and frees the /30.
+func (v *veth) remove() error {
+	defer v.net.release(v.slot)
+	c, err := openRtnl()
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	// The pair goes by itself once the sandbox's namespace has gone.
+	if err := c.delLink(v.host); err != nil && !errors.Is(err, unix.ENODEV) {
+		return fmt.Errorf("delete veth %s: %w", v.host, err)
+	}
+	return nil
+}
+
+// hostsWithHost is the sandbox's /etc/hosts: base, or a default, with
+// HostAlias for addr.
+func hostsWithHost(base string, addr netip.Addr) string {
+	if base == "" {
+		base = "127.0.0.1\tlocalhost\n::1\tlocalhost\n"
+	}
+	if !strings.HasSuffix(base, "\n") {
+		base += "\n"
+	}
+	return base + addr.String() + "\t" + HostAlias + "\n"
+}
+
+// outboundUp is the init stage's half: it brings eth0, its end of the
+// veth, up with its address and routes everything through the host end.
+func outboundUp(n *initNet) error {
+	index, err := ifIndex(sandboxLink)
+	if err != nil {
+		return fmt.Errorf("find %s: %w", sandboxLink, err)
+	}
+	c, err := openRtnl()
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	if err := c.setUp(index); err != nil {
+		return fmt.Errorf("bring %s up: %w", sandboxLink, err)
+	}
+	if err := c.addAddr(index, n.Addr); err != nil {
+		return fmt.Errorf("address %v on %s: %w", n.Addr, sandboxLink, err)
+	}
+	if err := c.addDefaultRoute(index, n.Gateway); err != nil {
+		return fmt.Errorf("default route via %v: %w", n.Gateway, err)
+	}
+	return nil
+}
