@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"os"
 	"runtime"
+	"time"
 
 	"github.com/emberfn/ember/internal/environment"
 	"github.com/emberfn/ember/internal/sandbox"
@@ -48,7 +49,9 @@ func isolation(log *slog.Logger, disabled bool, spareImages int) (*environment.I
 			log.Warn("outbound sandboxes reach this host only, not beyond: no NAT", "err", err)
 		}
 	}
-	cgroups, err := cgroup.New(fmt.Sprintf("ember-%d", os.Getpid()))
+	// The start time in the name keeps a subtree that a killed ember left
+	// behind from blocking a later one with the same pid.
+	cgroups, err := cgroup.New(fmt.Sprintf("ember-%d-%d", os.Getpid(), time.Now().UnixNano()))
 	switch {
 	case errors.Is(err, cgroup.ErrUnsupported):
 		log.Warn("LIMITS ARE NOT ENFORCED: no usable cgroups; functions run sandboxed but without memory, CPU or pids limits or freezing", "err", err)
