@@ -218,6 +218,15 @@ func Start(spec Spec) (_ *Sandbox, err error) {
 			return nil, fmt.Errorf("start sandbox: outbound network: %w", err)
 		}
 	}
+	// The move into the cgroup waits for the kernel (milliseconds on v1):
+	// it runs while the init stage builds the sandbox, and must be done
+	// before the exec.
+	added := make(chan error, 1)
+	if spec.Cgroup != nil {
+		go func() { added <- spec.Cgroup.Add(cmd.Process.Pid) }()
+	} else {
+		added <- nil
+	}
 	err = json.NewEncoder(specW).Encode(is)
 	if cerr := specW.Close(); err == nil {
 		err = cerr
@@ -225,12 +234,8 @@ func Start(spec Spec) (_ *Sandbox, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("start sandbox: send spec: %w", err)
 	}
-	if spec.Cgroup != nil {
-		if err := spec.Cgroup.Add(cmd.Process.Pid); err != nil {
-			return nil, fmt.Errorf("start sandbox: add to cgroup: %w", err)
-		}
-	}
 	msg, err := s.readStatus()
+	addErr := <-added
 	switch {
 	case err == io.EOF:
 		return nil, fmt.Errorf("start sandbox: init stage ended before it was ready")
@@ -240,6 +245,9 @@ func Start(spec Spec) (_ *Sandbox, err error) {
 		return nil, fmt.Errorf("start sandbox: %w", msg.err())
 	case !msg.Ready:
 		return nil, fmt.Errorf("start sandbox: unexpected message from init stage")
+	}
+	if addErr != nil {
+		return nil, fmt.Errorf("start sandbox: add to cgroup: %w", addErr)
 	}
 	// After pivot_root nothing is mounted on root any more, in any mount
 	// namespace: it can go now, so that it is not left behind even by a

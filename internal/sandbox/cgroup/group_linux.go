@@ -259,11 +259,22 @@ func (g *Group) FD() (int, bool) {
 // hierarchy's directory and the cgroup2 one. Its children from then on are
 // born in the group.
 func (g *Group) Add(pid int) error {
+	// Each hierarchy's move waits for the kernel to synchronise its
+	// global threadgroup lock (an RCU grace period, milliseconds): made at
+	// once, the moves share the wait.
 	s := strconv.Itoa(pid)
-	for _, dir := range g.dirs {
-		if err := writeFile(filepath.Join(dir, "cgroup.procs"), s); err != nil {
-			return fmt.Errorf("add process %d to cgroup %s: %w", pid, g.name, err)
-		}
+	errs := make([]error, len(g.dirs))
+	var wg sync.WaitGroup
+	for i, dir := range g.dirs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = writeFile(filepath.Join(dir, "cgroup.procs"), s)
+		}()
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("add process %d to cgroup %s: %w", pid, g.name, err)
 	}
 	return nil
 }
