@@ -2,6 +2,7 @@ package main
 
 import (
 	"errors"
+	"flag"
 	"fmt"
 	"log/slog"
 	"os"
@@ -9,6 +10,7 @@ import (
 	"time"
 
 	"github.com/emberfn/ember/internal/environment"
+	"github.com/emberfn/ember/internal/function"
 	"github.com/emberfn/ember/internal/sandbox"
 	"github.com/emberfn/ember/internal/sandbox/cgroup"
 )
@@ -80,4 +82,30 @@ func isolation(log *slog.Logger, disabled bool, spareImages int) (*environment.I
 		}
 		os.RemoveAll(stateDir)
 	}, nil
+}
+
+// sandboxFlags are the flags of every command that runs functions in
+// sandboxes.
+type sandboxFlags struct {
+	noSandbox *bool
+	tmpMB     *int
+	network   *string
+}
+
+func addSandboxFlags(fs *flag.FlagSet) sandboxFlags {
+	return sandboxFlags{
+		noSandbox: fs.Bool("no-sandbox", false, "run functions as plain processes: no isolation, no limits"),
+		tmpMB:     fs.Int("ephemeral-storage", function.MinTmpMB, "size of /tmp in MB (512–10240)"),
+		network:   fs.String("network", function.NetworkOutbound, "the function's network: outbound (as on Lambda) or none (loopback only)"),
+	}
+}
+
+// apply puts the flags' figures into fn and checks it.
+func (f sandboxFlags) apply(fn *function.Config) error {
+	fn.EphemeralStorageMB = *f.tmpMB
+	fn.Network = *f.network
+	if err := fn.Validate(); err != nil {
+		return &usageError{err.Error()}
+	}
+	return nil
 }

@@ -43,10 +43,8 @@ func rieCommand(ctx context.Context, args, environ []string, stdout, stderr io.W
 	maxConc := fs.Int("max-concurrency", 1000, "most environments running at once; past it invocations are throttled (429)")
 	queue := fs.Duration("queue-timeout", 0, "how long an invocation waits for an environment at the limit before a 429 (0: none)")
 	idle := fs.Duration("idle-timeout", 10*time.Minute, "how long an idle environment lives")
-	noSandbox := fs.Bool("no-sandbox", false, "run functions as plain processes: no isolation, no limits")
 	spares := fs.Int("prepared-sandboxes", 1, "sandboxes kept built ahead for cold starts")
-	tmpMB := fs.Int("ephemeral-storage", function.MinTmpMB, "size of /tmp in MB (512–10240)")
-	network := fs.String("network", function.NetworkOutbound, "the function's network: outbound (as on Lambda) or none (loopback only)")
+	sandboxed := addSandboxFlags(fs)
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "Usage: ember rie [flags] [BOOTSTRAP [ARGS...] [HANDLER]]")
 		fmt.Fprintln(stderr, "Serves POST /2015-03-31/functions/function/invocations, as aws-lambda-rie does.")
@@ -67,12 +65,10 @@ func rieCommand(ctx context.Context, args, environ []string, stdout, stderr io.W
 	if err != nil {
 		return err
 	}
-	fn.EphemeralStorageMB = *tmpMB
-	fn.Network = *network
-	if err := fn.Validate(); err != nil {
-		return &usageError{err.Error()}
+	if err := sandboxed.apply(&fn); err != nil {
+		return err
 	}
-	iso, release, err := isolation(log, *noSandbox, 2)
+	iso, release, err := isolation(log, *sandboxed.noSandbox, 2)
 	if err != nil {
 		return err
 	}

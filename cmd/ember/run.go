@@ -48,9 +48,7 @@ func runCommand(ctx context.Context, args []string, stdin io.Reader, stdout, std
 	runtime := fs.String("runtime", "provided.al2023", "runtime name")
 	name := fs.String("name", "", "function name (default: the directory or zip's base name)")
 	logLevel := fs.String("log-level", "warn", "ember's own log level: debug, info, warn, error")
-	noSandbox := fs.Bool("no-sandbox", false, "run the function as a plain process: no isolation, no limits")
-	tmpMB := fs.Int("ephemeral-storage", function.MinTmpMB, "size of /tmp in MB (512–10240)")
-	network := fs.String("network", function.NetworkOutbound, "the function's network: outbound (as on Lambda) or none (loopback only)")
+	sandboxed := addSandboxFlags(fs)
 	env := envFlags{}
 	fs.Var(env, "env", "function variable KEY=VALUE (repeatable)")
 	fs.Usage = func() {
@@ -103,14 +101,11 @@ func runCommand(ctx context.Context, args []string, stdin io.Reader, stdout, std
 		Timeout:  time.Duration(*timeout * float64(time.Second)),
 		CodeDir:  codeDir,
 		Env:      env,
-
-		EphemeralStorageMB: *tmpMB,
-		Network:            *network,
 	}.WithDefaults()
-	if err := fn.Validate(); err != nil {
-		return &usageError{err.Error()}
+	if err := sandboxed.apply(&fn); err != nil {
+		return err
 	}
-	iso, release, err := isolation(log, *noSandbox, 0)
+	iso, release, err := isolation(log, *sandboxed.noSandbox, 0)
 	if err != nil {
 		return err
 	}

@@ -152,13 +152,6 @@ func (e *Environment) RuntimeAPI() string { return e.apiAddr }
 // LogStream is the environment's log stream name.
 func (e *Environment) LogStream() string { return e.logStream }
 
-// Warm reports whether the runtime is initialised and waiting.
-func (e *Environment) Warm() bool {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	return e.proc != nil
-}
-
 // run is one invocation in this environment.
 type run struct {
 	req          invocation.Request

@@ -107,20 +107,7 @@ func TestSandboxDenials(t *testing.T) {
 
 func TestSandboxHostLoopbackUnreachable(t *testing.T) {
 	iso := isolated(t)
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	go func() {
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				return
-			}
-			c.Close()
-		}
-	}()
+	l := acceptingListener(t, "127.0.0.1:0")
 	e, _ := newProbe(t, iso, 128)
 	r, _ := probe(t, e, `{"action":"connect","addr":"`+l.Addr().String()+`"}`)
 	if r.OK {
@@ -285,25 +272,8 @@ func TestSandboxNetworkModes(t *testing.T) {
 	iso.Network = network
 
 	// A service of the host on every address, and one on loopback only.
-	open := func(addr string) net.Listener {
-		l, err := net.Listen("tcp", addr)
-		if err != nil {
-			t.Fatal(err)
-		}
-		go func() {
-			for {
-				c, err := l.Accept()
-				if err != nil {
-					return
-				}
-				c.Close()
-			}
-		}()
-		t.Cleanup(func() { l.Close() })
-		return l
-	}
-	public := open("0.0.0.0:0").Addr().(*net.TCPAddr).Port
-	private := open("127.0.0.1:0").Addr().(*net.TCPAddr).Port
+	public := acceptingListener(t, "0.0.0.0:0").Addr().(*net.TCPAddr).Port
+	private := acceptingListener(t, "127.0.0.1:0").Addr().(*net.TCPAddr).Port
 
 	out, _ := newEnv(t, "probe", func(o *Options) { o.Isolation = iso; o.Function.Network = function.NetworkOutbound })
 	if r, _ := probe(t, out, fmt.Sprintf(`{"action":"connect","addr":"%s:%d"}`, sandbox.HostAlias, public)); !r.OK {
@@ -318,4 +288,25 @@ func TestSandboxNetworkModes(t *testing.T) {
 	if r, _ := probe(t, none, `{"action":"interfaces"}`); strings.Join(r.List, ",") != "lo" {
 		t.Errorf("none: interfaces %v", r.List)
 	}
+}
+
+// acceptingListener listens at addr and accepts and closes connections
+// until the test ends.
+func acceptingListener(t *testing.T, addr string) net.Listener {
+	t.Helper()
+	l, err := net.Listen("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			c.Close()
+		}
+	}()
+	t.Cleanup(func() { l.Close() })
+	return l
 }
