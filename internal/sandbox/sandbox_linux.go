@@ -449,16 +449,18 @@ func (s *Sandbox) Destroy() error {
 		return nil
 	}
 	s.phase = phaseDestroyed
+	// Killed before its release pipe closes: an init stage still waiting
+	// would otherwise see the close, give up and exit on its own.
+	var errs []error
+	if err := s.cmd.Process.Kill(); err != nil && !errors.Is(err, os.ErrProcessDone) {
+		errs = append(errs, err)
+	}
 	if s.goPipe != nil {
 		s.goPipe.Close()
 		s.goPipe = nil
 	}
 	s.mu.Unlock()
 
-	var errs []error
-	if err := s.cmd.Process.Kill(); err != nil && !errors.Is(err, os.ErrProcessDone) {
-		errs = append(errs, err)
-	}
 	select {
 	case <-s.done:
 	case <-time.After(stepTimeout):
