@@ -1,13 +1,29 @@
 #!/usr/bin/env bash
-# Builds ember and the example function, then serves the example through
-# `ember rie` on 127.0.0.1:8080. Invoke it with:
-#   curl -XPOST localhost:8080/2015-03-31/functions/function/invocations -d '{"name":"ember"}'
+# Builds ember and the example functions, starts `ember serve` (the Lambda
+# API on 127.0.0.1:3001, state under $XDG_DATA_HOME/ember), deploys every
+# function in examples/, invokes hello once, and keeps serving until
+# interrupted. Then, from another shell:
+#   aws lambda invoke --endpoint-url http://127.0.0.1:3001 --function-name hello out.json
+#   ./ember invoke hello --payload '{"name":"ember"}'   (the binary is left in .bin/)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-out=$(mktemp -d)
-trap 'rm -rf "$out"' EXIT
-CGO_ENABLED=0 go build -o "$out/ember" ./cmd/ember
-mkdir -p "$out/hello"
-CGO_ENABLED=0 go build -o "$out/hello/bootstrap" ./examples/hello
-echo "ember rie: POST http://127.0.0.1:8080/2015-03-31/functions/function/invocations" >&2
-exec "$out/ember" rie --runtime-interface-emulator-address 127.0.0.1:8080 "$out/hello/bootstrap"
+bin=.bin
+mkdir -p "$bin"
+CGO_ENABLED=0 go build -o "$bin/ember" ./cmd/ember
+"$bin/ember" serve "$@" &
+serve=$!
+trap 'kill -TERM $serve 2>/dev/null; wait $serve' EXIT INT TERM
+for _ in $(seq 100); do
+  "$bin/ember" ls >/dev/null 2>&1 && break
+  kill -0 $serve 2>/dev/null || exit 1
+  sleep 0.1
+done
+for dir in examples/*/; do
+  name=$(basename "$dir")
+  mkdir -p "$bin/examples/$name"
+  CGO_ENABLED=0 go build -o "$bin/examples/$name/bootstrap" "./$dir"
+  "$bin/ember" deploy "$name" "$bin/examples/$name"
+done
+"$bin/ember" invoke hello --payload '{"name":"ember"}'
+echo "ember serve: Lambda API on http://127.0.0.1:3001 (aws lambda ... --endpoint-url http://127.0.0.1:3001); Ctrl-C stops it" >&2
+wait $serve

@@ -24,6 +24,12 @@ import (
 const usage = `ember runs AWS Lambda functions with Lambda's execution model.
 
 Usage:
+  ember serve [flags]                      serve the Lambda API for the AWS CLI and SDKs
+  ember deploy NAME PATH [flags]           create or update a function from a directory or zip
+  ember invoke NAME [flags]                invoke a function and print its response
+  ember logs NAME [-f]                     print a function's logs
+  ember ls                                 list the functions
+  ember rm NAME                            delete a function
   ember rie [flags] [BOOTSTRAP [ARGS...]]  serve the runtime interface emulator's invoke endpoint
   ember run PATH [flags]                   invoke a function in a directory or zip once
   ember version                            print the version
@@ -58,6 +64,10 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	}
 	var err error
 	switch args[1] {
+	case "serve":
+		err = serveCommand(ctx, args[2:], os.Environ(), stdout, stderr)
+	case "deploy", "invoke", "logs", "ls", "rm":
+		err = clientCommand(ctx, args[1], args[2:], os.Environ(), stdin, stdout, stderr)
 	case "rie":
 		err = rieCommand(ctx, args[2:], os.Environ(), stdout, stderr, false)
 	case "run":

@@ -26,6 +26,22 @@ type awsError struct {
 	body   any
 }
 
+// Error is an AWS error without a class of ember's, such as a failed
+// signature check: the edge gives its code, status and message as AWS does.
+type Error struct {
+	Status  int
+	Code    string
+	Message string
+	// CapitalMessage spells the body's member "Message", as a few of
+	// AWS's errors do.
+	CapitalMessage bool
+	// Bare leaves "Type" out of the body, as AWS's front end does for a
+	// request it could not authenticate.
+	Bare bool
+}
+
+func (e *Error) Error() string { return e.Code + ": " + e.Message }
+
 // translate maps an error of ember's classes to its AWS shape.
 func translate(err error) awsError {
 	msg := err.Error()
@@ -34,6 +50,7 @@ func translate(err error) awsError {
 		msg = ce.Message
 	}
 	var te *invocation.ThrottleError
+	var ae *Error
 	switch {
 	case errors.As(err, &te):
 		return awsError{http.StatusTooManyRequests, "TooManyRequestsException",
@@ -42,6 +59,31 @@ func translate(err error) awsError {
 		return awsError{http.StatusRequestEntityTooLarge, "RequestEntityTooLargeException", ErrorBody{Type: "User", Message: msg}}
 	case errors.Is(err, invocation.ErrInvalidContent):
 		return awsError{http.StatusBadRequest, "InvalidRequestContentException", ErrorBody{Type: "User", Message: msg}}
+	case errors.As(err, &ae):
+		if ae.Bare {
+			return awsError{ae.Status, ae.Code, struct {
+				Message string `json:"message"`
+			}{ae.Message}}
+		}
+		if ae.CapitalMessage {
+			return awsError{ae.Status, ae.Code, struct {
+				Type    string `json:"Type"`
+				Message string `json:"Message"`
+			}{"User", ae.Message}}
+		}
+		return awsError{ae.Status, ae.Code, ErrorBody{Type: "User", Message: ae.Message}}
+	case errors.Is(err, invocation.ErrValidation):
+		return awsError{http.StatusBadRequest, "ValidationException", ErrorBody{Type: "User", Message: msg}}
+	case errors.Is(err, invocation.ErrPrecondition):
+		return awsError{http.StatusPreconditionFailed, "PreconditionFailedException", ErrorBody{Type: "User", Message: msg}}
+	case errors.Is(err, invocation.ErrUnsupportedMedia):
+		return awsError{http.StatusUnsupportedMediaType, "UnsupportedMediaTypeException", ErrorBody{Type: "User", Message: msg}}
+	case errors.Is(err, invocation.ErrUnavailable):
+		return awsError{http.StatusServiceUnavailable, "ServiceException",
+			struct {
+				Type    string `json:"Type"`
+				Message string `json:"Message"`
+			}{"Service", msg}}
 	case errors.Is(err, invocation.ErrInvalid):
 		return awsError{http.StatusBadRequest, "InvalidParameterValueException", ErrorBody{Type: "User", Message: msg}}
 	case errors.Is(err, invocation.ErrConflict):

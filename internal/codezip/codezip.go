@@ -50,6 +50,9 @@ func extract(zr *zip.Reader, dir string, maxUnpacked int64) (int64, error) {
 			continue
 		}
 		dst := filepath.Join(dir, name)
+		if err := noLinkOnPath(dir, name); err != nil {
+			return total, fmt.Errorf("extract %s: %w", f.Name, err)
+		}
 		mode := f.Mode()
 		switch {
 		case mode.IsDir():
@@ -72,6 +75,28 @@ func extract(zr *zip.Reader, dir string, maxUnpacked int64) (int64, error) {
 		}
 	}
 	return total, nil
+}
+
+// noLinkOnPath refuses a name under dir that passes through, or is, a
+// symbolic link the archive made earlier: a chain of links that are each
+// harmless on their own (s -> ".", l -> "s/..") can otherwise lead a later
+// entry (l/x) out of dir.
+func noLinkOnPath(dir, name string) error {
+	path := dir
+	for _, part := range strings.Split(name, string(filepath.Separator)) {
+		path = filepath.Join(path, part)
+		st, err := os.Lstat(path)
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		if st.Mode()&fs.ModeSymlink != 0 {
+			return fmt.Errorf("%w: %s passes through a symbolic link", ErrUnsafe, name)
+		}
+	}
+	return nil
 }
 
 // ErrTooLarge is returned when the unpacked size passes the limit.

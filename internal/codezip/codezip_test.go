@@ -96,3 +96,74 @@ func TestUnpackedLimit(t *testing.T) {
 		t.Errorf("at the limit: %v", err)
 	}
 }
+
+func TestCreateRoundTrip(t *testing.T) {
+	src := t.TempDir()
+	if err := os.WriteFile(filepath.Join(src, "bootstrap"), []byte("#!/bin/sh\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(filepath.Join(src, "lib", "sub"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(src, "lib", "sub", "data.txt"), []byte("data"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink("sub/data.txt", filepath.Join(src, "lib", "link")); err != nil {
+		t.Fatal(err)
+	}
+	zipPath := filepath.Join(t.TempDir(), "code.zip")
+	f, err := os.Create(zipPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := Create(src, f); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+	dst := t.TempDir()
+	if _, err := Extract(zipPath, dst, 0); err != nil {
+		t.Fatal(err)
+	}
+	st, err := os.Stat(filepath.Join(dst, "bootstrap"))
+	if err != nil || st.Mode().Perm() != 0o755 {
+		t.Errorf("bootstrap: %v, %v; want mode 0755", st, err)
+	}
+	if b, err := os.ReadFile(filepath.Join(dst, "lib", "link")); err != nil || string(b) != "data" {
+		t.Errorf("lib/link reads %q, %v; want the linked file's data", b, err)
+	}
+}
+
+func TestExtractRefusesSymlinkChains(t *testing.T) {
+	var buf bytes.Buffer
+	zw := zip.NewWriter(&buf)
+	for _, e := range []entry{
+		{"s", ".", fs.ModeSymlink | 0o777},
+		{"l", "s/..", fs.ModeSymlink | 0o777},
+		{"l/x", "escaped", 0o644},
+	} {
+		hdr := &zip.FileHeader{Name: e.name}
+		hdr.SetMode(e.mode)
+		w, err := zw.CreateHeader(hdr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		w.Write([]byte(e.body))
+	}
+	if err := zw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	parent := t.TempDir()
+	dir := filepath.Join(parent, "code")
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	_, err := ExtractReader(bytes.NewReader(buf.Bytes()), int64(buf.Len()), dir, 0)
+	if !errors.Is(err, ErrUnsafe) {
+		t.Errorf("extract of a symlink chain: %v; want ErrUnsafe", err)
+	}
+	if _, err := os.Stat(filepath.Join(parent, "x")); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("a file escaped the extraction directory: %v", err)
+	}
+}

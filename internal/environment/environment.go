@@ -29,6 +29,9 @@ type Options struct {
 	// Logs receives the function's log lines, runtime output and
 	// START/END/REPORT alike.
 	Logs io.Writer
+	// LogsFor, when set, gives each environment its own writer, named by
+	// its log stream; Logs is then unused.
+	LogsFor func(stream string) io.Writer
 	// Log is ember's own log.
 	Log *slog.Logger
 	// RuntimeAPIAddr is where the Runtime API listens; the default
@@ -118,9 +121,12 @@ func New(opts Options) (*Environment, error) {
 		opts:      opts,
 		log:       opts.Log.With("function", fn.Name, "version", fn.Version),
 		logStream: time.Now().UTC().Format("2006/01/02") + "/[" + fn.Version + "]" + stream[:8] + stream[9:13] + stream[14:18] + stream[19:23] + stream[24:],
-		logs:      &logWriter{out: opts.Logs},
 		id:        "env-" + stream[24:],
 		iso:       opts.Isolation,
+	}
+	e.logs = &logWriter{out: opts.Logs}
+	if opts.LogsFor != nil {
+		e.logs.out = opts.LogsFor(e.logStream)
 	}
 	e.api = runtimeapi.New(e.log)
 	if e.iso != nil {

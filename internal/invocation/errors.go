@@ -15,6 +15,13 @@ var (
 	ErrNotFound       = errors.New("not found")
 	ErrConflict       = errors.New("conflict")
 	ErrUnavailable    = errors.New("service unavailable")
+	// ErrValidation is a request that breaks a constraint of the API's
+	// model (a pattern, a range, an enum).
+	ErrValidation = errors.New("validation error")
+	// ErrPrecondition is a revision id that no longer matches.
+	ErrPrecondition = errors.New("precondition failed")
+	// ErrUnsupportedMedia is a body of a content type the API refuses.
+	ErrUnsupportedMedia = errors.New("unsupported media type")
 )
 
 // Reasons given with a throttle, as Lambda's TooManyRequestsException names them.

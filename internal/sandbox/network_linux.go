@@ -6,8 +6,10 @@ import (
 	"net/netip"
 	"os"
 	"os/exec"
+	"slices"
 	"strings"
 	"sync"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -56,14 +58,49 @@ func NewNetwork() (*Network, error) {
 		return nil, fmt.Errorf("new network: enable forwarding: %w", err)
 	}
 	n := &Network{}
+	removeStaleRules()
 	rule := []string{"-t", "nat", "POSTROUTING", "-s", outboundRange.String(),
 		"!", "-d", outboundRange.String(), "-j", "MASQUERADE", "-w"}
-	if err := iptables("-A", rule); err != nil {
+	// A comment of its own tells this Network's rule from the same rule
+	// of another ember process, so that Close deletes its own.
+	named := append(slices.Clone(rule), "-m", "comment", "--comment", fmt.Sprintf("ember-%d-%d", os.Getpid(), time.Now().UnixNano()))
+	if err := iptables("-A", named); err == nil {
+		n.natRule = named
+	} else if err := iptables("-A", rule); err != nil {
 		n.natErr = fmt.Errorf("no NAT for sandboxes: %w", err)
 	} else {
 		n.natRule = rule
 	}
 	return n, nil
+}
+
+// removeStaleRules deletes the masquerading rules of ember processes that
+// are gone without closing their Network (killed, say): each rule's comment
+// names its process.
+func removeStaleRules() {
+	path, err := exec.LookPath("iptables")
+	if err != nil {
+		return
+	}
+	out, err := exec.Command(path, "-w", "-t", "nat", "-S", "POSTROUTING").Output()
+	if err != nil {
+		return
+	}
+	for _, line := range strings.Split(string(out), "\n") {
+		fields := strings.Fields(line)
+		i := slices.Index(fields, "--comment")
+		if len(fields) < 2 || fields[0] != "-A" || i < 0 || i+1 >= len(fields) {
+			continue
+		}
+		var pid, nanos int64
+		if _, err := fmt.Sscanf(strings.Trim(fields[i+1], `"`), "ember-%d-%d", &pid, &nanos); err != nil {
+			continue
+		}
+		if unix.Kill(int(pid), 0) == nil || pid == int64(os.Getpid()) {
+			continue
+		}
+		exec.Command(path, append([]string{"-w", "-t", "nat", "-D"}, fields[1:]...)...).Run()
+	}
 }
 
 // iptables runs the iptables program with op (-A, -D, -C) before rule's

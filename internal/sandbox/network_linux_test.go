@@ -5,6 +5,7 @@ import (
 	"io"
 	"net"
 	"net/netip"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -220,5 +221,34 @@ func TestOutboundStartupTime(t *testing.T) {
 	t.Logf("p50 veth pair with the host end's address: create %v, delete %v", p50(creates), p50(removes))
 	if _, err := exec.LookPath("iptables"); err != nil {
 		t.Logf("no iptables here: %v", err)
+	}
+}
+
+// TestStaleRulesRemoved checks that a Network removes the masquerading
+// rule that a killed ember process left, and keeps those of live ones.
+func TestStaleRulesRemoved(t *testing.T) {
+	needSandbox(t)
+	if _, err := exec.LookPath("iptables"); err != nil {
+		t.Skip("no iptables program: install iptables to test NAT")
+	}
+	rule := func(comment string) []string {
+		return []string{"-t", "nat", "POSTROUTING", "-s", outboundRange.String(), "!", "-d", outboundRange.String(),
+			"-j", "MASQUERADE", "-w", "-m", "comment", "--comment", comment}
+	}
+	// No process has a pid past the kernel's maximum, 2^22.
+	stale, live := rule("ember-4194400-1"), rule(fmt.Sprintf("ember-%d-1", os.Getppid()))
+	for _, r := range [][]string{stale, live} {
+		if err := iptables("-A", r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	t.Cleanup(func() { iptables("-D", live) })
+	needNetwork(t)
+	if iptables("-C", stale) == nil {
+		iptables("-D", stale)
+		t.Error("the rule of a process that is gone is still there")
+	}
+	if err := iptables("-C", live); err != nil {
+		t.Errorf("the rule of a live process was removed: %v", err)
 	}
 }

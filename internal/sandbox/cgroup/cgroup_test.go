@@ -597,16 +597,26 @@ func TestFreezeThrottled(t *testing.T) {
 		g := newTestGroup(t, m, "throttled", Limits{CPU: 0.05})
 		h := startHelper(t, g, "spin")
 		h.send(t, "go")
-		// 5 ms of CPU per 100 ms period: after its first 5 ms it is throttled.
-		time.Sleep(30 * time.Millisecond)
-		start := time.Now()
-		if err := g.Freeze(); err != nil {
-			t.Fatal(err)
+		// 5 ms of CPU per 100 ms period: after its first 5 ms it is
+		// throttled. A freeze that waits for the period to end takes up to
+		// 95 ms; the best of three attempts keeps a busy machine's noise out.
+		best := time.Hour
+		for attempt := range 3 {
+			if attempt > 0 {
+				if err := g.Thaw(); err != nil {
+					t.Fatal(err)
+				}
+			}
+			time.Sleep(30 * time.Millisecond)
+			start := time.Now()
+			if err := g.Freeze(); err != nil {
+				t.Fatal(err)
+			}
+			best = min(best, time.Since(start))
 		}
-		took := time.Since(start)
-		t.Logf("froze a throttled group in %v", took)
-		if took > 50*time.Millisecond {
-			t.Errorf("freezing a throttled group took %v", took)
+		t.Logf("froze a throttled group in %v (best of 3)", best)
+		if best > 50*time.Millisecond {
+			t.Errorf("freezing a throttled group took %v", best)
 		}
 		quota := filepath.Join(g.v1["cpu"], "cpu.cfs_quota_us")
 		want := "5000"

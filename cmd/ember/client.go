@@ -1,0 +1,301 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/emberfn/ember/internal/client"
+	"github.com/emberfn/ember/internal/codezip"
+	"github.com/emberfn/ember/internal/function"
+	"github.com/emberfn/ember/internal/sigv4"
+)
+
+// clientFlags are the flags of every command that talks to ember serve.
+type clientFlags struct {
+	endpoint *string
+	region   *string
+}
+
+func addClientFlags(fs *flag.FlagSet, env map[string]string) clientFlags {
+	endpoint := env["EMBER_ENDPOINT"]
+	if endpoint == "" {
+		endpoint = "http://" + serveDefaultAddr
+	}
+	region := env["AWS_REGION"]
+	if region == "" {
+		region = function.DefaultRegion
+	}
+	return clientFlags{
+		endpoint: fs.String("endpoint", endpoint, "ember serve's Lambda API (or $EMBER_ENDPOINT)"),
+		region:   fs.String("region", region, "region to sign requests for"),
+	}
+}
+
+// client returns the API client; requests are signed when the
+// environment holds AWS access keys, as the AWS CLI's are.
+func (f clientFlags) client(env map[string]string) *client.Client {
+	o := client.Options{Endpoint: *f.endpoint, Region: *f.region}
+	if id, secret := env["AWS_ACCESS_KEY_ID"], env["AWS_SECRET_ACCESS_KEY"]; id != "" && secret != "" {
+		o.Credentials = &sigv4.Credentials{AccessKeyID: id, SecretAccessKey: secret, SessionToken: env["AWS_SESSION_TOKEN"]}
+	}
+	return client.New(o)
+}
+
+// multiFlag collects a repeated flag.
+type multiFlag []string
+
+func (m *multiFlag) String() string     { return strings.Join(*m, ",") }
+func (m *multiFlag) Set(v string) error { *m = append(*m, v); return nil }
+
+// clientCommand runs deploy, invoke, logs, ls and rm against ember serve.
+func clientCommand(ctx context.Context, cmd string, args, environ []string, stdin io.Reader, stdout, stderr io.Writer) error {
+	env := envMap(environ)
+	fs := flag.NewFlagSet(cmd, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	cf := addClientFlags(fs, env)
+	var run func(c *client.Client, args []string) error
+	var usageLine string
+	switch cmd {
+	case "deploy":
+		usageLine = "ember deploy NAME PATH [flags]: create or update the function NAME from a directory or .zip file"
+		runtime := fs.String("runtime", "provided.al2023", "the function's runtime")
+		handler := fs.String("handler", "", "the function's handler")
+		memory := fs.Int("memory", 0, "memory in MB (default 128 for a new function, else unchanged)")
+		timeout := fs.Int("timeout", 0, "timeout in seconds (default 3 for a new function, else unchanged)")
+		tmp := fs.Int("ephemeral-storage", 0, "size of /tmp in MB (default 512 for a new function, else unchanged)")
+		role := fs.String("role", "arn:aws:iam::"+function.DefaultAccountID+":role/ember-function", "the function's execution role")
+		publish := fs.Bool("publish", false, "publish a version")
+		var envs multiFlag
+		fs.Var(&envs, "env", "an environment variable K=V (repeatable; replaces all of them when given)")
+		run = func(c *client.Client, args []string) error {
+			if len(args) != 2 {
+				return &usageError{"deploy needs NAME and PATH"}
+			}
+			vars, err := parseEnv(envs)
+			if err != nil {
+				return err
+			}
+			zip, err := readCode(args[1])
+			if err != nil {
+				return err
+			}
+			return deploy(ctx, c, stdout, args[0], zip, deployOptions{
+				runtime: *runtime, handler: *handler, role: *role, memory: *memory, timeout: *timeout,
+				tmp: *tmp, env: vars, publish: *publish,
+			})
+		}
+	case "invoke":
+		usageLine = "ember invoke NAME [flags]: invoke a function; its response on stdout, its REPORT on stderr"
+		payload := fs.String("payload", "", "the event, as JSON")
+		event := fs.String("event", "", "a file holding the event ('-': standard input)")
+		async := fs.Bool("async", false, "invoke asynchronously (Event): the event is queued and the call returns")
+		qualifier := fs.String("qualifier", "", "version or alias to invoke")
+		run = func(c *client.Client, args []string) error {
+			if len(args) != 1 {
+				return &usageError{"invoke needs NAME"}
+			}
+			body := []byte(*payload)
+			if *event != "" {
+				if *payload != "" {
+					return &usageError{"give --payload or --event, not both"}
+				}
+				var err error
+				if body, err = readEvent(*event, stdin); err != nil {
+					return err
+				}
+			}
+			return invokeFunction(ctx, c, stdout, stderr, client.InvokeInput{
+				FunctionName: args[0], Qualifier: *qualifier, Payload: body,
+				InvocationType: map[bool]string{true: "Event", false: "RequestResponse"}[*async],
+				LogTail:        !*async,
+			})
+		}
+	case "logs":
+		usageLine = "ember logs NAME [flags]: print the function's log lines"
+		follow := fs.Bool("f", false, "follow: keep printing new lines")
+		since := fs.Duration("since", 0, "only lines of the last DURATION (default: every line kept)")
+		run = func(c *client.Client, args []string) error {
+			if len(args) != 1 {
+				return &usageError{"logs needs NAME"}
+			}
+			var from time.Time
+			if *since > 0 {
+				from = time.Now().Add(-*since)
+			}
+			err := c.Logs(ctx, args[0], from, *follow, stdout)
+			if errors.Is(err, context.Canceled) {
+				return nil
+			}
+			return err
+		}
+	case "ls":
+		usageLine = "ember ls: list the functions"
+		run = func(c *client.Client, args []string) error {
+			if len(args) != 0 {
+				return &usageError{"ls takes no arguments"}
+			}
+			fns, err := c.ListFunctions(ctx)
+			if err != nil {
+				return err
+			}
+			tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "NAME\tRUNTIME\tMEMORY\tTIMEOUT\tCODE SIZE\tLAST MODIFIED")
+			for _, f := range fns {
+				fmt.Fprintf(tw, "%s\t%s\t%d MB\t%d s\t%d\t%s\n", f.FunctionName, f.Runtime, f.MemorySize, f.Timeout, f.CodeSize, f.LastModified)
+			}
+			return tw.Flush()
+		}
+	case "rm":
+		usageLine = "ember rm NAME: delete the function with its versions and aliases"
+		run = func(c *client.Client, args []string) error {
+			if len(args) != 1 {
+				return &usageError{"rm needs NAME"}
+			}
+			if err := c.DeleteFunction(ctx, args[0], ""); err != nil {
+				return err
+			}
+			fmt.Fprintf(stdout, "deleted %s\n", args[0])
+			return nil
+		}
+	}
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "Usage: "+usageLine)
+		fs.PrintDefaults()
+	}
+	// Flags may follow the positional arguments, as in "deploy NAME PATH --memory 256".
+	var positional []string
+	rest := args
+	for {
+		if err := fs.Parse(rest); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				return nil
+			}
+			return &usageError{err.Error()}
+		}
+		if fs.NArg() == 0 {
+			break
+		}
+		positional = append(positional, fs.Arg(0))
+		rest = fs.Args()[1:]
+	}
+	return run(cf.client(env), positional)
+}
+
+type deployOptions struct {
+	runtime, handler, role string
+	memory, timeout, tmp   int
+	env                    map[string]string
+	publish                bool
+}
+
+// deploy creates the function, or updates the code and configuration of
+// the one that exists.
+func deploy(ctx context.Context, c *client.Client, stdout io.Writer, name string, zip []byte, o deployOptions) error {
+	intp := func(v int) *int {
+		if v == 0 {
+			return nil
+		}
+		return &v
+	}
+	_, err := c.GetFunctionConfiguration(ctx, name, "")
+	var ae *client.APIError
+	var cfg client.FunctionConfiguration
+	switch {
+	case errors.As(err, &ae) && ae.Code == "ResourceNotFoundException":
+		cfg, err = c.CreateFunction(ctx, client.CreateFunctionInput{
+			FunctionName: name, Runtime: o.runtime, Role: o.role, Handler: o.handler, ZipFile: zip,
+			MemorySize: intp(o.memory), Timeout: intp(o.timeout), EphemeralStorageMB: intp(o.tmp),
+			Environment: o.env, Publish: o.publish,
+		})
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "created %s (%s, %d MB, %d s, code %s)\n", cfg.FunctionName, cfg.Runtime, cfg.MemorySize, cfg.Timeout, cfg.CodeSha256)
+	case err != nil:
+		return err
+	default:
+		in := client.UpdateFunctionConfigurationInput{
+			FunctionName: name, Runtime: &o.runtime, MemorySize: intp(o.memory), Timeout: intp(o.timeout),
+			EphemeralStorageMB: intp(o.tmp), Environment: o.env,
+		}
+		if o.handler != "" {
+			in.Handler = &o.handler
+		}
+		if _, err := c.UpdateFunctionConfiguration(ctx, in); err != nil {
+			return err
+		}
+		if cfg, err = c.UpdateFunctionCode(ctx, name, zip, o.publish); err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "updated %s (code %s)\n", cfg.FunctionName, cfg.CodeSha256)
+	}
+	if o.publish {
+		fmt.Fprintf(stdout, "published version %s\n", cfg.Version)
+	}
+	return nil
+}
+
+// invokeFunction prints the response on stdout and the invocation's
+// REPORT on stderr; a function error makes the command fail.
+func invokeFunction(ctx context.Context, c *client.Client, stdout, stderr io.Writer, in client.InvokeInput) error {
+	out, err := c.Invoke(ctx, in)
+	if err != nil {
+		return err
+	}
+	if in.InvocationType == "Event" {
+		fmt.Fprintf(stderr, "accepted: request id %s\n", out.RequestID)
+		return nil
+	}
+	stdout.Write(out.Payload)
+	if len(out.Payload) > 0 && !bytes.HasSuffix(out.Payload, []byte("\n")) {
+		fmt.Fprintln(stdout)
+	}
+	for _, line := range strings.Split(out.LogResult, "\n") {
+		if strings.HasPrefix(line, "REPORT ") {
+			fmt.Fprintln(stderr, line)
+		}
+	}
+	if out.FunctionError != "" {
+		return &exitError{code: 1}
+	}
+	return nil
+}
+
+// readCode reads a .zip file, or zips a directory.
+func readCode(path string) ([]byte, error) {
+	st, err := os.Stat(path)
+	if err != nil {
+		return nil, err
+	}
+	if !st.IsDir() {
+		return os.ReadFile(path)
+	}
+	var buf bytes.Buffer
+	if err := codezip.Create(path, &buf); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
+}
+
+func parseEnv(kvs []string) (map[string]string, error) {
+	if len(kvs) == 0 {
+		return nil, nil
+	}
+	m := make(map[string]string, len(kvs))
+	for _, kv := range kvs {
+		k, v, ok := strings.Cut(kv, "=")
+		if !ok || k == "" {
+			return nil, &usageError{fmt.Sprintf("--env %q is not K=V", kv)}
+		}
+		m[k] = v
+	}
+	return m, nil
+}

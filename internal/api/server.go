@@ -1,0 +1,248 @@
+package api
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/emberfn/ember/internal/invocation"
+	"github.com/emberfn/ember/internal/invoke"
+	"github.com/emberfn/ember/internal/logstore"
+	"github.com/emberfn/ember/internal/sigv4"
+	"github.com/emberfn/ember/internal/store"
+)
+
+// Limits of the Lambda API's requests.
+const (
+	// maxControlBody is CreateFunction's limit: a 50 MB zip, base64'd in
+	// JSON.
+	maxControlBody = 70167211
+	// MaxZipped is Lambda's limit on a zip uploaded directly.
+	MaxZipped = 50 * 1024 * 1024
+	// minUnreserved is the concurrency Lambda keeps for functions without
+	// a reservation.
+	minUnreserved = 100
+)
+
+// Options configure the Lambda API server.
+type Options struct {
+	Store  *store.Store
+	Invoke *invoke.Service
+	Logs   *logstore.Store
+	// Region and AccountID make the ARNs.
+	Region    string
+	AccountID string
+	// Keys, when set, are the access keys whose SigV4 signatures are
+	// accepted; every request must then be signed.
+	Keys sigv4.Keys
+	// AccountConcurrency is the server-wide limit GetAccountSettings
+	// reports.
+	AccountConcurrency int
+	Log                *slog.Logger
+	Now                func() time.Time
+}
+
+// Server serves the Lambda API 2015-03-31 and ember's own endpoints
+// beside it.
+type Server struct {
+	opts Options
+	log  *slog.Logger
+	mux  *http.ServeMux
+}
+
+// New returns the server.
+func New(opts Options) *Server {
+	if opts.Log == nil {
+		opts.Log = slog.New(slog.DiscardHandler)
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.AccountConcurrency <= 0 {
+		opts.AccountConcurrency = 1000
+	}
+	s := &Server{opts: opts, log: opts.Log, mux: http.NewServeMux()}
+	s.routes()
+	return s
+}
+
+type handlerFunc func(w http.ResponseWriter, r *http.Request, body []byte) error
+
+func (s *Server) routes() {
+	const fns = "/2015-03-31/functions"
+	s.handle("POST "+fns, s.createFunction)
+	s.handle("GET "+fns, s.listFunctions)
+	s.handle("GET "+fns+"/", s.listFunctions)
+	s.handle("GET "+fns+"/{name}", s.getFunction)
+	s.handle("DELETE "+fns+"/{name}", s.deleteFunction)
+	s.handle("GET "+fns+"/{name}/configuration", s.getFunctionConfiguration)
+	s.handle("PUT "+fns+"/{name}/configuration", s.updateFunctionConfiguration)
+	s.handle("PUT "+fns+"/{name}/code", s.updateFunctionCode)
+	s.handle("POST "+fns+"/{name}/invocations", s.invoke)
+	s.handle("POST "+fns+"/{name}/versions", s.publishVersion)
+	s.handle("GET "+fns+"/{name}/versions", s.listVersions)
+	s.handle("POST "+fns+"/{name}/aliases", s.createAlias)
+	s.handle("GET "+fns+"/{name}/aliases", s.listAliases)
+	s.handle("GET "+fns+"/{name}/aliases/{alias}", s.getAlias)
+	s.handle("PUT "+fns+"/{name}/aliases/{alias}", s.updateAlias)
+	s.handle("DELETE "+fns+"/{name}/aliases/{alias}", s.deleteAlias)
+	s.handle("PUT /2017-10-31/functions/{name}/concurrency", s.putConcurrency)
+	s.handle("DELETE /2017-10-31/functions/{name}/concurrency", s.deleteConcurrency)
+	s.handle("GET /2019-09-30/functions/{name}/concurrency", s.getConcurrency)
+	s.handle("GET /2016-08-19/account-settings", s.accountSettings)
+	s.handle("GET /2016-08-19/account-settings/", s.accountSettings)
+	s.handle("GET /ember/v1/functions/{name}/logs", s.functionLogs)
+	s.handle("GET /ember/v1/code/{digest}", s.code)
+	s.handle("/", func(w http.ResponseWriter, r *http.Request, _ []byte) error {
+		return &Error{Status: http.StatusNotFound, Code: "UnknownOperationException", Message: "Unknown operation " + r.Method + " " + r.URL.Path}
+	})
+}
+
+// handle registers h, which returns its error instead of writing it.
+func (s *Server) handle(pattern string, h handlerFunc) {
+	s.mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
+		body, _ := r.Context().Value(bodyKey{}).([]byte)
+		if err := h(w, r, body); err != nil {
+			s.writeError(w, r, err)
+		}
+	})
+}
+
+type bodyKey struct{}
+
+// ServeHTTP reads the request body within its operation's limit,
+// verifies its signature when keys are set, and routes it. No panic
+// reaches the client: it becomes a ServiceException.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	id := invocation.NewRequestID()
+	w.Header().Set("X-Amzn-RequestId", id)
+	defer func() {
+		if v := recover(); v != nil {
+			if v == http.ErrAbortHandler {
+				panic(v)
+			}
+			s.log.Error("API handler panicked", "panic", v, "method", r.Method, "path", r.URL.Path)
+			WriteError(w, fmt.Errorf("panic: %v", v))
+		}
+	}()
+	limit := int64(maxControlBody)
+	if strings.HasSuffix(r.URL.Path, "/invocations") {
+		limit = invocation.MaxSyncRequest
+	}
+	body, err := readBody(r, limit)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	if s.opts.Keys != nil {
+		if _, err := sigv4.Verify(r, body, s.opts.Keys, "lambda", s.opts.Now()); err != nil {
+			var se *sigv4.Error
+			if errors.As(err, &se) {
+				err = &Error{Status: se.Status, Code: se.Code, Message: se.Message, Bare: true}
+			}
+			s.writeError(w, r, err)
+			return
+		}
+	}
+	r.Body = io.NopCloser(bytes.NewReader(body))
+	r = r.WithContext(contextWithBody(r, body))
+	s.mux.ServeHTTP(w, r)
+}
+
+func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
+	var ce *invocation.ClientError
+	var ae *Error
+	var te *invocation.ThrottleError
+	if !errors.As(err, &ce) && !errors.As(err, &ae) && !errors.As(err, &te) {
+		s.log.Error("API request failed", "method", r.Method, "path", r.URL.Path, "err", err)
+	}
+	WriteError(w, err)
+}
+
+// readBody reads a request body of at most limit bytes.
+func readBody(r *http.Request, limit int64) ([]byte, error) {
+	tooLarge := invocation.Errorf(invocation.ErrTooLarge, "Request must be smaller than %d bytes for the %s operation", limit, operationName(r))
+	if r.ContentLength > limit {
+		return nil, tooLarge
+	}
+	var buf bytes.Buffer
+	if r.ContentLength > 0 {
+		buf.Grow(int(r.ContentLength) + 1)
+	}
+	n, err := buf.ReadFrom(io.LimitReader(r.Body, limit+1))
+	if err != nil {
+		return nil, invocation.Errorf(invocation.ErrInvalidContent, "Could not read request body: %v", err)
+	}
+	if n > limit {
+		return nil, tooLarge
+	}
+	return buf.Bytes(), nil
+}
+
+// operationName names the operation of a request for the limit's message.
+func operationName(r *http.Request) string {
+	switch {
+	case strings.HasSuffix(r.URL.Path, "/invocations"):
+		return "InvokeFunction"
+	case strings.HasSuffix(r.URL.Path, "/code"):
+		return "UpdateFunctionCode"
+	}
+	return "CreateFunction"
+}
+
+// decodeJSON reads a request's JSON body into v. An empty body is an
+// empty object.
+func decodeJSON(body []byte, v any) error {
+	if len(bytes.TrimSpace(body)) == 0 {
+		return nil
+	}
+	if err := json.Unmarshal(body, v); err != nil {
+		var te *json.UnmarshalTypeError
+		if errors.As(err, &te) {
+			return invocation.Errorf(invocation.ErrInvalidContent,
+				"Could not parse request body into json: Could not deserialize value of type %s for field %s", te.Value, te.Field)
+		}
+		return invocation.Errorf(invocation.ErrInvalidContent, "Could not parse request body into json: %v", err)
+	}
+	return nil
+}
+
+// writeJSON answers with status and v as JSON.
+func writeJSON(w http.ResponseWriter, status int, v any) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return fmt.Errorf("encode response: %w", err)
+	}
+	h := w.Header()
+	h.Set("Content-Type", "application/json")
+	h.Set("Content-Length", strconv.Itoa(len(b)))
+	w.WriteHeader(status)
+	w.Write(b)
+	return nil
+}
+
+// storeError turns the store's error classes into the API's.
+func storeError(err error, notFound, conflict string) error {
+	switch {
+	case errors.Is(err, store.ErrNotFound) && notFound != "":
+		return invocation.Errorf(invocation.ErrNotFound, "%s", notFound)
+	case errors.Is(err, store.ErrExists) && conflict != "":
+		return invocation.Errorf(invocation.ErrConflict, "%s", conflict)
+	case errors.Is(err, store.ErrChanged):
+		return invocation.Errorf(invocation.ErrConflict,
+			"The operation cannot be performed at this time. An update is in progress for resource: %s", notFound)
+	}
+	return err
+}
+
+func contextWithBody(r *http.Request, body []byte) context.Context {
+	return context.WithValue(r.Context(), bodyKey{}, body)
+}

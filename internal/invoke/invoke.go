@@ -1,0 +1,409 @@
+// Package invoke owns the way from a function name and qualifier to a
+// running invocation: it resolves the qualifier to a version (aliases with
+// their weighted routing), keeps one environment pool per version, holds
+// the server-wide and reserved concurrency limits, and runs accepted
+// asynchronous events from the durable queue with Lambda's retries.
+package invoke
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"maps"
+	"math/rand/v2"
+	"slices"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/emberfn/ember/internal/codecache"
+	"github.com/emberfn/ember/internal/environment"
+	"github.com/emberfn/ember/internal/envpool"
+	"github.com/emberfn/ember/internal/function"
+	"github.com/emberfn/ember/internal/invocation"
+	"github.com/emberfn/ember/internal/logstore"
+	"github.com/emberfn/ember/internal/store"
+)
+
+// MaxUnzipped is Lambda's limit on a function's unzipped code, layers
+// included: 250 MB.
+const MaxUnzipped = 262144000
+
+// Options configure a Service.
+type Options struct {
+	Store *store.Store
+	Code  *codecache.Cache
+	Logs  *logstore.Store
+	// Environment is the template of every environment: isolation,
+	// logger, grace period. Function and LogsFor are set per version.
+	Environment environment.Options
+	Region      string
+	AccountID   string
+	// AccountConcurrency is the server-wide limit of concurrent
+	// executions (Lambda's default: 1000).
+	AccountConcurrency int
+	IdleTimeout        time.Duration
+	// Spares is how many sandboxes each version keeps built ahead.
+	Spares int
+	// AsyncWorkers is how many queued events run at once.
+	AsyncWorkers int
+	// RetryDelays are the waits before the retries of an event whose
+	// function failed; Lambda's are one and two minutes.
+	RetryDelays []time.Duration
+	// MaxEventAge drops events older than this; Lambda's default is 6 h.
+	MaxEventAge time.Duration
+	Log         *slog.Logger
+}
+
+// Service runs invocations of every function in the store.
+type Service struct {
+	opts Options
+	log  *slog.Logger
+
+	mu sync.Mutex
+	// pools holds one pool per function version, keyed by name and
+	// version; $LATEST's is replaced when its revision changes.
+	pools map[poolKey]*versionPool
+	// running counts invocations per function.
+	running map[string]int
+	// unreserved counts invocations of functions without reserved
+	// concurrency.
+	unreserved int
+	// reserved is each function's reserved concurrency, as last read.
+	reserved map[string]int
+	closed   bool
+
+	// tasks tracks goroutines the service owns: report forwarders and
+	// the closing of replaced pools.
+	tasks sync.WaitGroup
+}
+
+type poolKey struct{ name, version string }
+
+type versionPool struct {
+	pool     *envpool.Pool
+	revision string
+}
+
+// New returns a service; Close stops it.
+func New(opts Options) *Service {
+	if opts.AccountConcurrency <= 0 {
+		opts.AccountConcurrency = 1000
+	}
+	if opts.Region == "" {
+		opts.Region = function.DefaultRegion
+	}
+	if opts.AccountID == "" {
+		opts.AccountID = function.DefaultAccountID
+	}
+	if opts.AsyncWorkers <= 0 {
+		opts.AsyncWorkers = 16
+	}
+	if opts.RetryDelays == nil {
+		opts.RetryDelays = []time.Duration{time.Minute, 2 * time.Minute}
+	}
+	if opts.MaxEventAge <= 0 {
+		opts.MaxEventAge = 6 * time.Hour
+	}
+	if opts.Log == nil {
+		opts.Log = slog.New(slog.DiscardHandler)
+	}
+	return &Service{
+		opts:     opts,
+		log:      opts.Log,
+		pools:    make(map[poolKey]*versionPool),
+		running:  make(map[string]int),
+		reserved: make(map[string]int),
+	}
+}
+
+// Target is a resolved invocation target.
+type Target struct {
+	Function store.Function
+	Version  store.Version
+}
+
+// Resolve finds the version that name with qualifier invokes: "" and
+// $LATEST give $LATEST, a number that version, anything else an alias,
+// whose weights pick between its versions.
+func (s *Service) Resolve(ctx context.Context, name, qualifier string) (Target, error) {
+	fn, err := s.opts.Store.GetFunction(ctx, name)
+	if err != nil {
+		return Target{}, s.notFound(err, name, qualifier)
+	}
+	switch {
+	case qualifier == "" || qualifier == function.LatestVersion:
+		return Target{fn, fn.Latest}, nil
+	case isNumber(qualifier):
+		v, err := s.opts.Store.GetVersion(ctx, name, qualifier)
+		if err != nil {
+			return Target{}, s.notFound(err, name, qualifier)
+		}
+		return Target{fn, v}, nil
+	}
+	a, err := s.opts.Store.GetAlias(ctx, name, qualifier)
+	if err != nil {
+		return Target{}, s.notFound(err, name, qualifier)
+	}
+	version := pickVersion(a, rand.Float64())
+	v, err := s.opts.Store.GetVersion(ctx, name, version)
+	if err != nil {
+		return Target{}, s.notFound(err, name, qualifier)
+	}
+	return Target{fn, v}, nil
+}
+
+// pickVersion chooses the alias's version for a roll in [0, 1): each
+// additional version takes its weight's share, the main one the rest.
+func pickVersion(a store.Alias, roll float64) string {
+	for _, v := range sortedKeys(a.Weights) {
+		if roll < a.Weights[v] {
+			return v
+		}
+		roll -= a.Weights[v]
+	}
+	return a.FunctionVersion
+}
+
+func (s *Service) notFound(err error, name, qualifier string) error {
+	if errors.Is(err, store.ErrNotFound) {
+		arn := function.Config{Name: name, Region: s.opts.Region, AccountID: s.opts.AccountID}.QualifiedARN(qualifier)
+		return invocation.Errorf(invocation.ErrNotFound, "Function not found: %s", arn)
+	}
+	return err
+}
+
+// Invoke runs req on the version that name and qualifier resolve to. The
+// report arrives on the channel once the invocation has ended.
+func (s *Service) Invoke(ctx context.Context, name, qualifier string, req invocation.Request) (invocation.Response, <-chan invocation.Report, Target, error) {
+	t, err := s.Resolve(ctx, name, qualifier)
+	if err != nil {
+		return invocation.Response{}, nil, Target{}, err
+	}
+	if t.Version.State != "" && t.Version.State != "Active" {
+		return invocation.Response{}, nil, t, invocation.Errorf(invocation.ErrConflict,
+			"The operation cannot be performed at this time. The function is currently in the following state: %s", t.Version.State)
+	}
+	if err := s.acquire(t.Function); err != nil {
+		return invocation.Response{}, nil, t, err
+	}
+	pool, err := s.pool(ctx, t)
+	if err != nil {
+		s.release(t.Function.Latest.FunctionName)
+		return invocation.Response{}, nil, t, err
+	}
+	req.InvokedARN = s.config(t.Version).QualifiedARN(qualifier)
+	resp, reports, err := pool.Invoke(ctx, req)
+	if err != nil {
+		s.release(t.Function.Latest.FunctionName)
+		return resp, nil, t, err
+	}
+	out := make(chan invocation.Report, 1)
+	s.tasks.Add(1)
+	go func() {
+		defer s.tasks.Done()
+		defer close(out)
+		r, ok := <-reports
+		s.release(t.Function.Latest.FunctionName)
+		if ok {
+			out <- r
+		}
+	}()
+	return resp, out, t, nil
+}
+
+// acquire takes a concurrency slot for fn, or returns Lambda's throttle.
+func (s *Service) acquire(fn store.Function) error {
+	name := fn.Latest.FunctionName
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return invocation.Errorf(invocation.ErrUnavailable, "ember is shutting down")
+	}
+	if fn.ReservedConcurrency != nil {
+		s.reserved[name] = *fn.ReservedConcurrency
+	} else {
+		delete(s.reserved, name)
+	}
+	if r, ok := s.reserved[name]; ok {
+		if s.running[name] >= r {
+			return &invocation.ThrottleError{Reason: invocation.ReasonReservedConcurrentLimit, Limit: r}
+		}
+	} else {
+		if s.unreserved >= s.unreservedLimitLocked() {
+			return &invocation.ThrottleError{Reason: invocation.ReasonConcurrentLimit, Limit: s.opts.AccountConcurrency}
+		}
+		s.unreserved++
+	}
+	s.running[name]++
+	return nil
+}
+
+func (s *Service) release(name string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.running[name]--
+	if s.running[name] <= 0 {
+		delete(s.running, name)
+	}
+	if _, ok := s.reserved[name]; !ok {
+		s.unreserved--
+	}
+}
+
+// unreservedLimitLocked is what the functions without reserved
+// concurrency share: the account's limit less every reservation.
+func (s *Service) unreservedLimitLocked() int {
+	n := s.opts.AccountConcurrency
+	for _, r := range s.reserved {
+		n -= r
+	}
+	return n
+}
+
+// Concurrency reports the invocations running now and the account's
+// limit left to functions without reserved concurrency.
+func (s *Service) Concurrency() (running, unreservedLimit int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, n := range s.running {
+		running += n
+	}
+	return running, s.unreservedLimitLocked()
+}
+
+// SetReserved records a function's reserved concurrency (nil: none) so
+// that the limits hold before its next invocation reads it.
+func (s *Service) SetReserved(name string, reserved *int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	_, had := s.reserved[name]
+	n := s.running[name]
+	if reserved == nil {
+		delete(s.reserved, name)
+		if had {
+			s.unreserved += n
+		}
+		return
+	}
+	s.reserved[name] = *reserved
+	if !had {
+		s.unreserved -= n
+	}
+}
+
+// pool returns the environment pool of t's version, making it on first
+// use; a $LATEST whose revision changed gets a new pool, and the old one
+// drains in the background.
+func (s *Service) pool(ctx context.Context, t Target) (*envpool.Pool, error) {
+	key := poolKey{t.Version.FunctionName, t.Version.Version}
+	s.mu.Lock()
+	vp := s.pools[key]
+	s.mu.Unlock()
+	if vp != nil && vp.revision == t.Version.RevisionID {
+		return vp.pool, nil
+	}
+	cfg := s.config(t.Version)
+	dir, err := s.opts.Code.Dir(ctx, t.Version.CodeDigest, MaxUnzipped, func(ctx context.Context, path string) error {
+		return s.opts.Store.CodeFile(ctx, t.Version.CodeDigest, path)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("code of %s:%s: %w", key.name, key.version, err)
+	}
+	cfg.CodeDir = dir
+	envOpts := s.opts.Environment
+	envOpts.Function = cfg
+	group := cfg.LogGroup()
+	envOpts.LogsFor = func(stream string) io.Writer { return s.opts.Logs.Writer(group, stream) }
+
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return nil, invocation.Errorf(invocation.ErrUnavailable, "ember is shutting down")
+	}
+	if vp := s.pools[key]; vp != nil {
+		if vp.revision == t.Version.RevisionID {
+			return vp.pool, nil
+		}
+		s.closeInBackgroundLocked(vp.pool)
+	}
+	p := envpool.New(envpool.Options{
+		Environment:    envOpts,
+		MaxConcurrency: s.opts.AccountConcurrency,
+		IdleTimeout:    s.opts.IdleTimeout,
+		Spares:         s.opts.Spares,
+	})
+	s.pools[key] = &versionPool{pool: p, revision: t.Version.RevisionID}
+	return p, nil
+}
+
+func (s *Service) closeInBackgroundLocked(p *envpool.Pool) {
+	s.tasks.Add(1)
+	go func() {
+		defer s.tasks.Done()
+		if err := p.Close(); err != nil {
+			s.log.Warn("close replaced environments", "err", err)
+		}
+	}()
+}
+
+// Forget shuts down the environments of a function (every version when
+// version is empty), after it was deleted or changed.
+func (s *Service) Forget(name, version string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for k, vp := range s.pools {
+		if k.name == name && (version == "" || k.version == version) {
+			delete(s.pools, k)
+			s.closeInBackgroundLocked(vp.pool)
+		}
+	}
+}
+
+// config is the execution core's view of a stored version.
+func (s *Service) config(v store.Version) function.Config {
+	return function.Config{
+		Name:               v.FunctionName,
+		Version:            v.Version,
+		Region:             s.opts.Region,
+		AccountID:          s.opts.AccountID,
+		Runtime:            v.Runtime,
+		Handler:            v.Handler,
+		MemoryMB:           v.MemorySize,
+		Timeout:            time.Duration(v.Timeout) * time.Second,
+		EphemeralStorageMB: v.EphemeralStorage,
+		Network:            v.Network,
+		Env:                v.Environment,
+	}.WithDefaults()
+}
+
+// Close stops every pool and waits for the goroutines the service owns.
+func (s *Service) Close() error {
+	s.mu.Lock()
+	s.closed = true
+	pools := s.pools
+	s.pools = map[poolKey]*versionPool{}
+	s.mu.Unlock()
+	var errs []error
+	for _, vp := range pools {
+		if err := vp.pool.Close(); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	s.tasks.Wait()
+	return errors.Join(errs...)
+}
+
+func sortedKeys(m map[string]float64) []string {
+	return slices.Sorted(maps.Keys(m))
+}
+
+func isNumber(s string) bool {
+	if s == "" {
+		return false
+	}
+	_, err := strconv.ParseUint(s, 10, 32)
+	return err == nil
+}
