@@ -21,7 +21,7 @@ var allowedImports = map[string][]string{
 	"internal/sandbox":        {},
 	"internal/sandbox/cgroup": {},
 	"internal/envpool":        {"internal/environment", "internal/invocation"},
-	"internal/api":            {"internal/codecache", "internal/function", "internal/invocation", "internal/invoke", "internal/logstore", "internal/sigv4", "internal/store"},
+	"internal/api":            {"internal/codecache", "internal/codezip", "internal/function", "internal/invocation", "internal/invoke", "internal/logstore", "internal/sigv4", "internal/store"},
 	"internal/rie":            {"internal/api", "internal/function", "internal/invocation"},
 	"internal/invoke":         {"internal/codecache", "internal/environment", "internal/envpool", "internal/function", "internal/invocation", "internal/logstore", "internal/store"},
 	"internal/store":          {},

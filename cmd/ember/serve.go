@@ -126,7 +126,7 @@ func serveCommand(ctx context.Context, args, environ []string, stdout, stderr io
 		Handler: api.New(api.Options{
 			Store: st, Invoke: svc, Logs: logs,
 			Region: *region, AccountID: *account, Keys: keys,
-			AccountConcurrency: *maxConc, Log: log,
+			AccountConcurrency: *maxConc, AllowLocalCode: loopback, Log: log,
 		}),
 		ReadHeaderTimeout: 10 * time.Second,
 	}

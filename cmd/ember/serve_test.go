@@ -1,6 +1,7 @@
 package main
 
 import (
+	"archive/zip"
 	"bufio"
 	"bytes"
 	"context"
@@ -560,5 +561,64 @@ func TestServeManyFunctions(t *testing.T) {
 		if err := <-results; err != nil {
 			t.Error(err)
 		}
+	}
+}
+
+func TestServeCodeLimitsAndLocalPath(t *testing.T) {
+	p := startServe(t, t.TempDir())
+	c := sdkClient(p.url, testSecret)
+	ctx := context.Background()
+	create := func(name string, code *types.FunctionCode) error {
+		_, err := c.CreateFunction(ctx, &lambda.CreateFunctionInput{FunctionName: aws.String(name), Role: aws.String(testRole),
+			Runtime: types.RuntimeProvidedal2023, Code: code})
+		return err
+	}
+
+	// A zip that declares more than 250 MB unzipped.
+	var buf bytes.Buffer
+	zw := zip.NewWriter(&buf)
+	if _, err := zw.CreateRaw(&zip.FileHeader{Name: "huge", Method: zip.Store, UncompressedSize64: 262144001}); err != nil {
+		t.Fatal(err)
+	}
+	if err := zw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	err := create("huge", &types.FunctionCode{ZipFile: buf.Bytes()})
+	if code := apiErrorCode(err); code != "InvalidParameterValueException" || !strings.Contains(err.Error(), "Unzipped size must be smaller than 262144000 bytes") {
+		t.Errorf("a zip of more than 250 MB unzipped: %v", err)
+	}
+	// A zip of more than 50 MB.
+	big := make([]byte, 50*1024*1024+1)
+	err = create("big", &types.FunctionCode{ZipFile: big})
+	if code := apiErrorCode(err); code != "RequestEntityTooLargeException" {
+		t.Errorf("a zip of more than 50 MB: %v; want RequestEntityTooLargeException", err)
+	}
+	// A zip that escapes its directory.
+	buf.Reset()
+	zw = zip.NewWriter(&buf)
+	w, err := zw.Create("../escape")
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.Write([]byte("x"))
+	zw.Close()
+	if err := create("escape", &types.FunctionCode{ZipFile: buf.Bytes()}); apiErrorCode(err) != "InvalidParameterValueException" {
+		t.Errorf("a zip with ../escape: %v; want InvalidParameterValueException", err)
+	}
+
+	// ember's extension: code from a local directory, as S3Bucket "ember-local".
+	dir := testfunc.Build(t, "echo")
+	if err := create("local", &types.FunctionCode{S3Bucket: aws.String("ember-local"), S3Key: aws.String(dir)}); err != nil {
+		t.Fatal(err)
+	}
+	inv, err := c.Invoke(ctx, &lambda.InvokeInput{FunctionName: aws.String("local"), Payload: []byte(`{"local":1}`)})
+	if err != nil || string(inv.Payload) != `{"local":1}` {
+		t.Errorf("the function from a local path answered %s, %v", inv.Payload, err)
+	}
+	if err := create("relative", &types.FunctionCode{S3Bucket: aws.String("ember-local"), S3Key: aws.String("some/dir")}); apiErrorCode(err) != "InvalidParameterValueException" {
+		t.Errorf("a relative local path: %v; want InvalidParameterValueException", err)
+	}
+	if err := create("s3", &types.FunctionCode{S3Bucket: aws.String("bucket"), S3Key: aws.String("key.zip")}); apiErrorCode(err) != "InvalidParameterValueException" {
+		t.Errorf("code from S3: %v; want InvalidParameterValueException", err)
 	}
 }

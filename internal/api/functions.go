@@ -7,11 +7,14 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"os"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"time"
 
 	"github.com/emberfn/ember/internal/codecache"
+	"github.com/emberfn/ember/internal/codezip"
 	"github.com/emberfn/ember/internal/function"
 	"github.com/emberfn/ember/internal/invocation"
 	"github.com/emberfn/ember/internal/invoke"
@@ -245,8 +248,16 @@ func (s *Server) createFunction(w http.ResponseWriter, r *http.Request, body []b
 // storeCode checks a zip as Lambda does, stores it and extracts it once,
 // so that the first invocation finds it ready.
 func (s *Server) storeCode(ctx context.Context, c *functionCode) (store.Code, error) {
+	if c.S3Bucket == LocalCodeBucket {
+		zip, err := s.localCode(c.S3Key)
+		if err != nil {
+			return store.Code{}, err
+		}
+		c = &functionCode{ZipFile: zip}
+	}
 	if c.S3Bucket != "" || c.S3Key != "" {
-		return store.Code{}, invocation.Errorf(invocation.ErrInvalid, "Code from S3 is not supported by this ember server; upload the .zip file as ZipFile.")
+		return store.Code{}, invocation.Errorf(invocation.ErrInvalid,
+			"Code from S3 is not supported by this ember server; upload the .zip file as ZipFile, or give S3Bucket %q and the local path as S3Key.", LocalCodeBucket)
 	}
 	if len(c.ZipFile) == 0 {
 		return store.Code{}, invocation.Errorf(invocation.ErrInvalid, "Please provide a source for function code.")
@@ -265,6 +276,41 @@ func (s *Server) storeCode(ctx context.Context, c *functionCode) (store.Code, er
 		return store.Code{}, fmt.Errorf("store code: %w", err)
 	}
 	return code, nil
+}
+
+// LocalCodeBucket is ember's extension of FunctionCode: S3Bucket
+// "ember-local" with S3Key a directory or .zip file on the server's machine
+// takes the code from there, as the AWS CLI and SDKs can send it.
+const LocalCodeBucket = "ember-local"
+
+// localCode reads the code at a local path, zipping a directory.
+func (s *Server) localCode(path string) ([]byte, error) {
+	if !s.opts.AllowLocalCode {
+		return nil, invocation.Errorf(invocation.ErrInvalid,
+			"Code from a local path is accepted only by an ember server that listens on loopback.")
+	}
+	if !filepath.IsAbs(path) {
+		return nil, invocation.Errorf(invocation.ErrInvalid, "The local code path %q is not absolute.", path)
+	}
+	st, err := os.Stat(path)
+	if err != nil {
+		return nil, invocation.Errorf(invocation.ErrInvalid, "Could not read the local code at %s: %v", path, err)
+	}
+	if !st.IsDir() {
+		if st.Size() > MaxZipped {
+			return nil, invocation.Errorf(invocation.ErrTooLarge, "Zipped size must be smaller than %d bytes", MaxZipped)
+		}
+		zip, err := os.ReadFile(path)
+		if err != nil {
+			return nil, invocation.Errorf(invocation.ErrInvalid, "Could not read the local code at %s: %v", path, err)
+		}
+		return zip, nil
+	}
+	var buf bytes.Buffer
+	if err := codezip.Create(path, &buf); err != nil {
+		return nil, invocation.Errorf(invocation.ErrInvalid, "Could not zip the local code at %s: %v", path, err)
+	}
+	return buf.Bytes(), nil
 }
 
 func missing(field string) error {

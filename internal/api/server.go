@@ -43,6 +43,9 @@ type Options struct {
 	// Keys, when set, are the access keys whose SigV4 signatures are
 	// accepted; every request must then be signed.
 	Keys sigv4.Keys
+	// AllowLocalCode accepts code from a path on this machine (see
+	// LocalCodeBucket); only for a server that listens on loopback.
+	AllowLocalCode bool
 	// AccountConcurrency is the server-wide limit GetAccountSettings
 	// reports.
 	AccountConcurrency int

@@ -222,11 +222,7 @@ func (s *Service) acquire(fn store.Function) error {
 	if s.closed {
 		return invocation.Errorf(invocation.ErrUnavailable, "ember is shutting down")
 	}
-	if fn.ReservedConcurrency != nil {
-		s.reserved[name] = *fn.ReservedConcurrency
-	} else {
-		delete(s.reserved, name)
-	}
+	s.setReservedLocked(name, fn.ReservedConcurrency)
 	if r, ok := s.reserved[name]; ok {
 		if s.running[name] >= r {
 			return &invocation.ThrottleError{Reason: invocation.ReasonReservedConcurrentLimit, Limit: r}
@@ -279,6 +275,12 @@ func (s *Service) Concurrency() (running, unreservedLimit int) {
 func (s *Service) SetReserved(name string, reserved *int) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.setReservedLocked(name, reserved)
+}
+
+// setReservedLocked records a reservation; the function's running
+// invocations move out of, or into, the unreserved count.
+func (s *Service) setReservedLocked(name string, reserved *int) {
 	_, had := s.reserved[name]
 	n := s.running[name]
 	if reserved == nil {
