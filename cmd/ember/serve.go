@@ -67,13 +67,11 @@ func serveCommand(ctx context.Context, args, environ []string, stdout, stderr io
 	if err != nil {
 		return &usageError{"--async-retry-delays: " + err.Error()}
 	}
-	l, err := net.Listen("tcp", *addr)
-	if err != nil {
-		return fmt.Errorf("listen on %s: %w", *addr, err)
-	}
-	defer l.Close()
 	var keys sigv4.Keys
-	loopback := isLoopback(l.Addr())
+	loopback, err := isLoopbackAddr(*addr)
+	if err != nil {
+		return &usageError{err.Error()}
+	}
 	switch {
 	case *credentials != "":
 		km, err := sigv4.LoadCredentialsFile(*credentials)
@@ -89,6 +87,12 @@ func serveCommand(ctx context.Context, args, environ []string, stdout, stderr io
 	case *auth || !loopback:
 		return &usageError{"signed requests need access keys: give --credentials FILE (required when listening beyond loopback)"}
 	}
+
+	l, err := net.Listen("tcp", *addr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", *addr, err)
+	}
+	defer l.Close()
 
 	if err := os.MkdirAll(*dataDir, 0o700); err != nil {
 		return fmt.Errorf("data directory: %w", err)
@@ -174,9 +178,18 @@ func defaultDataDir(env map[string]string) string {
 	return filepath.Join(os.TempDir(), "ember")
 }
 
-func isLoopback(a net.Addr) bool {
-	ta, ok := a.(*net.TCPAddr)
-	return ok && ta.IP.IsLoopback()
+// isLoopbackAddr reports whether a listen address is on loopback only:
+// "localhost" or a loopback IP; an empty host listens on every address.
+func isLoopbackAddr(addr string) (bool, error) {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false, fmt.Errorf("--address %q: %w", addr, err)
+	}
+	if host == "localhost" {
+		return true, nil
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback(), nil
 }
 
 // parseDurations reads a comma-separated list of durations; "" is none.

@@ -622,3 +622,15 @@ func TestServeCodeLimitsAndLocalPath(t *testing.T) {
 		t.Errorf("code from S3: %v; want InvalidParameterValueException", err)
 	}
 }
+
+func TestServeBeyondLoopbackNeedsKeys(t *testing.T) {
+	stdout, stderr, code := emberRun(t, "", "serve", "--address", "0.0.0.0:0", "--data-dir", t.TempDir())
+	if code != 2 || !strings.Contains(stderr, "--credentials") {
+		t.Errorf("serve beyond loopback without keys: exit %d, %q %q; want a usage error naming --credentials", code, stdout, stderr)
+	}
+	for addr, want := range map[string]bool{"127.0.0.1:3001": true, "localhost:1": true, "[::1]:1": true, ":3001": false, "10.0.0.1:1": false} {
+		if got, err := isLoopbackAddr(addr); err != nil || got != want {
+			t.Errorf("isLoopbackAddr(%q) = %v, %v; want %v", addr, got, err, want)
+		}
+	}
+}
