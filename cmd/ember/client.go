@@ -171,20 +171,11 @@ func clientCommand(ctx context.Context, cmd string, args, environ []string, stdi
 		fs.PrintDefaults()
 	}
 	// Flags may follow the positional arguments, as in "deploy NAME PATH --memory 256".
-	var positional []string
-	rest := args
-	for {
-		if err := fs.Parse(rest); err != nil {
-			if errors.Is(err, flag.ErrHelp) {
-				return nil
-			}
-			return &usageError{err.Error()}
-		}
-		if fs.NArg() == 0 {
-			break
-		}
-		positional = append(positional, fs.Arg(0))
-		rest = fs.Args()[1:]
+	positional, err := parseInterspersed(fs, args)
+	if errors.Is(err, flag.ErrHelp) {
+		return nil
+	} else if err != nil {
+		return err
 	}
 	return run(cf.client(env), positional)
 }

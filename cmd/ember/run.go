@@ -57,19 +57,11 @@ func runCommand(ctx context.Context, args []string, stdin io.Reader, stdout, std
 		fs.PrintDefaults()
 	}
 	// Flags may come before or after PATH.
-	var paths []string
-	for {
-		if err := fs.Parse(args); err != nil {
-			if errors.Is(err, flag.ErrHelp) {
-				return nil
-			}
-			return &usageError{err.Error()}
-		}
-		if fs.NArg() == 0 {
-			break
-		}
-		paths = append(paths, fs.Arg(0))
-		args = fs.Args()[1:]
+	paths, err := parseInterspersed(fs, args)
+	if errors.Is(err, flag.ErrHelp) {
+		return nil
+	} else if err != nil {
+		return err
 	}
 	if len(paths) != 1 {
 		fs.Usage()
