@@ -73,8 +73,9 @@ func clientCommand(ctx context.Context, cmd string, args, environ []string, stdi
 		tmp := fs.Int("ephemeral-storage", 0, "size of /tmp in MB (default 512 for a new function, else unchanged)")
 		role := fs.String("role", "arn:aws:iam::"+function.DefaultAccountID+":role/ember-function", "the function's execution role")
 		publish := fs.Bool("publish", false, "publish a version")
-		var envs multiFlag
+		var envs, layers multiFlag
 		fs.Var(&envs, "env", "an environment variable K=V (repeatable; replaces all of them when given)")
+		fs.Var(&layers, "layer", "a layer version ARN, merged into /opt in the order given (repeatable, at most 5; replaces all of them when given)")
 		run = func(c *client.Client, args []string) error {
 			if len(args) != 2 {
 				return &usageError{"deploy needs NAME and PATH"}
@@ -89,7 +90,7 @@ func clientCommand(ctx context.Context, cmd string, args, environ []string, stdi
 			}
 			return deploy(ctx, c, stdout, args[0], zip, deployOptions{
 				runtime: *runtime, handler: *handler, role: *role, memory: *memory, timeout: *timeout,
-				tmp: *tmp, env: vars, publish: *publish,
+				tmp: *tmp, env: vars, publish: *publish, layers: layers,
 			})
 		}
 	case "invoke":
@@ -153,6 +154,28 @@ func clientCommand(ctx context.Context, cmd string, args, environ []string, stdi
 			}
 			return tw.Flush()
 		}
+	case "layer":
+		usageLine = "ember layer publish NAME PATH [flags]: publish a layer version from a directory or .zip file"
+		description := fs.String("description", "", "the layer version's description")
+		var compatible multiFlag
+		fs.Var(&compatible, "compatible-runtime", "a runtime the layer is for (repeatable)")
+		run = func(c *client.Client, args []string) error {
+			if len(args) != 3 || args[0] != "publish" {
+				return &usageError{"usage: ember layer publish NAME PATH"}
+			}
+			zip, err := readCode(args[2])
+			if err != nil {
+				return err
+			}
+			lv, err := c.PublishLayerVersion(ctx, client.PublishLayerInput{
+				LayerName: args[1], Description: *description, ZipFile: zip, CompatibleRuntimes: compatible,
+			})
+			if err != nil {
+				return err
+			}
+			fmt.Fprintln(stdout, lv.LayerVersionArn)
+			return nil
+		}
 	case "rm":
 		usageLine = "ember rm NAME: delete the function with its versions and aliases"
 		run = func(c *client.Client, args []string) error {
@@ -185,6 +208,7 @@ type deployOptions struct {
 	memory, timeout, tmp   int
 	env                    map[string]string
 	publish                bool
+	layers                 []string
 }
 
 // deploy creates the function, or updates the code and configuration of
@@ -204,7 +228,7 @@ func deploy(ctx context.Context, c *client.Client, stdout io.Writer, name string
 		cfg, err = c.CreateFunction(ctx, client.CreateFunctionInput{
 			FunctionName: name, Runtime: o.runtime, Role: o.role, Handler: o.handler, ZipFile: zip,
 			MemorySize: intp(o.memory), Timeout: intp(o.timeout), EphemeralStorageMB: intp(o.tmp),
-			Environment: o.env, Publish: o.publish,
+			Environment: o.env, Publish: o.publish, Layers: o.layers,
 		})
 		if err != nil {
 			return err
@@ -215,7 +239,7 @@ func deploy(ctx context.Context, c *client.Client, stdout io.Writer, name string
 	default:
 		in := client.UpdateFunctionConfigurationInput{
 			FunctionName: name, Runtime: &o.runtime, MemorySize: intp(o.memory), Timeout: intp(o.timeout),
-			EphemeralStorageMB: intp(o.tmp), Environment: o.env,
+			EphemeralStorageMB: intp(o.tmp), Environment: o.env, Layers: o.layers,
 		}
 		if o.handler != "" {
 			in.Handler = &o.handler

@@ -18,7 +18,9 @@ import (
 	"path/filepath"
 	"strings"
 	"syscall"
+	"text/tabwriter"
 
+	"github.com/emberfn/ember/internal/runtimes"
 	"github.com/emberfn/ember/internal/sandbox"
 )
 
@@ -31,6 +33,8 @@ Usage:
   ember logs NAME [-f]                     print a function's logs
   ember ls                                 list the functions
   ember rm NAME                            delete a function
+  ember layer publish NAME PATH            publish a layer version from a directory or zip
+  ember runtimes                           list the runtimes and the interpreters that serve them
   ember rie [flags] [BOOTSTRAP [ARGS...]]  serve the runtime interface emulator's invoke endpoint
   ember run PATH [flags]                   invoke a function in a directory or zip once
   ember version                            print the version
@@ -67,8 +71,10 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	switch args[1] {
 	case "serve":
 		err = serveCommand(ctx, args[2:], os.Environ(), stdout, stderr)
-	case "deploy", "invoke", "logs", "ls", "rm":
+	case "deploy", "invoke", "logs", "ls", "rm", "layer":
 		err = clientCommand(ctx, args[1], args[2:], os.Environ(), stdin, stdout, stderr)
+	case "runtimes":
+		err = runtimesCommand(stdout)
 	case "rie":
 		err = rieCommand(ctx, args[2:], os.Environ(), stdout, stderr, false)
 	case "run":
@@ -157,4 +163,25 @@ func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
 		positional = append(positional, fs.Arg(0))
 		args = fs.Args()[1:]
 	}
+}
+
+// runtimesCommand lists Lambda's runtime names with what serves each here.
+func runtimesCommand(stdout io.Writer) error {
+	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "RUNTIME\tINTERPRETER\tNOTE")
+	for _, rt := range runtimes.NewRegistry().List() {
+		interp, note := rt.Interpreter, ""
+		switch {
+		case rt.Family == runtimes.Provided:
+			interp = "(the function's bootstrap)"
+		case interp == "":
+			interp = "-"
+			note = "not installed"
+		}
+		if rt.Deprecated {
+			note = strings.TrimPrefix(note+", deprecated on Lambda", ", ")
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\n", rt.Name, interp, note)
+	}
+	return tw.Flush()
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/emberfn/ember/internal/envpool"
 	"github.com/emberfn/ember/internal/function"
 	"github.com/emberfn/ember/internal/invocation"
+	"github.com/emberfn/ember/internal/runtimes"
 )
 
 // maxUnzipped is Lambda's limit on a function's unpacked code.
@@ -96,6 +97,24 @@ func runCommand(ctx context.Context, args []string, stdin io.Reader, stdout, std
 	}.WithDefaults()
 	if err := sandboxed.apply(&fn); err != nil {
 		return err
+	}
+	rt, err := runtimes.NewRegistry().Lookup(fn.Runtime)
+	if err != nil {
+		return err
+	}
+	if rt.Deprecated {
+		log.Warn("the runtime is deprecated on Lambda", "runtime", rt.Name)
+	}
+	if rt.Family != runtimes.Provided {
+		dir, err := os.MkdirTemp("", "ember-runtime-")
+		if err != nil {
+			return err
+		}
+		defer os.RemoveAll(dir)
+		if err := runtimes.Install(dir); err != nil {
+			return fmt.Errorf("install the runtime clients: %w", err)
+		}
+		rt.Configure(&fn, dir)
 	}
 	iso, release, err := isolation(log, *sandboxed.noSandbox, 0)
 	if err != nil {

@@ -20,6 +20,7 @@ import (
 	"github.com/emberfn/ember/internal/function"
 	"github.com/emberfn/ember/internal/invoke"
 	"github.com/emberfn/ember/internal/logstore"
+	"github.com/emberfn/ember/internal/runtimes"
 	"github.com/emberfn/ember/internal/sigv4"
 	"github.com/emberfn/ember/internal/store"
 )
@@ -111,11 +112,21 @@ func serveCommand(ctx context.Context, args, environ []string, stdout, stderr io
 		return err
 	}
 	defer release()
+	runtimeDir := filepath.Join(*dataDir, "runtime")
+	if err := os.RemoveAll(runtimeDir); err != nil {
+		return err
+	}
+	if err := runtimes.Install(runtimeDir); err != nil {
+		return fmt.Errorf("install the runtime clients: %w", err)
+	}
+	registry := runtimes.NewRegistry()
 	logs := logstore.New(logstore.Options{})
 	svc := invoke.New(invoke.Options{
 		Store:              st,
 		Code:               code,
 		Logs:               logs,
+		Runtimes:           registry,
+		RuntimeDir:         runtimeDir,
 		Environment:        environment.Options{Log: log, Isolation: iso},
 		Region:             *region,
 		AccountID:          *account,
@@ -128,7 +139,7 @@ func serveCommand(ctx context.Context, args, environ []string, stdout, stderr io
 	defer svc.Close()
 	srv := &http.Server{
 		Handler: api.New(api.Options{
-			Store: st, Invoke: svc, Logs: logs,
+			Store: st, Invoke: svc, Logs: logs, Runtimes: registry,
 			Region: *region, AccountID: *account, Keys: keys,
 			AccountConcurrency: *maxConc, AllowLocalCode: loopback, Log: log,
 		}),

@@ -18,6 +18,7 @@ import (
 	"github.com/emberfn/ember/internal/function"
 	"github.com/emberfn/ember/internal/invocation"
 	"github.com/emberfn/ember/internal/invoke"
+	"github.com/emberfn/ember/internal/runtimes"
 	"github.com/emberfn/ember/internal/store"
 )
 
@@ -122,8 +123,11 @@ func (s *Server) configuration(v store.Version) functionConfiguration {
 	if len(v.Environment) > 0 {
 		c.Environment = &environmentResponse{Variables: v.Environment}
 	}
-	for _, l := range v.Layers {
+	for i, l := range v.Layers {
 		c.Layers = append(c.Layers, layer{Arn: l})
+		if i < len(v.LayerSizes) {
+			c.Layers[i].CodeSize = v.LayerSizes[i]
+		}
 	}
 	return c
 }
@@ -217,14 +221,17 @@ func (s *Server) createFunction(w http.ResponseWriter, r *http.Request, body []b
 	if len(v.Architectures) == 0 {
 		v.Architectures = []string{"x86_64"}
 	}
-	if err := validateVersion(v); err != nil {
+	if err := s.validateVersion(v); err != nil {
 		return err
 	}
 	code, err := s.storeCode(r.Context(), req.Code)
 	if err != nil {
 		return err
 	}
-	v.CodeDigest, v.CodeSha256, v.CodeSize = code.Digest, code.Sha256, code.Size
+	v.CodeDigest, v.CodeSha256, v.CodeSize, v.UnzippedSize = code.Digest, code.Sha256, code.Size, code.Unzipped
+	if err := s.resolveLayers(r.Context(), &v); err != nil {
+		return err
+	}
 	fn, err := s.opts.Store.CreateFunction(r.Context(), store.Function{Latest: v, Tags: req.Tags, Created: now})
 	if err != nil {
 		return storeError(err, "", "Function already exist: "+ref.Name)
@@ -245,37 +252,43 @@ func (s *Server) createFunction(w http.ResponseWriter, r *http.Request, body []b
 	return writeJSON(w, http.StatusCreated, c)
 }
 
-// storeCode checks a zip as Lambda does, stores it and extracts it once,
-// so that the first invocation finds it ready.
-func (s *Server) storeCode(ctx context.Context, c *functionCode) (store.Code, error) {
+// storedCode is a zip stored, with its unzipped size.
+type storedCode struct {
+	store.Code
+	Unzipped int64
+}
+
+// storeCode checks a zip as Lambda does and stores it.
+func (s *Server) storeCode(ctx context.Context, c *functionCode) (storedCode, error) {
 	if c.S3Bucket == LocalCodeBucket {
 		zip, err := s.localCode(c.S3Key)
 		if err != nil {
-			return store.Code{}, err
+			return storedCode{}, err
 		}
 		c = &functionCode{ZipFile: zip}
 	}
 	if c.S3Bucket != "" || c.S3Key != "" {
-		return store.Code{}, invocation.Errorf(invocation.ErrInvalid,
+		return storedCode{}, invocation.Errorf(invocation.ErrInvalid,
 			"Code from S3 is not supported by this ember server; upload the .zip file as ZipFile, or give S3Bucket %q and the local path as S3Key.", LocalCodeBucket)
 	}
 	if len(c.ZipFile) == 0 {
-		return store.Code{}, invocation.Errorf(invocation.ErrInvalid, "Please provide a source for function code.")
+		return storedCode{}, invocation.Errorf(invocation.ErrInvalid, "Please provide a source for function code.")
 	}
 	if len(c.ZipFile) > MaxZipped {
-		return store.Code{}, invocation.Errorf(invocation.ErrTooLarge, "Zipped size must be smaller than %d bytes", MaxZipped)
+		return storedCode{}, invocation.Errorf(invocation.ErrTooLarge, "Zipped size must be smaller than %d bytes", MaxZipped)
 	}
-	if _, err := codecache.Check(c.ZipFile, invoke.MaxUnzipped); err != nil {
+	unzipped, err := codecache.Check(c.ZipFile, invoke.MaxUnzipped)
+	if err != nil {
 		if errors.Is(err, codecache.ErrTooLarge) {
-			return store.Code{}, invocation.Errorf(invocation.ErrInvalid, "Unzipped size must be smaller than %d bytes", invoke.MaxUnzipped)
+			return storedCode{}, invocation.Errorf(invocation.ErrInvalid, "Unzipped size must be smaller than %d bytes", invoke.MaxUnzipped)
 		}
-		return store.Code{}, invocation.Errorf(invocation.ErrInvalid, "Could not unzip uploaded file. Please check your file, then try to upload again.")
+		return storedCode{}, invocation.Errorf(invocation.ErrInvalid, "Could not unzip uploaded file. Please check your file, then try to upload again.")
 	}
 	code, err := s.opts.Store.PutCode(ctx, bytes.NewReader(c.ZipFile))
 	if err != nil {
-		return store.Code{}, fmt.Errorf("store code: %w", err)
+		return storedCode{}, fmt.Errorf("store code: %w", err)
 	}
-	return code, nil
+	return storedCode{code, unzipped}, nil
 }
 
 // LocalCodeBucket is ember's extension of FunctionCode: S3Bucket
@@ -319,7 +332,7 @@ func missing(field string) error {
 }
 
 // validateVersion checks a configuration against Lambda's limits.
-func validateVersion(v store.Version) error {
+func (s *Server) validateVersion(v store.Version) error {
 	switch {
 	case v.MemorySize < function.MinMemoryMB || v.MemorySize > function.MaxMemoryMB:
 		return invocation.Errorf(invocation.ErrInvalid,
@@ -339,13 +352,9 @@ func validateVersion(v store.Version) error {
 	case len(v.Layers) > 5:
 		return invocation.Errorf(invocation.ErrInvalid, "Cannot reference more than 5 layers.")
 	}
-	if v.Runtime != "" && !slices.Contains(runtimes, v.Runtime) {
+	if v.Runtime != "" && !slices.Contains(modelRuntimes, v.Runtime) {
 		return invocation.Errorf(invocation.ErrInvalid,
-			"Value %s at 'runtime' failed to satisfy constraint: Member must satisfy enum value set: %v or be a valid ARN", v.Runtime, runtimes)
-	}
-	if v.Runtime != "" && !isProvided(v.Runtime) {
-		return invocation.Errorf(invocation.ErrInvalid,
-			"The runtime parameter of %s is not supported by this ember server yet; use provided.al2023 with a bootstrap executable.", v.Runtime)
+			"Value %s at 'runtime' failed to satisfy constraint: Member must satisfy enum value set: %v or be a valid ARN", v.Runtime, modelRuntimes)
 	}
 	size := 0
 	for k, val := range v.Environment {
@@ -355,15 +364,31 @@ func validateVersion(v store.Version) error {
 		return invocation.Errorf(invocation.ErrInvalid,
 			"Lambda was unable to configure your environment variables because the environment variables you have provided exceeded the 4KB limit. String measured: %d", size)
 	}
+	return s.checkRuntime(v.Runtime)
+}
+
+// checkRuntime refuses a runtime that no interpreter here serves, naming
+// the ones that are; a deprecated name is accepted with a warning.
+func (s *Server) checkRuntime(name string) error {
+	if name == "" {
+		return nil
+	}
+	reg := s.opts.Runtimes
+	if reg == nil {
+		reg = &runtimes.Registry{}
+	}
+	rt, err := reg.Lookup(name)
+	if err != nil {
+		return invocation.Errorf(invocation.ErrInvalid, "The runtime parameter of %s is not supported by this ember server: %v", name, err)
+	}
+	if rt.Deprecated {
+		s.log.Warn("a function uses a runtime that Lambda has deprecated", "runtime", name)
+	}
 	return nil
 }
 
-func isProvided(runtime string) bool {
-	return runtime == "provided" || runtime == "provided.al2" || runtime == "provided.al2023"
-}
-
-// runtimes are the Runtime values of the API model.
-var runtimes = []string{"nodejs", "nodejs4.3", "nodejs6.10", "nodejs8.10", "nodejs10.x", "nodejs12.x", "nodejs14.x", "nodejs16.x", "nodejs18.x", "nodejs20.x", "nodejs22.x", "nodejs24.x", "java8", "java8.al2", "java11", "java17", "java21", "java25", "python2.7", "python3.6", "python3.7", "python3.8", "python3.9", "python3.10", "python3.11", "python3.12", "python3.13", "python3.14", "dotnetcore1.0", "dotnetcore2.0", "dotnetcore2.1", "dotnetcore3.1", "dotnet6", "dotnet8", "dotnet10", "nodejs4.3-edge", "go1.x", "ruby2.5", "ruby2.7", "ruby3.2", "ruby3.3", "ruby3.4", "ruby4.0", "provided", "provided.al2", "provided.al2023", "nodejs26.x", "python3.15", "java8.al2023", "java11.al2023", "java17.al2023"}
+// modelRuntimes are the Runtime values of the API model.
+var modelRuntimes = []string{"nodejs", "nodejs4.3", "nodejs6.10", "nodejs8.10", "nodejs10.x", "nodejs12.x", "nodejs14.x", "nodejs16.x", "nodejs18.x", "nodejs20.x", "nodejs22.x", "nodejs24.x", "java8", "java8.al2", "java11", "java17", "java21", "java25", "python2.7", "python3.6", "python3.7", "python3.8", "python3.9", "python3.10", "python3.11", "python3.12", "python3.13", "python3.14", "dotnetcore1.0", "dotnetcore2.0", "dotnetcore2.1", "dotnetcore3.1", "dotnet6", "dotnet8", "dotnet10", "nodejs4.3-edge", "go1.x", "ruby2.5", "ruby2.7", "ruby3.2", "ruby3.3", "ruby3.4", "ruby4.0", "provided", "provided.al2", "provided.al2023", "nodejs26.x", "python3.15", "java8.al2023", "java11.al2023", "java17.al2023"}
 
 func envVars(e *environmentRequest) map[string]string {
 	if e == nil || len(e.Variables) == 0 {
@@ -615,7 +640,10 @@ func (s *Server) updateFunctionConfiguration(w http.ResponseWriter, r *http.Requ
 		if req.EphemeralStorage != nil {
 			v.EphemeralStorage = req.EphemeralStorage.Size
 		}
-		return validateVersion(*v)
+		if err := s.validateVersion(*v); err != nil {
+			return err
+		}
+		return s.resolveLayers(r.Context(), v)
 	})
 }
 
@@ -643,8 +671,11 @@ func (s *Server) updateFunctionCode(w http.ResponseWriter, r *http.Request, body
 		if req.Architectures != nil {
 			v.Architectures = req.Architectures
 		}
-		v.CodeDigest, v.CodeSha256, v.CodeSize = code.Digest, code.Sha256, code.Size
-		return validateVersion(*v)
+		v.CodeDigest, v.CodeSha256, v.CodeSize, v.UnzippedSize = code.Digest, code.Sha256, code.Size, code.Unzipped
+		if err := s.validateVersion(*v); err != nil {
+			return err
+		}
+		return s.resolveLayers(r.Context(), v)
 	})
 }
 

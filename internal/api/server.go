@@ -16,6 +16,7 @@ import (
 	"github.com/emberfn/ember/internal/invocation"
 	"github.com/emberfn/ember/internal/invoke"
 	"github.com/emberfn/ember/internal/logstore"
+	"github.com/emberfn/ember/internal/runtimes"
 	"github.com/emberfn/ember/internal/sigv4"
 	"github.com/emberfn/ember/internal/store"
 )
@@ -37,6 +38,8 @@ type Options struct {
 	Store  *store.Store
 	Invoke *invoke.Service
 	Logs   *logstore.Store
+	// Runtimes tells which managed runtimes can run here.
+	Runtimes *runtimes.Registry
 	// Region and AccountID make the ARNs.
 	Region    string
 	AccountID string
@@ -100,6 +103,11 @@ func (s *Server) routes() {
 	s.handle("PUT /2017-10-31/functions/{name}/concurrency", s.putConcurrency)
 	s.handle("DELETE /2017-10-31/functions/{name}/concurrency", s.deleteConcurrency)
 	s.handle("GET /2019-09-30/functions/{name}/concurrency", s.getConcurrency)
+	s.handle("POST /2018-10-31/layers/{layer}/versions", s.publishLayerVersion)
+	s.handle("GET /2018-10-31/layers/{layer}/versions", s.listLayerVersions)
+	s.handle("GET /2018-10-31/layers/{layer}/versions/{version}", s.getLayerVersion)
+	s.handle("DELETE /2018-10-31/layers/{layer}/versions/{version}", s.deleteLayerVersion)
+	s.handle("GET /2018-10-31/layers", s.layers)
 	s.handle("GET /2016-08-19/account-settings", s.accountSettings)
 	s.handle("GET /2016-08-19/account-settings/", s.accountSettings)
 	s.handle("GET /ember/v1/functions/{name}/logs", s.functionLogs)

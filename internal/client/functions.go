@@ -60,6 +60,7 @@ type (
 		MemorySize       *int              `json:"MemorySize,omitempty"`
 		EphemeralStorage *EphemeralStorage `json:"EphemeralStorage,omitempty"`
 		Environment      *environment      `json:"Environment,omitempty"`
+		Layers           *[]string         `json:"Layers,omitempty"`
 	}
 	publishVersionRequest struct {
 		Description string `json:"Description,omitempty"`
@@ -151,6 +152,7 @@ type UpdateFunctionConfigurationInput struct {
 	Timeout            *int
 	EphemeralStorageMB *int
 	Environment        map[string]string
+	Layers             []string // nil: unchanged; empty: none
 }
 
 // UpdateFunctionConfiguration changes a function's settings (PUT
@@ -164,6 +166,9 @@ func (c *Client) UpdateFunctionConfiguration(ctx context.Context, in UpdateFunct
 		MemorySize:       in.MemorySize,
 		EphemeralStorage: storageOf(in.EphemeralStorageMB),
 		Environment:      envOf(in.Environment),
+	}
+	if in.Layers != nil {
+		body.Layers = &in.Layers
 	}
 	r := request{method: http.MethodPut, path: functionPath(functionsPath, in.FunctionName, "/configuration")}
 	var out FunctionConfiguration

@@ -3,6 +3,7 @@ package environment
 import (
 	"sort"
 	"strconv"
+	"strings"
 
 	"github.com/emberfn/ember/internal/function"
 )
@@ -11,6 +12,7 @@ import (
 const (
 	TaskRoot   = "/var/task"
 	RuntimeDir = "/var/runtime"
+	OptDir     = "/opt"
 )
 
 // Defaults of the variables a function may override.
@@ -38,6 +40,13 @@ func variables(fn function.Config, base map[string]string, runtimeAPI, logStream
 	setDefault("PATH", defaultPath)
 	setDefault("LD_LIBRARY_PATH", defaultLDLibraryPath)
 	setDefault("LANG", defaultLang)
+	for k, v := range fn.RuntimeEnv {
+		if taskRoot != TaskRoot {
+			// A plain process sees the host's directories.
+			v = hostPaths(v, fn)
+		}
+		setDefault(k, v)
+	}
 	for k, v := range fn.Env {
 		vars[k] = v
 	}
@@ -71,4 +80,24 @@ func variables(fn function.Config, base map[string]string, runtimeAPI, logStream
 	}
 	sort.Strings(env)
 	return env
+}
+
+// hostPaths maps the function's paths in a colon-separated list (/var/task,
+// /var/runtime, /opt) to the host directories behind them, for a runtime
+// that runs as a plain process.
+func hostPaths(list string, fn function.Config) string {
+	parts := strings.Split(list, ":")
+	for i, p := range parts {
+		for _, m := range [][2]string{{TaskRoot, fn.CodeDir}, {RuntimeDir, fn.RuntimeDir}, {OptDir, fn.OptDir}} {
+			if m[1] == "" {
+				continue
+			}
+			if p == m[0] {
+				parts[i] = m[1]
+			} else if rest, ok := strings.CutPrefix(p, m[0]+"/"); ok {
+				parts[i] = m[1] + "/" + rest
+			}
+		}
+	}
+	return strings.Join(parts, ":")
 }

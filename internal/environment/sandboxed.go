@@ -68,15 +68,20 @@ func (iso *Isolation) etc() map[string]string {
 }
 
 // sandboxCommand maps the runtime's command to paths inside the sandbox:
-// the code directory is /var/task, and a command from elsewhere on the host
-// has its directory bound at /var/runtime.
-func sandboxCommand(argv []string, codeDir string) ([]string, []sandbox.Bind) {
-	binds := []sandbox.Bind{{Source: codeDir, Target: TaskRoot}, {Target: "/opt"}}
+// the code directory is /var/task, the runtime directory /var/runtime, the
+// layers /opt, and a command from elsewhere on the host has its directory
+// bound at /var/runtime.
+func sandboxCommand(argv []string, fn function.Config) ([]string, []sandbox.Bind) {
+	binds := []sandbox.Bind{{Source: fn.CodeDir, Target: TaskRoot}, {Source: fn.OptDir, Target: OptDir}}
 	cmd := append([]string(nil), argv...)
+	for i, arg := range cmd {
+		cmd[i] = sandboxPath(arg, fn)
+	}
 	bin := argv[0]
 	switch {
-	case strings.HasPrefix(bin, codeDir+"/"):
-		cmd[0] = TaskRoot + strings.TrimPrefix(bin, codeDir)
+	case fn.RuntimeDir != "":
+		binds = append(binds, sandbox.Bind{Source: fn.RuntimeDir, Target: RuntimeDir})
+	case strings.HasPrefix(bin, fn.CodeDir+"/"):
 		binds = append(binds, sandbox.Bind{Target: RuntimeDir})
 	case filepath.IsAbs(bin) && !onHostRoot(bin):
 		binds = append(binds, sandbox.Bind{Source: filepath.Dir(bin), Target: RuntimeDir})
@@ -85,6 +90,23 @@ func sandboxCommand(argv []string, codeDir string) ([]string, []sandbox.Bind) {
 		binds = append(binds, sandbox.Bind{Target: RuntimeDir})
 	}
 	return cmd, binds
+}
+
+// sandboxPath maps a host path of the function's directories to where
+// the sandbox shows it.
+func sandboxPath(p string, fn function.Config) string {
+	for _, m := range [][2]string{{fn.CodeDir, TaskRoot}, {fn.RuntimeDir, RuntimeDir}, {fn.OptDir, OptDir}} {
+		if m[0] == "" {
+			continue
+		}
+		if p == m[0] {
+			return m[1]
+		}
+		if rest, ok := strings.CutPrefix(p, m[0]+"/"); ok {
+			return m[1] + "/" + rest
+		}
+	}
+	return p
 }
 
 // onHostRoot reports whether path lies in the host directories every
@@ -141,7 +163,7 @@ func (e *Environment) buildSandbox(argv, env []string) (_ *prepared, err error) 
 	if len(argv) == 0 {
 		return nil, errors.New("start runtime: empty command")
 	}
-	cmd, binds := sandboxCommand(argv, e.fn.CodeDir)
+	cmd, binds := sandboxCommand(argv, e.fn)
 	r, w, err := os.Pipe()
 	if err != nil {
 		return nil, fmt.Errorf("start runtime: pipe: %w", err)

@@ -47,8 +47,19 @@ type Config struct {
 	// CodeDir is the directory that holds the function's code on the host
 	// (what the function sees as /var/task).
 	CodeDir string
-	// Command is the runtime's entry point. Empty means CodeDir/bootstrap.
+	// Command is the runtime's entry point, with host paths. Empty means
+	// CodeDir/bootstrap.
 	Command []string
+	// RuntimeDir is the host directory the function sees as /var/runtime
+	// (a managed runtime's client); empty for a bootstrap of its own.
+	RuntimeDir string
+	// OptDir is the host directory the function sees as /opt: its layers,
+	// merged. Empty gives an empty /opt.
+	OptDir string
+	// RuntimeEnv holds the runtime's own variables (NODE_PATH, say), with
+	// paths as the function sees them; the function's variables override
+	// them.
+	RuntimeEnv map[string]string
 	// Env holds the function's own variables.
 	Env map[string]string
 }

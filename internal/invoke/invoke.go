@@ -24,6 +24,7 @@ import (
 	"github.com/emberfn/ember/internal/function"
 	"github.com/emberfn/ember/internal/invocation"
 	"github.com/emberfn/ember/internal/logstore"
+	"github.com/emberfn/ember/internal/runtimes"
 	"github.com/emberfn/ember/internal/store"
 )
 
@@ -36,6 +37,10 @@ type Options struct {
 	Store *store.Store
 	Code  *codecache.Cache
 	Logs  *logstore.Store
+	// Runtimes finds the interpreters of managed runtimes, whose clients
+	// are installed in RuntimeDir.
+	Runtimes   *runtimes.Registry
+	RuntimeDir string
 	// Environment is the template of every environment: isolation,
 	// logger, grace period. Function and LogsFor are set per version.
 	Environment environment.Options
@@ -315,6 +320,12 @@ func (s *Service) pool(ctx context.Context, t Target) (*envpool.Pool, error) {
 		return nil, fmt.Errorf("code of %s:%s: %w", key.name, key.version, err)
 	}
 	cfg.CodeDir = dir
+	if cfg.OptDir, err = s.layers(ctx, t.Version); err != nil {
+		return nil, fmt.Errorf("layers of %s:%s: %w", key.name, key.version, err)
+	}
+	if err := s.configureRuntime(&cfg); err != nil {
+		return nil, err
+	}
 	envOpts := s.opts.Environment
 	envOpts.Function = cfg
 	group := cfg.LogGroup()
@@ -339,6 +350,39 @@ func (s *Service) pool(ctx context.Context, t Target) (*envpool.Pool, error) {
 	})
 	s.pools[key] = &versionPool{pool: p, revision: t.Version.RevisionID}
 	return p, nil
+}
+
+// layers returns the directory of a version's layers merged in order, or
+// "" for none.
+func (s *Service) layers(ctx context.Context, v store.Version) (string, error) {
+	if len(v.LayerDigests) == 0 {
+		return "", nil
+	}
+	for _, digest := range v.LayerDigests {
+		if _, err := s.opts.Code.Dir(ctx, digest, MaxUnzipped, func(ctx context.Context, path string) error {
+			return s.opts.Store.CodeFile(ctx, digest, path)
+		}); err != nil {
+			return "", err
+		}
+	}
+	return s.opts.Code.Merged(v.LayerDigests)
+}
+
+// configureRuntime gives a function of a managed runtime its interpreter
+// and client.
+func (s *Service) configureRuntime(cfg *function.Config) error {
+	if cfg.IsProvided() {
+		return nil
+	}
+	if s.opts.Runtimes == nil {
+		return invocation.Errorf(invocation.ErrInvalid, "The runtime %s is not available on this ember server.", cfg.Runtime)
+	}
+	rt, err := s.opts.Runtimes.Lookup(cfg.Runtime)
+	if err != nil {
+		return invocation.Errorf(invocation.ErrInvalid, "%v", err)
+	}
+	rt.Configure(cfg, s.opts.RuntimeDir)
+	return nil
 }
 
 func (s *Service) closeInBackgroundLocked(p *envpool.Pool) {

@@ -31,9 +31,15 @@ type Version struct {
 	PackageType      string   // "Zip"
 	Network          string   // ember's own: "outbound" or "none"
 	Layers           []string // layer version ARNs
-	CodeDigest       string   // hex SHA-256 of the zip: the object's name
-	CodeSha256       string   // base64 SHA-256 of the zip, as AWS reports it
-	CodeSize         int64
+	LayerSizes       []int64  // the zipped size of each layer
+	// LayerDigests name each layer's code, which stays the function's
+	// after the layer version is deleted, as on Lambda.
+	LayerDigests []string
+	CodeDigest   string // hex SHA-256 of the zip: the object's name
+	CodeSha256   string // base64 SHA-256 of the zip, as AWS reports it
+	CodeSize     int64
+	// UnzippedSize is the code's size unzipped, layers left out.
+	UnzippedSize     int64
 	LastModified     time.Time
 	RevisionID       string
 	State            string

@@ -41,6 +41,7 @@ const (
 	functionsBucket = "ember_functions"
 	versionsBucket  = "ember_versions"
 	aliasesBucket   = "ember_aliases"
+	layersBucket    = "ember_layers"
 	codeBucket      = "ember_code"
 	eventsStream    = "ember_events"
 	eventsSubject   = "ember.events"
@@ -109,6 +110,7 @@ type Store struct {
 	functions jetstream.KeyValue
 	versions  jetstream.KeyValue
 	aliases   jetstream.KeyValue
+	layers    jetstream.KeyValue
 	// versionsStream and aliasesStream back their buckets; DeleteFunction
 	// purges a function's keys from them with one request each.
 	versionsStream jetstream.Stream
@@ -221,6 +223,7 @@ func (s *Store) setup(ctx context.Context, maxCode, queueMax int64) error {
 		kv(functionsBucket, "ember function records", &s.functions, nil),
 		kv(versionsBucket, "ember published function versions", &s.versions, &s.versionsStream),
 		kv(aliasesBucket, "ember function aliases", &s.aliases, &s.aliasesStream),
+		kv(layersBucket, "ember layer versions", &s.layers, nil),
 		func() error { return s.setupCode(ctx, maxCode) },
 		func() error { return s.setupEvents(ctx, queueMax) },
 	}
