@@ -1,0 +1,457 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/service/lambda"
+)
+
+// The paths a request takes: which client, to which server.
+const (
+	pathEmberSDK  = "ember (SDK)"
+	pathEmberHTTP = "ember (net/http)"
+	pathEchoHTTP  = "echo (net/http)"
+	pathEchoSDK   = "echo (SDK)"
+)
+
+// The phases, as the checks and the CPU table name them.
+const (
+	phaseSequential = "sequential"
+	phaseCreate     = "CreateFunction 10 MiB"
+	phaseSmall      = "CreateFunction small"
+	phaseList       = "ListFunctions all"
+)
+
+const (
+	// payloadSize is the size of an Invoke's payload, a JSON object.
+	payloadSize = 100
+	// echoFunction is the name of the echo function in ember.
+	echoFunction = "echo"
+	// seqBlock is how many sequential requests go through one path before
+	// the next path's turn.
+	seqBlock = 100
+	// concRound is the length of a turn of the concurrent clients.
+	concRound = time.Second
+	// concWarmup is how long the concurrent clients warm up each path,
+	// long enough for ember to start an environment for every client.
+	concWarmup = 500 * time.Millisecond
+	// pageSize is the MaxItems of each ListFunctions page, ember's and
+	// Lambda's default.
+	pageSize = 50
+	// listRounds is how many times each path lists all the functions.
+	listRounds = 5
+)
+
+// bench runs the phases and collects their figures.
+type bench struct {
+	cfg      config
+	progress func(format string, a ...any)
+	res      *results
+	hc       *http.Client
+	echo     server
+	// echoSDK is a Lambda client of the echo server.
+	echoSDK *lambda.Client
+	code    code
+}
+
+// path is a way to send a request, and what came of those it sent.
+type path struct {
+	name string
+	do   request
+	t    tally
+	s    samples
+}
+
+// payload is a compact JSON object of payloadSize bytes, which the echo
+// function answers byte for byte.
+func payload() []byte {
+	const head, tail = `{"bench":"ember serve","pad":"`, `"}`
+	return []byte(head + strings.Repeat("x", payloadSize-len(head)-len(tail)) + tail)
+}
+
+// ms is d in milliseconds.
+func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+
+// warmup sends n requests through each path and notes any error.
+func (b *bench) warmup(ctx context.Context, phase string, paths []*path, n int) {
+	for _, p := range paths {
+		var t tally
+		sequential(ctx, p.do, n, &t)
+		b.noteWarmup(phase, p.name, t)
+	}
+}
+
+func (b *bench) noteWarmup(phase, name string, t tally) {
+	if d := t.describe(); d != "" {
+		b.res.note("%s warm-up, %s: %s", phase, name, d)
+		b.res.warmupFailed = true
+	}
+}
+
+// invoke creates the echo function in ember at em and measures its warm
+// invocations, sequential and concurrent, beside the echo server's.
+func (b *bench) invoke(ctx context.Context, em server) error {
+	emSDK := newLambdaClient(em.url, b.hc)
+	b.progress("creating the echo function (a %d-byte zip)", len(b.code.echo))
+	if _, err := createSDK(ctx, emSDK, echoFunction, b.code.echo); err != nil {
+		return err
+	}
+	body := payload()
+	paths := []*path{
+		{name: pathEmberSDK, do: invokeSDK(emSDK, echoFunction, body)},
+		{name: pathEchoHTTP, do: postEcho(b.hc, b.echo.url+"/2015-03-31/functions/"+echoFunction+"/invocations", body)},
+		{name: pathEchoSDK, do: invokeSDK(b.echoSDK, echoFunction, body)},
+	}
+	first, err := paths[0].do(ctx)
+	if err != nil {
+		return fmt.Errorf("first Invoke of the echo function: %w", err)
+	}
+	b.res.note("the first Invoke of the echo function, a cold start, took %.1f ms", ms(first))
+
+	b.progress("sequential: %d warm-up and %d measured invocations through each of %d paths", b.cfg.warmup, b.cfg.n, len(paths))
+	b.warmup(ctx, phaseSequential, paths, b.cfg.warmup)
+	cpu := newCPUMeter(em.pid(), b.echo.pid())
+	turns := make([]func(), len(paths))
+	for i, p := range paths {
+		done := 0
+		turns[i] = func() {
+			k := min(seqBlock, b.cfg.n-done)
+			cpu.turn(p.name, func() { p.s.add(sequential(ctx, p.do, k, &p.t)) })
+			done += k
+		}
+	}
+	alternate(ctx, (b.cfg.n+seqBlock-1)/seqBlock, turns...)
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	b.res.addPaths(phaseSequential, cpu, paths)
+	label := fmt.Sprintf("warm Invoke p%%g (%d B)", payloadSize)
+	for _, p := range []float64{50, 90, 99} {
+		b.res.addMetric(invokeMetric(fmt.Sprintf("warm_p%g", p), fmt.Sprintf(label, p), unitMillis, paths,
+			func(s samples) float64 { return ms(s.percentile(p)) }))
+	}
+	b.res.addMetric(invokeMetric("warm_rate", "warm Invokes/s, sequential", unitPerSecond, paths, samples.rate))
+
+	enforced, err := limitsEnforced(ctx, emSDK, echoFunction, body)
+	if err != nil {
+		return err
+	}
+	b.res.Sandboxed = &enforced
+	switch {
+	case !b.cfg.noSandbox && !enforced:
+		b.res.note("ember's REPORT lines say \"Limits: not enforced\": it ran the function as a plain process or without cgroups " +
+			"(it sandboxes functions only as root on Linux; its warnings say why), so these are not a sandboxed ember's figures")
+	case b.cfg.noSandbox && enforced:
+		b.res.note("ember ran with --no-sandbox, yet its REPORT lines do not say \"Limits: not enforced\"")
+	}
+
+	return b.concurrent(ctx, em, paths)
+}
+
+// invokeMetric is a figure of the three paths of the invoke phases.
+func invokeMetric(id, label, unit string, paths []*path, f func(samples) float64) metric {
+	sdk := f(paths[2].s)
+	return metric{Group: groupInvoke, ID: id, Label: label, Unit: unit,
+		Ember: f(paths[0].s), Baseline: f(paths[1].s), EchoSDK: &sdk}
+}
+
+// concurrent measures cfg.clients clients that each send their next
+// Invoke when the last is answered, in turns of concRound through each
+// path.
+func (b *bench) concurrent(ctx context.Context, em server, seq []*path) error {
+	phase := fmt.Sprintf("%d clients", b.cfg.clients)
+	paths := make([]*path, len(seq))
+	for i, p := range seq {
+		paths[i] = &path{name: p.name, do: p.do}
+	}
+	b.progress("%s: %v warm-up and %v measured through each path, in turns of %v", phase, concWarmup, b.cfg.duration, concRound)
+	for _, p := range paths {
+		var t tally
+		concurrent(ctx, p.do, b.cfg.clients, concWarmup, &t)
+		b.noteWarmup(phase, p.name, t)
+	}
+	cpu := newCPUMeter(em.pid(), b.echo.pid())
+	turns := make([]func(), len(paths))
+	for i, p := range paths {
+		var done time.Duration
+		turns[i] = func() {
+			d := min(concRound, b.cfg.duration-done)
+			cpu.turn(p.name, func() { p.s.add(concurrent(ctx, p.do, b.cfg.clients, d, &p.t)) })
+			done += d
+		}
+	}
+	alternate(ctx, int((b.cfg.duration+concRound-1)/concRound), turns...)
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	b.res.addPaths(phase, cpu, paths)
+	b.res.addMetric(invokeMetric("concurrent_rate", fmt.Sprintf("warm Invokes/s, %s", phase), unitPerSecond, paths, samples.rate))
+	return nil
+}
+
+// createPath is a path of the CreateFunction phases: next makes the
+// request of its i-th create, untimed, before it is sent.
+type createPath struct {
+	path
+	next func(i int) (request, error)
+	i    int
+}
+
+// send makes and sends the path's next request, within cpu's turn when
+// cpu is set, and records it when measured.
+func (p *createPath) send(ctx context.Context, cpu *cpuMeter, measured bool) error {
+	do, err := p.next(p.i)
+	p.i++
+	if err != nil {
+		return err
+	}
+	var d time.Duration
+	if cpu == nil {
+		d, err = do(ctx)
+	} else {
+		cpu.turn(p.name, func() { d, err = do(ctx) })
+	}
+	switch {
+	case !measured:
+		if err != nil {
+			return fmt.Errorf("warm-up, %s: %w", p.name, err)
+		}
+	case p.t.record(err):
+		p.s.lat = append(p.s.lat, d)
+		p.s.wall += d
+	}
+	return nil
+}
+
+// create measures CreateFunction of a 10 MiB zip, through the SDK and
+// with the same body through plain net/http, each with code of its own
+// and with the same code each time, beside posting that body to the echo
+// server.
+func (b *bench) create(ctx context.Context, em server) error {
+	emSDK := newLambdaClient(em.url, b.hc)
+	same, err := b.code.big.zip(-1)
+	if err != nil {
+		return err
+	}
+	echoBody, err := createBody("big-echo", same)
+	if err != nil {
+		return err
+	}
+	b.res.Settings.ZipBytes = len(same)
+	b.res.Settings.ZipRandomBytes = len(b.code.big.random)
+	b.res.Settings.CreateBodyBytes = len(echoBody)
+	// Each distinct zip inverts a byte of its own.
+	flips := 0
+	distinct := func() ([]byte, error) {
+		flips++
+		return b.code.big.zip(flips - 1)
+	}
+	sdk := func(name string, zip func() ([]byte, error)) func(int) (request, error) {
+		return func(i int) (request, error) {
+			z, err := zip()
+			if err != nil {
+				return nil, err
+			}
+			fn := fmt.Sprintf("%s-%d", name, i)
+			return func(ctx context.Context) (time.Duration, error) { return createSDK(ctx, emSDK, fn, z) }, nil
+		}
+	}
+	plain := func(name string, zip func() ([]byte, error)) func(int) (request, error) {
+		return func(i int) (request, error) {
+			z, err := zip()
+			if err != nil {
+				return nil, err
+			}
+			body, err := createBody(fmt.Sprintf("%s-%d", name, i), z)
+			if err != nil {
+				return nil, err
+			}
+			return func(ctx context.Context) (time.Duration, error) { return createHTTP(ctx, b.hc, em.url, body) }, nil
+		}
+	}
+	sameZip := func() ([]byte, error) { return same, nil }
+	toEcho := postEcho(b.hc, b.echo.url+functionsPath, echoBody)
+	paths := []*createPath{
+		{path: path{name: pathEmberSDK + ", distinct"}, next: sdk("big-sdk", distinct)},
+		{path: path{name: pathEmberHTTP + ", distinct"}, next: plain("big-http", distinct)},
+		{path: path{name: pathEmberSDK + ", same"}, next: sdk("same-sdk", sameZip)},
+		{path: path{name: pathEmberHTTP + ", same"}, next: plain("same-http", sameZip)},
+		{path: path{name: pathEchoHTTP}, next: func(int) (request, error) { return toEcho, nil }},
+	}
+
+	b.progress("CreateFunction of a %d-byte zip (a %d-byte body): 1 warm-up and %d measured through each of %d paths",
+		len(same), len(echoBody), b.cfg.creates, len(paths))
+	// The first create with the same code stores it; the others find it.
+	for _, p := range paths {
+		if err := p.send(ctx, nil, false); err != nil {
+			return err
+		}
+	}
+	cpu := newCPUMeter(em.pid(), b.echo.pid())
+	var sendErr error
+	turns := make([]func(), len(paths))
+	for i, p := range paths {
+		turns[i] = func() {
+			if sendErr == nil {
+				sendErr = p.send(ctx, cpu, true)
+			}
+		}
+	}
+	alternate(ctx, b.cfg.creates, turns...)
+	if err := errors.Join(sendErr, ctx.Err()); err != nil {
+		return err
+	}
+	ps := make([]*path, len(paths))
+	for i, p := range paths {
+		ps[i] = &p.path
+	}
+	b.res.addPaths(phaseCreate, cpu, ps)
+	for _, v := range []struct {
+		id, what  string
+		sdk, http *path
+	}{
+		{"create", "distinct code", ps[0], ps[1]},
+		{"create_same", "same code", ps[2], ps[3]},
+	} {
+		for _, p := range []float64{50, 90} {
+			f := func(s samples) float64 { return ms(s.percentile(p)) }
+			plain := f(v.http.s)
+			b.res.addMetric(metric{Group: groupCreate, ID: fmt.Sprintf("%s_p%g", v.id, p),
+				Label: fmt.Sprintf("CreateFunction p%g, %s", p, v.what), Unit: unitMillis,
+				Ember: f(v.sdk.s), Baseline: f(ps[4].s), EmberHTTP: &plain})
+		}
+	}
+	return nil
+}
+
+// functions measures ember at em, fresh, with cfg.functions small
+// functions: the memory of its process before and after creating them
+// and after listing them all, the time of each create, and the time to
+// list them all, a page at a time.
+func (b *bench) functions(ctx context.Context, em server) error {
+	c := newLambdaClient(em.url, b.hc)
+	n := b.cfg.functions
+	// Ember's API and store have answered once before the idle figure.
+	_, got, _, err := listAll(ctx, c, pageSize)
+	if err != nil {
+		return err
+	}
+	if got != 0 {
+		return fmt.Errorf("a fresh ember lists %d functions", got)
+	}
+	mem := &memory{Functions: n}
+	memErr := func(err error) bool {
+		if err == nil {
+			return false
+		}
+		if !errors.Is(err, errNoProc) {
+			b.res.note("memory not measured: %v", err)
+		}
+		mem = nil
+		return true
+	}
+	mem.Idle, err = readMemory(em.pid())
+	memErr(err)
+
+	echoBody, err := createBody("small-echo", b.code.small)
+	if err != nil {
+		return err
+	}
+	b.res.Settings.SmallZipBytes = len(b.code.small)
+	created := 0
+	creates := &path{name: pathEmberSDK, do: func(ctx context.Context) (time.Duration, error) {
+		name := fmt.Sprintf("fn-%05d", created)
+		created++
+		return createSDK(ctx, c, name, b.code.small)
+	}}
+	toEcho := &path{name: pathEchoHTTP, do: postEcho(b.hc, b.echo.url+functionsPath, echoBody)}
+	b.progress("%d CreateFunction of a %d-byte zip, in blocks of %d beside as many posts of the body to the echo server",
+		n, len(b.code.small), seqBlock)
+	cpu := newCPUMeter(em.pid(), b.echo.pid())
+	paths := []*path{creates, toEcho}
+	turns := make([]func(), len(paths))
+	for i, p := range paths {
+		done := 0
+		turns[i] = func() {
+			k := min(seqBlock, n-done)
+			cpu.turn(p.name, func() { p.s.add(sequential(ctx, p.do, k, &p.t)) })
+			done += k
+		}
+	}
+	alternate(ctx, (n+seqBlock-1)/seqBlock, turns...)
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	b.res.addPaths(phaseSmall, cpu, paths)
+	b.res.addMetric(metric{Group: groupFunctions, ID: "create_small_p50", Unit: unitMillis,
+		Label: fmt.Sprintf("CreateFunction p50, %d-byte zip", len(b.code.small)),
+		Ember: ms(creates.s.percentile(50)), Baseline: ms(toEcho.s.percentile(50))})
+	if mem != nil {
+		mem.Created, err = readMemory(em.pid())
+		memErr(err)
+	}
+
+	// A listing first, unmeasured, counts the pages.
+	_, got, pages, err := listAll(ctx, c, pageSize)
+	if err != nil {
+		return err
+	}
+	if got != n {
+		return fmt.Errorf("ListFunctions listed %d functions, not %d", got, n)
+	}
+	size, err := pageBytes(ctx, b.hc, em.url, pageSize)
+	if err != nil {
+		return err
+	}
+	b.res.Settings.Pages = pages
+	b.res.Settings.PageBytes = size
+	b.progress("ListFunctions of all %d functions, %d pages of %d, %d times, beside %d round trips of a page's %d bytes to the echo server",
+		n, pages, pageSize, listRounds, pages, size)
+	lister := &path{name: pathEmberSDK, do: func(ctx context.Context) (time.Duration, error) {
+		d, got, _, err := listAll(ctx, c, pageSize)
+		if err == nil && got != n {
+			err = fmt.Errorf("ListFunctions listed %d functions, not %d", got, n)
+		}
+		return d, err
+	}}
+	page := postEcho(b.hc, b.echo.url+functionsPath, bytes.Repeat([]byte{'x'}, size))
+	echoPages := &path{name: pathEchoHTTP, do: func(ctx context.Context) (time.Duration, error) {
+		var total time.Duration
+		for range pages {
+			d, err := page(ctx)
+			total += d
+			if err != nil {
+				return total, err
+			}
+		}
+		return total, nil
+	}}
+	cpu = newCPUMeter(em.pid(), b.echo.pid())
+	paths = []*path{lister, echoPages}
+	for i, p := range paths {
+		turns[i] = func() { cpu.turn(p.name, func() { p.s.add(sequential(ctx, p.do, 1, &p.t)) }) }
+	}
+	alternate(ctx, listRounds, turns...)
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	b.res.addPaths(phaseList, cpu, paths)
+	b.res.addMetric(metric{Group: groupFunctions, ID: "list_all", Unit: unitMillis,
+		Label: fmt.Sprintf("ListFunctions of all, %d pages of %d, p50", pages, pageSize),
+		Ember: ms(lister.s.percentile(50)), Baseline: ms(echoPages.s.percentile(50))})
+	if mem != nil {
+		mem.Listed, err = readMemory(em.pid())
+		if !memErr(err) {
+			mem.PerFunctionRSS = float64(mem.Created.RSS-mem.Idle.RSS) / float64(n)
+			mem.PerFunctionHWM = float64(mem.Created.HWM-mem.Idle.HWM) / float64(n)
+			b.res.Memory = mem
+		}
+	}
+	return nil
+}

@@ -1,0 +1,460 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"runtime"
+	"strings"
+	"text/tabwriter"
+	"time"
+	"unicode/utf8"
+)
+
+// results are the figures of a run, as printed and as written with -json.
+type results struct {
+	Time     time.Time `json:"time"`
+	Go       string    `json:"go"`
+	OS       string    `json:"os"`
+	Arch     string    `json:"arch"`
+	CPUs     int       `json:"cpus"`
+	Settings settings  `json:"settings"`
+	// Sandboxed says whether the REPORT line of an Invoke said that ember
+	// enforced the function's limits, which it does in a sandbox with
+	// cgroups only.
+	Sandboxed *bool    `json:"sandboxed,omitempty"`
+	Metrics   []metric `json:"metrics"`
+	// Memory is missing where the memory of another process cannot be
+	// read.
+	Memory *memory  `json:"memory,omitempty"`
+	Checks []check  `json:"checks"`
+	CPU    []cpuUse `json:"cpu,omitempty"`
+	Notes  []string `json:"notes,omitempty"`
+	// Summary says where the time goes, in words computed from the
+	// figures.
+	Summary string `json:"summary,omitempty"`
+
+	// warmupFailed says that a warm-up request failed, which a note
+	// describes.
+	warmupFailed bool
+}
+
+type settings struct {
+	N         int    `json:"n"`
+	Warmup    int    `json:"warmup"`
+	Clients   int    `json:"clients"`
+	Duration  string `json:"duration"`
+	Creates   int    `json:"creates"`
+	Functions int    `json:"functions"`
+	NoSandbox bool   `json:"no_sandbox"`
+	// PayloadBytes is the size of an Invoke's payload.
+	PayloadBytes int `json:"payload_bytes"`
+	// ZipBytes is the size of the big zip, ZipRandomBytes that of the
+	// random file in it, CreateBodyBytes that of the CreateFunction body
+	// that carries it.
+	ZipBytes        int `json:"zip_bytes"`
+	ZipRandomBytes  int `json:"zip_random_bytes"`
+	CreateBodyBytes int `json:"create_body_bytes"`
+	// SmallZipBytes is the size of the zip of each of the functions of
+	// the memory phase.
+	SmallZipBytes int `json:"small_zip_bytes"`
+	PageSize      int `json:"page_size"`
+	// Pages is how many pages a listing of all the functions takes, and
+	// PageBytes the size of the body of the first.
+	Pages      int `json:"pages"`
+	PageBytes  int `json:"page_bytes"`
+	ListRounds int `json:"list_rounds"`
+}
+
+// Units of a metric.
+const (
+	unitMillis    = "ms"
+	unitPerSecond = "1/s"
+)
+
+// Groups of metrics, a table each.
+const (
+	groupInvoke    = "invoke"
+	groupCreate    = "create"
+	groupFunctions = "functions"
+)
+
+// metric is one figure of ember beside its baselines.
+type metric struct {
+	ID    string `json:"id"`
+	Group string `json:"group"`
+	Label string `json:"label"`
+	Unit  string `json:"unit"`
+	// Ember is ember's figure through the aws-sdk-go-v2 Lambda client.
+	Ember float64 `json:"ember"`
+	// Baseline is the echo server's figure with plain net/http; Ratio is
+	// Ember / Baseline.
+	Baseline float64 `json:"baseline"`
+	Ratio    float64 `json:"ratio"`
+	// EchoSDK is the echo server's figure through the Lambda client, in
+	// the invoke group; EchoSDKRatio is EchoSDK / Baseline.
+	EchoSDK      *float64 `json:"echo_sdk,omitempty"`
+	EchoSDKRatio *float64 `json:"echo_sdk_ratio,omitempty"`
+	// EmberHTTP is ember's figure with the same body sent with plain
+	// net/http, in the create group; EmberHTTPRatio is EmberHTTP /
+	// Baseline.
+	EmberHTTP      *float64 `json:"ember_http,omitempty"`
+	EmberHTTPRatio *float64 `json:"ember_http_ratio,omitempty"`
+}
+
+// memory is the memory of an ember serve process with functions
+// registered, in bytes.
+type memory struct {
+	Functions int `json:"functions"`
+	// Idle is before any function was created, Created after the
+	// functions were, Listed after they were all listed.
+	Idle    procMemory `json:"idle"`
+	Created procMemory `json:"created"`
+	Listed  procMemory `json:"listed"`
+	// PerFunctionRSS is (Created.RSS − Idle.RSS) / Functions, and
+	// PerFunctionHWM the same of VmHWM.
+	PerFunctionRSS float64 `json:"per_function_rss"`
+	PerFunctionHWM float64 `json:"per_function_hwm"`
+}
+
+// check says whether the measured requests of a path succeeded.
+type check struct {
+	Phase       string `json:"phase"`
+	Path        string `json:"path"`
+	Requests    int    `json:"requests"`
+	Errors      int    `json:"errors"`
+	ErrorDetail string `json:"error_detail,omitempty"`
+}
+
+// cpuUse is the CPU time per request, in microseconds, that each process
+// on a path used during the path's turns; a process not on the path has
+// no figure.
+type cpuUse struct {
+	Phase    string  `json:"phase"`
+	Path     string  `json:"path"`
+	Total    float64 `json:"total_us"`
+	Client   float64 `json:"client_us"`
+	Ember    float64 `json:"ember_us,omitempty"`
+	Runtimes float64 `json:"runtimes_us,omitempty"`
+	Echo     float64 `json:"echo_us,omitempty"`
+}
+
+func newResults(cfg config) *results {
+	return &results{
+		Time: time.Now().UTC(),
+		Go:   runtime.Version(), OS: runtime.GOOS, Arch: runtime.GOARCH, CPUs: runtime.NumCPU(),
+		Settings: settings{
+			N: cfg.n, Warmup: cfg.warmup, Clients: cfg.clients, Duration: cfg.duration.String(),
+			Creates: cfg.creates, Functions: cfg.functions, NoSandbox: cfg.noSandbox,
+			PayloadBytes: payloadSize, PageSize: pageSize, ListRounds: listRounds,
+		},
+	}
+}
+
+func (r *results) note(format string, a ...any) {
+	r.Notes = append(r.Notes, fmt.Sprintf(format, a...))
+}
+
+// addMetric adds m with its ratios.
+func (r *results) addMetric(m metric) {
+	m.Ratio = ratio(m.Ember, m.Baseline)
+	if m.EchoSDK != nil {
+		v := ratio(*m.EchoSDK, m.Baseline)
+		m.EchoSDKRatio = &v
+	}
+	if m.EmberHTTP != nil {
+		v := ratio(*m.EmberHTTP, m.Baseline)
+		m.EmberHTTPRatio = &v
+	}
+	r.Metrics = append(r.Metrics, m)
+}
+
+// addPaths adds the checks of the measured requests of paths, and the CPU
+// time per request that cpu measured for each.
+func (r *results) addPaths(phase string, cpu *cpuMeter, paths []*path) {
+	for _, p := range paths {
+		r.Checks = append(r.Checks, check{Phase: phase, Path: p.name, Requests: p.t.requests,
+			Errors: p.t.errors, ErrorDetail: p.t.describe()})
+	}
+	if cpu.err != nil {
+		if !errors.Is(cpu.err, errNoProc) {
+			r.note("%s: CPU time not measured: %v", phase, cpu.err)
+		}
+		return
+	}
+	for _, p := range paths {
+		t := cpu.paths[p.name]
+		if t == nil {
+			continue
+		}
+		n := p.t.requests
+		u := cpuUse{Phase: phase, Path: p.name, Client: perRequest(t.client, n)}
+		if strings.HasPrefix(p.name, "ember") {
+			u.Ember, u.Runtimes = perRequest(t.ember, n), perRequest(t.runtimes, n)
+		} else {
+			u.Echo = perRequest(t.echo, n)
+		}
+		u.Total = u.Client + u.Ember + u.Runtimes + u.Echo
+		r.CPU = append(r.CPU, u)
+	}
+}
+
+// failed reports whether a request failed.
+func (r *results) failed() bool {
+	for _, c := range r.Checks {
+		if c.Errors > 0 {
+			return true
+		}
+	}
+	return r.warmupFailed
+}
+
+func (r *results) metric(id string) (metric, bool) {
+	for _, m := range r.Metrics {
+		if m.ID == id {
+			return m, true
+		}
+	}
+	return metric{}, false
+}
+
+func (r *results) cpu(phase, path string) (cpuUse, bool) {
+	for _, c := range r.CPU {
+		if c.Phase == phase && c.Path == path {
+			return c, true
+		}
+	}
+	return cpuUse{}, false
+}
+
+func ratio(a, b float64) float64 {
+	if b == 0 {
+		return 0
+	}
+	return a / b
+}
+
+func (r *results) print(w io.Writer) error {
+	var buf bytes.Buffer
+	r.write(&buf)
+	_, err := w.Write(buf.Bytes())
+	return err
+}
+
+func (r *results) write(w io.Writer) {
+	ember := "sandboxed"
+	switch {
+	case r.Settings.NoSandbox:
+		ember = "--no-sandbox"
+	case r.Sandboxed != nil && !*r.Sandboxed:
+		ember = "NOT sandboxed (its REPORT lines say \"Limits: not enforced\")"
+	}
+	fmt.Fprintf(w, "ember serve benchmark, %s %s/%s, %d CPUs, ember %s\n", r.Go, r.OS, r.Arch, r.CPUs, ember)
+
+	s := r.Settings
+	r.table(w, groupInvoke, fmt.Sprintf("Invoke, echo function, %d B", s.PayloadBytes),
+		[]string{"ember (SDK)", "echo (net/http)", "echo (SDK)", "ember/echo", "echo SDK/echo"},
+		func(m metric) []string {
+			return []string{m.format(m.Ember), m.format(m.Baseline), m.formatPtr(m.EchoSDK), m.formatRatio(&m.Ratio), m.formatRatio(m.EchoSDKRatio)}
+		})
+	r.table(w, groupCreate, fmt.Sprintf("CreateFunction, %d B zip, %d B body", s.ZipBytes, s.CreateBodyBytes),
+		[]string{"ember (SDK)", "ember (net/http)", "echo (net/http)", "ember/echo", "ember net/http/echo"},
+		func(m metric) []string {
+			return []string{m.format(m.Ember), m.formatPtr(m.EmberHTTP), m.format(m.Baseline), m.formatRatio(&m.Ratio), m.formatRatio(m.EmberHTTPRatio)}
+		})
+	r.table(w, groupFunctions, fmt.Sprintf("%d functions, fresh ember", s.Functions),
+		[]string{"ember (SDK)", "echo (net/http)", "ember/echo"},
+		func(m metric) []string {
+			return []string{m.format(m.Ember), m.format(m.Baseline), m.formatRatio(&m.Ratio)}
+		})
+
+	fmt.Fprintln(w)
+	if m := r.Memory; m == nil {
+		fmt.Fprintln(w, "memory of ember serve: n/a")
+	} else {
+		tw := tabwriter.NewWriter(w, 0, 0, 3, ' ', 0)
+		fmt.Fprintln(tw, "memory of ember serve\tVmRSS\tVmHWM\tVmRSS − idle\tper function")
+		fmt.Fprintf(tw, "idle, no functions\t%s\t%s\t\t\n", mib(m.Idle.RSS), mib(m.Idle.HWM))
+		fmt.Fprintf(tw, "after %d CreateFunction\t%s\t%s\t%s\t%s\n", m.Functions, mib(m.Created.RSS), mib(m.Created.HWM),
+			signedMiB(m.Created.RSS-m.Idle.RSS), perFunction(m.PerFunctionRSS))
+		fmt.Fprintf(tw, "after ListFunctions of all\t%s\t%s\t%s\t%s\n", mib(m.Listed.RSS), mib(m.Listed.HWM),
+			signedMiB(m.Listed.RSS-m.Idle.RSS), perFunction(float64(m.Listed.RSS-m.Idle.RSS)/float64(m.Functions)))
+		tw.Flush()
+	}
+
+	fmt.Fprintln(w)
+	tw := tabwriter.NewWriter(w, 0, 0, 3, ' ', 0)
+	fmt.Fprintln(tw, "phase\tpath\trequests\terrors")
+	for _, c := range r.Checks {
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\n", c.Phase, c.Path, c.Requests, c.Errors)
+	}
+	tw.Flush()
+	for _, c := range r.Checks {
+		if c.ErrorDetail != "" {
+			fmt.Fprintf(w, "%s, %s: %s\n", c.Phase, c.Path, c.ErrorDetail)
+		}
+	}
+
+	fmt.Fprintln(w)
+	if len(r.CPU) == 0 {
+		fmt.Fprintln(w, "CPU per request: n/a")
+	} else {
+		tw = tabwriter.NewWriter(w, 0, 0, 3, ' ', 0)
+		fmt.Fprintln(tw, "CPU per request\tpath\ttotal\tclient\tember\truntimes\techo")
+		for _, c := range r.CPU {
+			ember, runtimes := "-", "-"
+			if strings.HasPrefix(c.Path, "ember") {
+				ember, runtimes = micros(c.Ember), dashIfZero(c.Runtimes)
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", c.Phase, c.Path, micros(c.Total), micros(c.Client),
+				ember, runtimes, dashIfZero(c.Echo))
+		}
+		tw.Flush()
+	}
+
+	if len(r.Notes) > 0 {
+		fmt.Fprintln(w)
+		for _, n := range r.Notes {
+			fmt.Fprintln(w, "note:", n)
+		}
+	}
+	if r.Summary != "" {
+		fmt.Fprintf(w, "\n%s\n", wrap("where the time goes: "+r.Summary, 80))
+	}
+}
+
+// table writes the metrics of group under a header of title and columns;
+// row gives a metric's cells.
+func (r *results) table(w io.Writer, group, title string, columns []string, row func(metric) []string) {
+	var rows [][]string
+	for _, m := range r.Metrics {
+		if m.Group == group {
+			rows = append(rows, append([]string{m.Label}, row(m)...))
+		}
+	}
+	if len(rows) == 0 {
+		return
+	}
+	fmt.Fprintln(w)
+	tw := tabwriter.NewWriter(w, 0, 0, 3, ' ', 0)
+	fmt.Fprintln(tw, title+"\t"+strings.Join(columns, "\t"))
+	for _, cells := range rows {
+		fmt.Fprintln(tw, strings.Join(cells, "\t"))
+	}
+	tw.Flush()
+}
+
+// wrap breaks s into lines of at most width characters between words,
+// keeping a unit on the line of its number.
+func wrap(s string, width int) string {
+	var words []string
+	for _, w := range strings.Fields(s) {
+		if len(words) > 0 && (strings.HasPrefix(w, "ms") || strings.HasPrefix(w, "µs") || strings.HasPrefix(w, "MiB") || strings.HasPrefix(w, "KiB")) {
+			words[len(words)-1] += " " + w
+			continue
+		}
+		words = append(words, w)
+	}
+	var b strings.Builder
+	n := 0
+	for i, w := range words {
+		l := utf8.RuneCountInString(w)
+		switch {
+		case i == 0:
+		case n+1+l > width:
+			b.WriteByte('\n')
+			n = 0
+		default:
+			b.WriteByte(' ')
+			n++
+		}
+		b.WriteString(w)
+		n += l
+	}
+	return b.String()
+}
+
+// micros shows a CPU time per request.
+func micros(v float64) string {
+	if v >= 10000 {
+		return fmt.Sprintf("%.1f ms", v/1000)
+	}
+	return fmt.Sprintf("%.0f µs", v)
+}
+
+func dashIfZero(v float64) string {
+	if v == 0 {
+		return "-"
+	}
+	return micros(v)
+}
+
+func mib(b int64) string { return fmt.Sprintf("%.1f MiB", float64(b)/(1<<20)) }
+
+func signedMiB(b int64) string {
+	if b < 0 {
+		return "−" + mib(-b)
+	}
+	return "+" + mib(b)
+}
+
+func perFunction(b float64) string {
+	sign := ""
+	if b < 0 {
+		sign, b = "−", -b
+	}
+	if b >= 10<<10 {
+		return fmt.Sprintf("%s%.1f KiB", sign, b/(1<<10))
+	}
+	return fmt.Sprintf("%s%.0f B", sign, b)
+}
+
+func (m metric) format(v float64) string {
+	if m.Unit == unitPerSecond {
+		return fmt.Sprintf("%.0f/s", v)
+	}
+	switch {
+	case v < 10:
+		return fmt.Sprintf("%.3f ms", v)
+	case v < 100:
+		return fmt.Sprintf("%.2f ms", v)
+	default:
+		return fmt.Sprintf("%.1f ms", v)
+	}
+}
+
+func (m metric) formatPtr(v *float64) string {
+	if v == nil {
+		return "-"
+	}
+	return m.format(*v)
+}
+
+// formatRatio shows a latency's ratio as a multiple and a rate's as a
+// percentage.
+func (m metric) formatRatio(ratio *float64) string {
+	if m.Baseline <= 0 || ratio == nil {
+		return "-"
+	}
+	if m.Unit == unitPerSecond {
+		return fmt.Sprintf("%.1f%%", 100**ratio)
+	}
+	return fmt.Sprintf("%.2f×", *ratio)
+}
+
+func (r *results) writeJSON(path string) error {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(r); err != nil {
+		return err
+	}
+	if err := os.WriteFile(path, buf.Bytes(), 0o644); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	return nil
+}
