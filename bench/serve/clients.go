@@ -96,16 +96,21 @@ func post(ctx context.Context, hc *http.Client, url string, body []byte) (int, [
 	return resp.StatusCode, buf.Bytes(), d, nil
 }
 
-// createSDK creates the function name with the code zip through c.
-func createSDK(ctx context.Context, c *lambda.Client, name string, zip []byte) (time.Duration, error) {
-	t0 := time.Now()
-	out, err := c.CreateFunction(ctx, &lambda.CreateFunctionInput{
+// createSDK creates the function name with the code zip through c, with
+// memoryMB of memory (0: Lambda's default, 128 MB).
+func createSDK(ctx context.Context, c *lambda.Client, name string, zip []byte, memoryMB int) (time.Duration, error) {
+	in := &lambda.CreateFunctionInput{
 		FunctionName: aws.String(name),
 		Role:         aws.String(benchRole),
 		Runtime:      types.Runtime(benchRuntime),
 		Handler:      aws.String("bootstrap"),
 		Code:         &types.FunctionCode{ZipFile: zip},
-	})
+	}
+	if memoryMB > 0 {
+		in.MemorySize = aws.Int32(int32(memoryMB))
+	}
+	t0 := time.Now()
+	out, err := c.CreateFunction(ctx, in)
 	d := time.Since(t0)
 	if err != nil {
 		return d, fmt.Errorf("CreateFunction %s: %w", name, err)

@@ -55,6 +55,7 @@ type config struct {
 	creates   int
 	functions int
 	noSandbox bool
+	memory    int
 	jsonPath  string
 	keep      bool
 }
@@ -88,6 +89,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.IntVar(&cfg.warmup, "warmup", 200, "sequential Invokes through each path before measuring")
 	fs.IntVar(&cfg.clients, "clients", 8, "concurrent clients")
 	fs.DurationVar(&cfg.duration, "duration", 3*time.Second, "how long the concurrent clients run through each path")
+	fs.IntVar(&cfg.memory, "memory", 1769, "memory of the echo function in MB: at 1769 MB it has one vCPU, as on Lambda; at 128 MB its CPU quota, 7% of one, throttles a fast stream of invocations")
 	fs.IntVar(&cfg.creates, "creates", 10, "CreateFunction of the 10 MiB zip through each path")
 	fs.IntVar(&cfg.functions, "functions", 1000, "small functions created in a fresh ember, whose memory is measured")
 	fs.BoolVar(&cfg.noSandbox, "no-sandbox", false, "start ember serve with --no-sandbox")

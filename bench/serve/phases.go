@@ -98,8 +98,8 @@ func (b *bench) noteWarmup(phase, name string, t tally) {
 // invocations, sequential and concurrent, beside the echo server's.
 func (b *bench) invoke(ctx context.Context, em server) error {
 	emSDK := newLambdaClient(em.url, b.hc)
-	b.progress("creating the echo function (a %d-byte zip)", len(b.code.echo))
-	if _, err := createSDK(ctx, emSDK, echoFunction, b.code.echo); err != nil {
+	b.progress("creating the echo function (a %d-byte zip, %d MB)", len(b.code.echo), b.cfg.memory)
+	if _, err := createSDK(ctx, emSDK, echoFunction, b.code.echo, b.cfg.memory); err != nil {
 		return err
 	}
 	body := payload()
@@ -259,7 +259,7 @@ func (b *bench) create(ctx context.Context, em server) error {
 				return nil, err
 			}
 			fn := fmt.Sprintf("%s-%d", name, i)
-			return func(ctx context.Context) (time.Duration, error) { return createSDK(ctx, emSDK, fn, z) }, nil
+			return func(ctx context.Context) (time.Duration, error) { return createSDK(ctx, emSDK, fn, z, 0) }, nil
 		}
 	}
 	plain := func(name string, zip func() ([]byte, error)) func(int) (request, error) {
@@ -368,7 +368,7 @@ func (b *bench) functions(ctx context.Context, em server) error {
 	creates := &path{name: pathEmberSDK, do: func(ctx context.Context) (time.Duration, error) {
 		name := fmt.Sprintf("fn-%05d", created)
 		created++
-		return createSDK(ctx, c, name, b.code.small)
+		return createSDK(ctx, c, name, b.code.small, 0)
 	}}
 	toEcho := &path{name: pathEchoHTTP, do: postEcho(b.hc, b.echo.url+functionsPath, echoBody)}
 	b.progress("%d CreateFunction of a %d-byte zip, in blocks of %d beside as many posts of the body to the echo server",
