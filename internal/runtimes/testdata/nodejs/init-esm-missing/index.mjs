@@ -1,0 +1,3 @@
+import { S3 } from 'aws-sdk'
+
+export const handler = async () => new S3()

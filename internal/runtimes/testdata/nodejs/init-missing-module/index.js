@@ -1,0 +1,5 @@
+const sdk = require('aws-sdk')
+
+exports.handler = async function() {
+  return sdk
+}

@@ -1,0 +1,3 @@
+exports.other = async function() {
+  return 'not the handler'
+}

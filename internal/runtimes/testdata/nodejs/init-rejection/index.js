@@ -1,0 +1,5 @@
+Promise.reject(new Error('rejected during init'))
+
+exports.handler = async function() {
+  return 'unreachable'
+}

@@ -1,0 +1,3 @@
+throw new Error('cold')
+
+exports.handler = async function() {}

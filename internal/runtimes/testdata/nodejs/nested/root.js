@@ -1,0 +1,3 @@
+exports.main = async function() {
+  return { file: 'root.js' }
+}

@@ -1,0 +1,2 @@
+def other_handler(event, context):
+    return None

@@ -1,0 +1,12 @@
+CONFIG = {}
+
+
+def load():
+    return CONFIG["table"]
+
+
+TABLE = load()
+
+
+def handler(event, context):
+    return None
