@@ -1,0 +1,316 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"time"
+)
+
+const (
+	// coldIdleTimeout is the --idle-timeout of the cold-start ember: an
+	// environment is shut down as soon as its invocation ends, so that
+	// every Invoke starts a new one.
+	coldIdleTimeout = "1ms"
+	// quiesceTimeout bounds the wait for ember's environments to end
+	// before a cold-start turn. Ember gives a runtime 500 ms after SIGTERM
+	// before it kills it.
+	quiesceTimeout = 10 * time.Second
+	// quiescePoll is how often that wait looks at ember's children.
+	quiescePoll = 5 * time.Millisecond
+	// settle is the pause after ember's last child ended, in which ember
+	// removes the environment's cgroup, mounts and files.
+	settle = 30 * time.Millisecond
+	// noProcWait replaces the wait for ember's children where /proc
+	// cannot list them: longer than the 500 ms a runtime has after
+	// SIGTERM.
+	noProcWait = time.Second
+	// reportWait bounds the wait for the REPORT lines of the last warm
+	// Invokes in ember's log.
+	reportWait = 2 * time.Second
+	// seqBlock is how many sequential warm Invokes go to one function
+	// before the next function's turn.
+	seqBlock = 100
+)
+
+// bench runs the phases and collects their figures.
+type bench struct {
+	cfg      config
+	progress func(format string, a ...any)
+	res      *results
+	hc       *http.Client
+	fns      []*fn
+}
+
+// createAll creates every function in the ember at em.
+func (b *bench) createAll(ctx context.Context, em server) error {
+	c := newLambdaClient(em.url, b.hc)
+	for _, f := range b.fns {
+		if err := create(ctx, c, f); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// quiesce waits until ember at em has no child process left, none of its
+// environments' runtimes nor of the tools it runs for them, and then
+// settle, so that a cold-start turn does not share the machine with the
+// end of the last environment.
+func (b *bench) quiesce(ctx context.Context, em server) error {
+	deadline := time.Now().Add(quiesceTimeout)
+	for {
+		kids, err := childPIDs(em.pid())
+		if errors.Is(err, errNoProc) {
+			return sleep(ctx, noProcWait)
+		}
+		if err != nil {
+			return fmt.Errorf("children of %s: %w", em.name, err)
+		}
+		if len(kids) == 0 {
+			return sleep(ctx, settle)
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("%s still had %d child processes (pids %v) %v after the last cold start", em.name, len(kids), kids, quiesceTimeout)
+		}
+		if err := sleep(ctx, quiescePoll); err != nil {
+			return err
+		}
+	}
+}
+
+func sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// coldPath is what the cold starts of one function and the runs of its
+// baseline came to.
+type coldPath struct {
+	f *fn
+	// invokes and execs count the Invokes and the baseline's runs.
+	invokes, execs tally
+	// lat are the times of the Invokes that were cold starts, inits
+	// their Init Durations, base the times of the baseline's runs.
+	lat, inits, base samples
+	// cold counts the Invokes whose REPORT had an Init Duration,
+	// unlimited those whose REPORT said "Limits: not enforced".
+	cold, unlimited int
+}
+
+// cold measures cold starts of each function in the ember at em, started
+// with --idle-timeout coldIdleTimeout, beside the runs of its baseline, in
+// alternating turns, each after ember's last environment has ended.
+func (b *bench) cold(ctx context.Context, em server) error {
+	if err := b.createAll(ctx, em); err != nil {
+		return err
+	}
+	// The first cold start of each function is not measured: ember's
+	// first also makes the first /tmp image, and each function's first
+	// finds its code and makes its pool.
+	for _, f := range b.fns {
+		if err := b.quiesce(ctx, em); err != nil {
+			return err
+		}
+		a, err := invoke(ctx, b.hc, em.url, f, true)
+		if err != nil {
+			return fmt.Errorf("first Invoke of %s: %w", f.name, err)
+		}
+		b.progress("first cold start of %s: %.1f ms", f.name, ms(a.d))
+	}
+
+	paths := make([]*coldPath, len(b.fns))
+	// quiesceErr ends the phase: ember's environments did not end.
+	var quiesceErr error
+	quiet := func() bool {
+		if quiesceErr == nil {
+			quiesceErr = b.quiesce(ctx, em)
+		}
+		return quiesceErr == nil
+	}
+	var turns []func()
+	for i, f := range b.fns {
+		p := &coldPath{f: f}
+		paths[i] = p
+		turns = append(turns, func() {
+			if !quiet() {
+				return
+			}
+			a, err := invoke(ctx, b.hc, em.url, f, true)
+			if !p.invokes.record(err) {
+				return
+			}
+			if a.report.unlimited {
+				p.unlimited++
+			}
+			if a.report.init == 0 {
+				return
+			}
+			p.cold++
+			p.lat = append(p.lat, a.d)
+			p.inits = append(p.inits, a.report.init)
+		}, func() {
+			if !quiet() {
+				return
+			}
+			d, err := forkExec(ctx, f)
+			if p.execs.record(err) {
+				p.base = append(p.base, d)
+			}
+		})
+	}
+	b.progress("cold starts: %d of each function, each beside a run of its baseline, each turn after ember's last environment ended", b.cfg.cold)
+	start := time.Now()
+	alternate(ctx, b.cfg.cold, turns...)
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if quiesceErr != nil {
+		return quiesceErr
+	}
+	b.progress("cold starts done in %.1f s", time.Since(start).Seconds())
+
+	unlimited, reports := 0, 0
+	for _, p := range paths {
+		rt := p.f.runtime
+		cold := p.cold
+		b.res.addCheck(phaseCold, rt, pathEmber, p.invokes, &cold)
+		b.res.addCheck(phaseCold, rt, pathPlain, p.execs, nil)
+		if n := p.invokes.requests - p.invokes.errors - p.cold; n > 0 {
+			b.res.note("%d of the %d cold-start Invokes of %s had no Init Duration in their REPORT: they found an environment; their times are left out",
+				n, p.invokes.requests, p.f.name)
+		}
+		unlimited += p.unlimited
+		reports += p.invokes.requests - p.invokes.errors
+		if len(p.lat) > 0 {
+			b.res.add(idColdP50, rt, "cold start p50", p.lat.percentile(50))
+			b.res.add(idColdP90, rt, "cold start p90", p.lat.percentile(90))
+			b.res.add(idInitP50, rt, "Init Duration p50", p.inits.percentile(50))
+		}
+		if len(p.base) > 0 {
+			b.res.add(idExecP50, rt, "plain process p50", p.base.percentile(50))
+			b.res.add(idExecP90, rt, "plain process p90", p.base.percentile(90))
+		}
+	}
+	if reports > 0 {
+		enforced := unlimited == 0
+		b.res.Sandboxed = &enforced
+		switch {
+		case !b.cfg.noSandbox && unlimited > 0:
+			b.res.note("%d of %d REPORT lines say \"Limits: not enforced\": ember ran the functions as plain processes or without cgroups "+
+				"(it sandboxes functions only as root on Linux; its warnings say why), so these are not a sandboxed ember's figures, "+
+				"nor at one vCPU", unlimited, reports)
+		case b.cfg.noSandbox && unlimited < reports:
+			b.res.note("ember ran with --no-sandbox, yet %d of %d REPORT lines do not say \"Limits: not enforced\"", reports-unlimited, reports)
+		}
+	}
+	return nil
+}
+
+// warm measures sequential warm Invokes of each function in the ember at
+// em, in alternating blocks of seqBlock, and counts from ember's log the
+// cold starts among them, of which there should be none.
+func (b *bench) warm(ctx context.Context, em server) error {
+	if err := b.createAll(ctx, em); err != nil {
+		return err
+	}
+	for _, f := range b.fns {
+		// With its log tail, so that its REPORT is written before the
+		// measured Invokes begin.
+		a, err := invoke(ctx, b.hc, em.url, f, true)
+		if err != nil {
+			return fmt.Errorf("first Invoke of %s: %w", f.name, err)
+		}
+		b.progress("first Invoke of %s, a cold start: %.1f ms", f.name, ms(a.d))
+	}
+	b.progress("warm Invokes: %d warm-up and %d measured of each function, in blocks of %d", b.cfg.warmup, b.cfg.n, seqBlock)
+	for _, f := range b.fns {
+		var t tally
+		for range b.cfg.warmup {
+			_, err := invoke(ctx, b.hc, em.url, f, false)
+			t.record(err)
+		}
+		if d := t.describe(); d != "" {
+			b.res.note("warm-up, %s: %s", f.name, d)
+			b.res.warmupFailed = true
+		}
+	}
+
+	since := time.Now()
+	tallies := make([]tally, len(b.fns))
+	lats := make([]samples, len(b.fns))
+	turns := make([]func(), len(b.fns))
+	for i, f := range b.fns {
+		done := 0
+		turns[i] = func() {
+			k := min(seqBlock, b.cfg.n-done)
+			for range k {
+				if ctx.Err() != nil {
+					return
+				}
+				a, err := invoke(ctx, b.hc, em.url, f, false)
+				if tallies[i].record(err) {
+					lats[i] = append(lats[i], a.d)
+				}
+			}
+			done += k
+		}
+	}
+	start := time.Now()
+	alternate(ctx, (b.cfg.n+seqBlock-1)/seqBlock, turns...)
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	b.progress("warm Invokes done in %.1f s", time.Since(start).Seconds())
+
+	for i, f := range b.fns {
+		var cold *int
+		want := tallies[i].requests - tallies[i].errors
+		reports, inits, err := b.warmReports(ctx, em, f, since, want)
+		if err != nil {
+			b.res.note("cold starts of the warm Invokes of %s not counted: %v", f.name, err)
+		} else {
+			cold = &inits
+			if inits > 0 {
+				b.res.note("%d of the %d warm Invokes of %s were cold starts (REPORT lines with an Init Duration in ember's log): "+
+					"a request came before the last invocation's environment was free again, so ember started another", inits, want, f.name)
+			}
+			if reports < want {
+				b.res.note("ember's log kept %d REPORT lines of %s since the warm Invokes began, fewer than the %d Invokes answered: "+
+					"it keeps the last 10,000 lines of a function; the cold starts were counted among those", reports, f.name, want)
+			}
+		}
+		b.res.addCheck(phaseWarm, f.runtime, pathEmber, tallies[i], cold)
+		if len(lats[i]) > 0 {
+			b.res.add(idWarmP50, f.runtime, "warm Invoke p50", lats[i].percentile(50))
+			b.res.add(idWarmP90, f.runtime, "warm Invoke p90", lats[i].percentile(90))
+			b.res.add(idWarmP99, f.runtime, "warm Invoke p99", lats[i].percentile(99))
+		}
+	}
+	return nil
+}
+
+// warmReports counts the REPORT lines of f in ember's log since the warm
+// Invokes began, and those with an Init Duration. Ember writes an
+// Invoke's REPORT a moment after its answer, when the runtime asks for its
+// next event: it reads the log again until it has want of them, or for
+// reportWait.
+func (b *bench) warmReports(ctx context.Context, em server, f *fn, since time.Time, want int) (reports, inits int, err error) {
+	deadline := time.Now().Add(reportWait)
+	for {
+		reports, inits, err = logReports(ctx, b.hc, em.url, f, since)
+		if err != nil || reports >= want || time.Now().After(deadline) {
+			return reports, inits, err
+		}
+		if err := sleep(ctx, 50*time.Millisecond); err != nil {
+			return reports, inits, err
+		}
+	}
+}
