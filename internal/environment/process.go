@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
@@ -119,11 +121,38 @@ func (p *process) stop(grace time.Duration) {
 		p.cg.Thaw()
 	}
 	p.signalTree(syscall.SIGTERM)
+	// A runtime without a SIGTERM handler dies of the signal at once on
+	// Lambda. In a sandbox it is process 1 of its PID namespace, which the
+	// kernel keeps from signals it does not handle: kill it now rather
+	// than wait out the grace period for nothing.
+	if catches, err := catchesSignal(p.pid, syscall.SIGTERM); err == nil && !catches {
+		p.kill()
+		return
+	}
 	select {
 	case <-p.exited:
 	case <-time.After(grace):
 	}
 	p.kill()
+}
+
+// catchesSignal reports whether process pid has a handler for sig, from
+// the SigCgt mask of /proc/PID/status.
+func catchesSignal(pid int, sig syscall.Signal) (bool, error) {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/status")
+	if err != nil {
+		return false, err
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if mask, ok := strings.CutPrefix(line, "SigCgt:"); ok {
+			bits, err := strconv.ParseUint(strings.TrimSpace(mask), 16, 64)
+			if err != nil {
+				return false, fmt.Errorf("SigCgt of %d: %w", pid, err)
+			}
+			return bits&(1<<(uint(sig)-1)) != 0, nil
+		}
+	}
+	return false, fmt.Errorf("no SigCgt in /proc/%d/status", pid)
 }
 
 // outOfMemory reports whether the kernel killed a process of the tree for
