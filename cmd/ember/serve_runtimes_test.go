@@ -196,3 +196,45 @@ func testManagedRuntimesWithLayers(t *testing.T, args ...string) {
 		})
 	}
 }
+
+// TestRunManagedRuntimes runs a Python and a Node handler with ember run,
+// and refuses a runtime without an interpreter here, naming those there are.
+func TestRunManagedRuntimes(t *testing.T) {
+	for _, tc := range []struct{ runtime, handler, dir, log string }{
+		{"python3.11", "app.handler", "python-hello", "greeting ember"},
+		{"nodejs20.x", "index.handler", "node-hello", "\tINFO\tgreeting ember"},
+	} {
+		t.Run(tc.runtime, func(t *testing.T) {
+			needRuntime(t, tc.runtime)
+			stdout, stderr, code := emberRun(t, `{"name":"ember"}`, "run", managedDir(t, tc.dir),
+				"--runtime", tc.runtime, "--handler", tc.handler, "--memory", "256", "--event", "-")
+			var got map[string]any
+			if code != 0 || json.Unmarshal([]byte(stdout), &got) != nil || got["message"] != "Hello, ember!" || fmt.Sprint(got["memory"]) != "256" {
+				t.Fatalf("ember run: exit %d, stdout %q, stderr:\n%s", code, stdout, stderr)
+			}
+			if !strings.Contains(stderr, tc.log) || !strings.Contains(stderr, "Init Duration:") {
+				t.Errorf("the function's log lacks %q or the Init Duration:\n%s", tc.log, stderr)
+			}
+		})
+	}
+	t.Run("no interpreter", func(t *testing.T) {
+		var missing string
+		for _, rt := range runtimes.NewRegistry().List() {
+			if rt.Family != runtimes.Provided && rt.Interpreter == "" {
+				missing = rt.Name
+				break
+			}
+		}
+		if missing == "" {
+			t.Skip("every managed runtime has an interpreter here")
+		}
+		_, stderr, code := emberRun(t, "", "run", managedDir(t, "python-hello"), "--runtime", missing, "--handler", "app.handler")
+		if code == 0 || !strings.Contains(stderr, missing) || !strings.Contains(stderr, "the runtimes this machine can run are") {
+			t.Errorf("ember run --runtime %s: exit %d, %q", missing, code, stderr)
+		}
+	})
+	out, _, code := emberRun(t, "", "runtimes")
+	if code != 0 || !strings.Contains(out, "provided.al2023") || !strings.Contains(out, "python3.11") {
+		t.Errorf("ember runtimes printed %q", out)
+	}
+}

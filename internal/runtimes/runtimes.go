@@ -190,6 +190,14 @@ var clients embed.FS
 // Install writes the runtime interface clients into dir, which a sandbox
 // mounts at /var/runtime: dir/python/bootstrap.py, dir/nodejs/….
 func Install(dir string) error {
+	// The runtime runs as an unprivileged user: the directory it sees as
+	// /var/runtime must be readable by all, whoever made it.
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	if err := os.Chmod(dir, 0o755); err != nil {
+		return err
+	}
 	return fs.WalkDir(clients, ".", func(path string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
