@@ -176,6 +176,23 @@ func clientCommand(ctx context.Context, cmd string, args, environ []string, stdi
 			fmt.Fprintln(stdout, lv.LayerVersionArn)
 			return nil
 		}
+	case "cost":
+		usageLine = "ember cost [NAME] [flags]: invocations, GB-seconds and cost per function, at Lambda's prices"
+		since := fs.Duration("since", 0, "only invocations of the last DURATION (default: every one kept)")
+		run = func(c *client.Client, args []string) error {
+			if len(args) > 1 {
+				return &usageError{"cost takes at most one NAME"}
+			}
+			name := ""
+			if len(args) == 1 {
+				name = args[0]
+			}
+			cost, err := c.Cost(ctx, name, *since)
+			if err != nil {
+				return err
+			}
+			return printCost(stdout, cost)
+		}
 	case "rm":
 		usageLine = "ember rm NAME: delete the function with its versions and aliases"
 		run = func(c *client.Client, args []string) error {
@@ -313,4 +330,21 @@ func parseEnv(kvs []string) (map[string]string, error) {
 		m[k] = v
 	}
 	return m, nil
+}
+
+// printCost writes ember cost's table.
+func printCost(w io.Writer, cost client.Cost) error {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "FUNCTION\tVERSION\tINVOCATIONS\tERRORS\tTHROTTLES\tCOLD\tAVG DURATION\tGB-SECONDS\tCOST (USD)\tPER 1M (USD)\t")
+	var total float64
+	for _, f := range cost.Functions {
+		total += f.CostUSD
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\t%d\t%.2f ms\t%.3f\t%.8f\t%.4f\t\n", f.Function, f.Version, f.Invocations, f.Errors,
+			f.Throttles, f.ColdStarts, float64(f.AvgDuration)/float64(time.Millisecond), f.GBSeconds, f.CostUSD, f.PerMillionUSD)
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	_, err := fmt.Fprintf(w, "total %.8f USD at Lambda's %s prices of %s (requests and duration, init billed; free tier not applied)\n", total, cost.PricesRegion, cost.PricesTakenOn)
+	return err
 }

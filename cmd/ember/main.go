@@ -24,7 +24,7 @@ import (
 	"github.com/emberfn/ember/internal/sandbox"
 )
 
-const usage = `ember runs AWS Lambda functions with Lambda's execution model.
+const usageText = `ember runs AWS Lambda functions with Lambda's execution model.
 
 Usage:
   ember serve [flags]                      serve the Lambda API for the AWS CLI and SDKs
@@ -34,6 +34,8 @@ Usage:
   ember ls                                 list the functions
   ember rm NAME                            delete a function
   ember layer publish NAME PATH            publish a layer version from a directory or zip
+  ember cost [NAME] [--since DURATION]     invocations and their cost at Lambda's prices
+  ember tune NAME [flags]                  measure a function at several memory sizes
   ember runtimes                           list the runtimes and the interpreters that serve them
   ember rie [flags] [BOOTSTRAP [ARGS...]]  serve the runtime interface emulator's invoke endpoint
   ember run PATH [flags]                   invoke a function in a directory or zip once
@@ -64,14 +66,14 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return exitCode(stderr, rieCommand(ctx, args[1:], os.Environ(), stdout, stderr, true))
 	}
 	if len(args) < 2 {
-		fmt.Fprint(stderr, usage)
+		fmt.Fprint(stderr, usageText)
 		return 2
 	}
 	var err error
 	switch args[1] {
 	case "serve":
 		err = serveCommand(ctx, args[2:], os.Environ(), stdout, stderr)
-	case "deploy", "invoke", "logs", "ls", "rm", "layer":
+	case "deploy", "invoke", "logs", "ls", "rm", "layer", "cost":
 		err = clientCommand(ctx, args[1], args[2:], os.Environ(), stdin, stdout, stderr)
 	case "runtimes":
 		err = runtimesCommand(stdout)
@@ -82,9 +84,9 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	case "version", "--version", "-version":
 		fmt.Fprintln(stdout, "ember", version)
 	case "help", "-h", "--help":
-		fmt.Fprint(stdout, usage)
+		fmt.Fprint(stdout, usageText)
 	default:
-		fmt.Fprintf(stderr, "ember: unknown command %q\n\n%s", args[1], usage)
+		fmt.Fprintf(stderr, "ember: unknown command %q\n\n%s", args[1], usageText)
 		return 2
 	}
 	return exitCode(stderr, err)

@@ -15,14 +15,17 @@ import (
 	"time"
 
 	"github.com/emberfn/ember/internal/api"
+	"github.com/emberfn/ember/internal/billing"
 	"github.com/emberfn/ember/internal/codecache"
 	"github.com/emberfn/ember/internal/environment"
 	"github.com/emberfn/ember/internal/function"
 	"github.com/emberfn/ember/internal/invoke"
 	"github.com/emberfn/ember/internal/logstore"
+	"github.com/emberfn/ember/internal/metrics"
 	"github.com/emberfn/ember/internal/runtimes"
 	"github.com/emberfn/ember/internal/sigv4"
 	"github.com/emberfn/ember/internal/store"
+	"github.com/emberfn/ember/internal/usage"
 )
 
 // serveDefaultAddr is where `sam local start-lambda` listens too.
@@ -45,6 +48,7 @@ func serveCommand(ctx context.Context, args, environ []string, stdout, stderr io
 	idle := fs.Duration("idle-timeout", 10*time.Minute, "how long an idle environment lives")
 	spares := fs.Int("prepared-sandboxes", 0, "sandboxes each function version keeps built ahead for cold starts")
 	noSandbox := fs.Bool("no-sandbox", false, "run functions as plain processes: no isolation, no limits")
+	pricesFile := fs.String("prices", "", "a JSON file of Lambda prices that override ember's table (see ember's README)")
 	retries := fs.String("async-retry-delays", "1m,2m", "waits before the retries of an asynchronous event whose function failed (Lambda's: 1m,2m)")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "Usage: ember serve [flags]")
@@ -89,6 +93,12 @@ func serveCommand(ctx context.Context, args, environ []string, stdout, stderr io
 		return &usageError{"signed requests need access keys: give --credentials FILE (required when listening beyond loopback)"}
 	}
 
+	prices := billing.Default()
+	if *pricesFile != "" {
+		if prices, err = billing.Load(*pricesFile); err != nil {
+			return err
+		}
+	}
 	l, err := net.Listen("tcp", *addr)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", *addr, err)
@@ -121,6 +131,8 @@ func serveCommand(ctx context.Context, args, environ []string, stdout, stderr io
 	}
 	registry := runtimes.NewRegistry()
 	logs := logstore.New(logstore.Options{})
+	records := usage.New(usage.Options{})
+	counters := metrics.New()
 	svc := invoke.New(invoke.Options{
 		Store:              st,
 		Code:               code,
@@ -134,12 +146,16 @@ func serveCommand(ctx context.Context, args, environ []string, stdout, stderr io
 		IdleTimeout:        *idle,
 		Spares:             *spares,
 		RetryDelays:        retryDelays,
+		Usage:              records,
+		Metrics:            counters,
+		Prices:             prices,
 		Log:                log,
 	})
 	defer svc.Close()
 	srv := &http.Server{
 		Handler: api.New(api.Options{
 			Store: st, Invoke: svc, Logs: logs, Runtimes: registry,
+			Usage: records, Metrics: counters, Prices: prices,
 			Region: *region, AccountID: *account, Keys: keys,
 			AccountConcurrency: *maxConc, AllowLocalCode: loopback, Log: log,
 		}),

@@ -13,12 +13,15 @@ import (
 	"strings"
 	"time"
 
+	"github.com/emberfn/ember/internal/billing"
 	"github.com/emberfn/ember/internal/invocation"
 	"github.com/emberfn/ember/internal/invoke"
 	"github.com/emberfn/ember/internal/logstore"
+	"github.com/emberfn/ember/internal/metrics"
 	"github.com/emberfn/ember/internal/runtimes"
 	"github.com/emberfn/ember/internal/sigv4"
 	"github.com/emberfn/ember/internal/store"
+	"github.com/emberfn/ember/internal/usage"
 )
 
 // Limits of the Lambda API's requests.
@@ -38,6 +41,11 @@ type Options struct {
 	Store  *store.Store
 	Invoke *invoke.Service
 	Logs   *logstore.Store
+	// Usage and Metrics are the invocations' records and counters, priced
+	// with Prices; nil for none.
+	Usage   *usage.Store
+	Metrics *metrics.Registry
+	Prices  billing.Prices
 	// Runtimes tells which managed runtimes can run here.
 	Runtimes *runtimes.Registry
 	// Region and AccountID make the ARNs.
@@ -74,6 +82,9 @@ func New(opts Options) *Server {
 	}
 	if opts.AccountConcurrency <= 0 {
 		opts.AccountConcurrency = 1000
+	}
+	if opts.Prices.Duration == nil {
+		opts.Prices = billing.Default()
 	}
 	s := &Server{opts: opts, log: opts.Log, mux: http.NewServeMux()}
 	s.routes()
@@ -112,6 +123,9 @@ func (s *Server) routes() {
 	s.handle("GET /2016-08-19/account-settings/", s.accountSettings)
 	s.handle("GET /ember/v1/functions/{name}/logs", s.functionLogs)
 	s.handle("GET /ember/v1/code/{digest}", s.code)
+	s.handle("GET /ember/v1/invocations", s.invocations)
+	s.handle("GET /ember/v1/cost", s.cost)
+	s.handle("GET /metrics", s.metrics)
 	s.handle("/", func(w http.ResponseWriter, r *http.Request, _ []byte) error {
 		return &Error{Status: http.StatusNotFound, Code: "UnknownOperationException", Message: "Unknown operation " + r.Method + " " + r.URL.Path}
 	})

@@ -44,6 +44,7 @@ func (s *Service) runEvent(ctx context.Context, ev store.Event) error {
 	log := s.log.With("function", ev.FunctionName, "request_id", ev.ID, "attempt", ev.Attempt+1)
 	if age := time.Since(ev.Accepted); age > s.opts.MaxEventAge {
 		log.Warn("event dropped: older than the maximum event age", "age", age.Round(time.Second))
+		s.dropped(ev.FunctionName)
 		return errors.New("event too old")
 	}
 	req := invocation.Request{
@@ -52,10 +53,11 @@ func (s *Service) runEvent(ctx context.Context, ev store.Event) error {
 		ClientContext: ev.ClientContext,
 		TraceID:       invocation.NewTraceID(time.Now()),
 	}
-	resp, reports, _, err := s.Invoke(ctx, ev.FunctionName, ev.Qualifier, req)
+	resp, reports, _, err := s.invoke(ctx, ev.FunctionName, ev.Qualifier, req, true)
 	if err != nil {
 		if errors.Is(err, invocation.ErrNotFound) {
 			log.Warn("event dropped: the function is gone", "err", err)
+			s.dropped(ev.FunctionName)
 			return err
 		}
 		wait := throttleRetry << min(ev.Attempt, 9)
@@ -74,5 +76,12 @@ func (s *Service) runEvent(ctx context.Context, ev store.Event) error {
 		return &store.Retry{After: s.opts.RetryDelays[ev.Attempt]}
 	}
 	log.Warn("function error: retries exhausted, event dropped", "error_type", resp.ErrorType)
+	s.dropped(ev.FunctionName)
 	return errors.New("retries exhausted")
+}
+
+func (s *Service) dropped(function string) {
+	if s.opts.Metrics != nil {
+		s.opts.Metrics.EventDropped(function)
+	}
 }

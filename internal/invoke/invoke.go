@@ -18,14 +18,17 @@ import (
 	"sync"
 	"time"
 
+	"github.com/emberfn/ember/internal/billing"
 	"github.com/emberfn/ember/internal/codecache"
 	"github.com/emberfn/ember/internal/environment"
 	"github.com/emberfn/ember/internal/envpool"
 	"github.com/emberfn/ember/internal/function"
 	"github.com/emberfn/ember/internal/invocation"
 	"github.com/emberfn/ember/internal/logstore"
+	"github.com/emberfn/ember/internal/metrics"
 	"github.com/emberfn/ember/internal/runtimes"
 	"github.com/emberfn/ember/internal/store"
+	"github.com/emberfn/ember/internal/usage"
 )
 
 // MaxUnzipped is Lambda's limit on a function's unzipped code, layers
@@ -54,6 +57,11 @@ type Options struct {
 	Spares int
 	// AsyncWorkers is how many queued events run at once.
 	AsyncWorkers int
+	// Usage keeps a record of each invocation, Metrics counts them, and
+	// Prices prices them; nil Usage or Metrics keep nothing.
+	Usage   *usage.Store
+	Metrics *metrics.Registry
+	Prices  billing.Prices
 	// RetryDelays are the waits before the retries of an event whose
 	// function failed; Lambda's are one and two minutes.
 	RetryDelays []time.Duration
@@ -71,8 +79,9 @@ type Service struct {
 	// pools holds one pool per function version, keyed by name and
 	// version; $LATEST's is replaced when its revision changes.
 	pools map[poolKey]*versionPool
-	// running counts invocations per function.
-	running map[string]int
+	// running counts invocations per function, and byVersion per version.
+	running   map[string]int
+	byVersion map[poolKey]int
 	// unreserved counts invocations of functions without reserved
 	// concurrency.
 	unreserved int
@@ -115,12 +124,16 @@ func New(opts Options) *Service {
 	if opts.Log == nil {
 		opts.Log = slog.New(slog.DiscardHandler)
 	}
+	if opts.Prices.Duration == nil {
+		opts.Prices = billing.Default()
+	}
 	return &Service{
-		opts:     opts,
-		log:      opts.Log,
-		pools:    make(map[poolKey]*versionPool),
-		running:  make(map[string]int),
-		reserved: make(map[string]int),
+		opts:      opts,
+		log:       opts.Log,
+		pools:     make(map[poolKey]*versionPool),
+		running:   make(map[string]int),
+		byVersion: make(map[poolKey]int),
+		reserved:  make(map[string]int),
 	}
 }
 
@@ -183,6 +196,10 @@ func (s *Service) notFound(err error, name, qualifier string) error {
 // Invoke runs req on the version that name and qualifier resolve to. The
 // report arrives on the channel once the invocation has ended.
 func (s *Service) Invoke(ctx context.Context, name, qualifier string, req invocation.Request) (invocation.Response, <-chan invocation.Report, Target, error) {
+	return s.invoke(ctx, name, qualifier, req, false)
+}
+
+func (s *Service) invoke(ctx context.Context, name, qualifier string, req invocation.Request, async bool) (invocation.Response, <-chan invocation.Report, Target, error) {
 	t, err := s.Resolve(ctx, name, qualifier)
 	if err != nil {
 		return invocation.Response{}, nil, Target{}, err
@@ -191,18 +208,21 @@ func (s *Service) Invoke(ctx context.Context, name, qualifier string, req invoca
 		return invocation.Response{}, nil, t, invocation.Errorf(invocation.ErrConflict,
 			"The operation cannot be performed at this time. The function is currently in the following state: %s", t.Version.State)
 	}
-	if err := s.acquire(t.Function); err != nil {
+	key := poolKey{t.Version.FunctionName, t.Version.Version}
+	start := time.Now()
+	if err := s.acquire(t.Function, key); err != nil {
+		s.record(t, invocation.Report{RequestID: req.ID}, usage.OutcomeThrottled, "", start, async)
 		return invocation.Response{}, nil, t, err
 	}
 	pool, err := s.pool(ctx, t)
 	if err != nil {
-		s.release(t.Function.Latest.FunctionName)
+		s.release(key)
 		return invocation.Response{}, nil, t, err
 	}
 	req.InvokedARN = s.config(t.Version).QualifiedARN(qualifier)
 	resp, reports, err := pool.Invoke(ctx, req)
 	if err != nil {
-		s.release(t.Function.Latest.FunctionName)
+		s.release(key)
 		return resp, nil, t, err
 	}
 	out := make(chan invocation.Report, 1)
@@ -211,16 +231,70 @@ func (s *Service) Invoke(ctx context.Context, name, qualifier string, req invoca
 		defer s.tasks.Done()
 		defer close(out)
 		r, ok := <-reports
-		s.release(t.Function.Latest.FunctionName)
-		if ok {
-			out <- r
+		s.release(key)
+		if !ok {
+			return
 		}
+		outcome := usage.OutcomeSuccess
+		switch {
+		case r.Status == invocation.StatusTimeout:
+			outcome = usage.OutcomeTimeout
+		case r.Status == invocation.StatusError || resp.FunctionError != "":
+			outcome = usage.OutcomeError
+		}
+		errorType := r.ErrorType
+		if errorType == "" {
+			errorType = resp.ErrorType
+		}
+		s.record(t, r, outcome, errorType, start, async)
+		out <- r
 	}()
 	return resp, out, t, nil
 }
 
+// record keeps, counts and prices one invocation.
+func (s *Service) record(t Target, r invocation.Report, outcome, errorType string, start time.Time, async bool) {
+	v := t.Version
+	cfg := s.config(v)
+	arch := billing.X86_64
+	if len(v.Architectures) > 0 {
+		arch = v.Architectures[0]
+	}
+	rec := usage.Record{
+		Function:        v.FunctionName,
+		Version:         v.Version,
+		RequestID:       r.RequestID,
+		Start:           start,
+		Duration:        r.Duration,
+		BilledDuration:  r.BilledDuration,
+		InitDuration:    r.InitDuration,
+		Cold:            r.InitDuration > 0,
+		MemoryMB:        cfg.MemoryMB,
+		MaxMemoryUsedMB: int(r.MaxMemoryUsed >> 20),
+		EphemeralMB:     cfg.EphemeralStorageMB,
+		Arch:            arch,
+		Outcome:         outcome,
+		ErrorType:       errorType,
+		Async:           async,
+	}
+	if outcome != usage.OutcomeThrottled {
+		rec.CostUSD = s.opts.Prices.Cost(billing.Invocation{
+			Duration: r.Duration, InitDuration: r.InitDuration, MemoryMB: cfg.MemoryMB, EphemeralMB: cfg.EphemeralStorageMB, Arch: arch,
+		})
+	}
+	if s.opts.Usage != nil {
+		s.opts.Usage.Add(rec)
+	}
+	if s.opts.Metrics != nil {
+		s.opts.Metrics.Observe(metrics.Invocation{
+			Function: rec.Function, Version: rec.Version, Duration: rec.Duration, InitDuration: rec.InitDuration,
+			Cold: rec.Cold, Outcome: outcome,
+		})
+	}
+}
+
 // acquire takes a concurrency slot for fn, or returns Lambda's throttle.
-func (s *Service) acquire(fn store.Function) error {
+func (s *Service) acquire(fn store.Function, key poolKey) error {
 	name := fn.Latest.FunctionName
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -239,12 +313,18 @@ func (s *Service) acquire(fn store.Function) error {
 		s.unreserved++
 	}
 	s.running[name]++
+	s.byVersion[key]++
 	return nil
 }
 
-func (s *Service) release(name string) {
+func (s *Service) release(key poolKey) {
+	name := key.name
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.byVersion[key]--
+	if s.byVersion[key] <= 0 {
+		delete(s.byVersion, key)
+	}
 	s.running[name]--
 	if s.running[name] <= 0 {
 		delete(s.running, name)
@@ -273,6 +353,17 @@ func (s *Service) Concurrency() (running, unreservedLimit int) {
 		running += n
 	}
 	return running, s.unreservedLimitLocked()
+}
+
+// Running returns the invocations running now by function and version.
+func (s *Service) Running() map[[2]string]int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make(map[[2]string]int, len(s.byVersion))
+	for k, n := range s.byVersion {
+		out[[2]string{k.name, k.version}] = n
+	}
+	return out
 }
 
 // SetReserved records a function's reserved concurrency (nil: none) so

@@ -41,27 +41,27 @@ func TestConcurrencyLimits(t *testing.T) {
 	reserved := fn("reserved", &two)
 	plain := fn("plain", nil)
 	for range 2 {
-		if err := s.acquire(reserved); err != nil {
+		if err := s.acquire(reserved, poolKey{"reserved", "$LATEST"}); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if r := throttleReason(s.acquire(reserved)); r != invocation.ReasonReservedConcurrentLimit {
+	if r := throttleReason(s.acquire(reserved, poolKey{"reserved", "$LATEST"})); r != invocation.ReasonReservedConcurrentLimit {
 		t.Errorf("a third invocation of a function reserving 2: %q", r)
 	}
 	// The other functions share 5 - 2 = 3.
 	for range 3 {
-		if err := s.acquire(plain); err != nil {
+		if err := s.acquire(plain, poolKey{"plain", "$LATEST"}); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if r := throttleReason(s.acquire(fn("other", nil))); r != invocation.ReasonConcurrentLimit {
+	if r := throttleReason(s.acquire(fn("other", nil), poolKey{"other", "$LATEST"})); r != invocation.ReasonConcurrentLimit {
 		t.Errorf("past the unreserved share: %q", r)
 	}
 	if running, limit := s.Concurrency(); running != 5 || limit != 3 {
 		t.Errorf("Concurrency() = %d, %d; want 5, 3", running, limit)
 	}
-	s.release("plain")
-	if err := s.acquire(fn("other", nil)); err != nil {
+	s.release(poolKey{"plain", "$LATEST"})
+	if err := s.acquire(fn("other", nil), poolKey{"other", "$LATEST"}); err != nil {
 		t.Errorf("after a release: %v", err)
 	}
 	// Dropping the reservation moves its running invocations into the
@@ -70,11 +70,11 @@ func TestConcurrencyLimits(t *testing.T) {
 	if running, limit := s.Concurrency(); running != 5 || limit != 5 {
 		t.Errorf("after SetReserved(nil): Concurrency() = %d, %d; want 5, 5", running, limit)
 	}
-	if r := throttleReason(s.acquire(plain)); r != invocation.ReasonConcurrentLimit {
+	if r := throttleReason(s.acquire(plain, poolKey{"plain", "$LATEST"})); r != invocation.ReasonConcurrentLimit {
 		t.Errorf("with every slot taken: %q", r)
 	}
 	zero := 0
-	if r := throttleReason(s.acquire(fn("zero", &zero))); r != invocation.ReasonReservedConcurrentLimit {
+	if r := throttleReason(s.acquire(fn("zero", &zero), poolKey{"zero", "$LATEST"})); r != invocation.ReasonReservedConcurrentLimit {
 		t.Errorf("reserved concurrency 0: %q", r)
 	}
 }

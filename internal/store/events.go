@@ -121,6 +121,19 @@ func (s *Store) QueueDepth(ctx context.Context) (int, error) {
 	return int(info.State.Msgs), nil
 }
 
+// QueueOldest returns when the oldest event message now stored was
+// written (a retry is written anew), or the zero time for an empty queue.
+func (s *Store) QueueOldest(ctx context.Context) (time.Time, error) {
+	info, err := s.events.Info(ctx)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("queue age: %w", err)
+	}
+	if info.State.Msgs == 0 {
+		return time.Time{}, nil
+	}
+	return info.State.FirstTime, nil
+}
+
 // ConsumeEvents delivers events to handle, up to workers at once, until ctx
 // ends; it returns nil after every running handle has returned. handle's nil
 // → the event is acknowledged (gone); a *Retry → the event comes back after
