@@ -48,6 +48,7 @@ func serveCommand(ctx context.Context, args, environ []string, stdout, stderr io
 	idle := fs.Duration("idle-timeout", 10*time.Minute, "how long an idle environment lives")
 	spares := fs.Int("prepared-sandboxes", 0, "sandboxes each function version keeps built ahead for cold starts")
 	noSandbox := fs.Bool("no-sandbox", false, "run functions as plain processes: no isolation, no limits")
+	record := fs.Bool("record", true, "keep a record of each invocation (ember cost) and count it in the metrics (/metrics)")
 	pricesFile := fs.String("prices", "", "a JSON file of Lambda prices that override ember's table (see ember's README)")
 	retries := fs.String("async-retry-delays", "1m,2m", "waits before the retries of an asynchronous event whose function failed (Lambda's: 1m,2m)")
 	fs.Usage = func() {
@@ -131,8 +132,11 @@ func serveCommand(ctx context.Context, args, environ []string, stdout, stderr io
 	}
 	registry := runtimes.NewRegistry()
 	logs := logstore.New(logstore.Options{})
-	records := usage.New(usage.Options{})
-	counters := metrics.New()
+	var records *usage.Store
+	var counters *metrics.Registry
+	if *record {
+		records, counters = usage.New(usage.Options{}), metrics.New()
+	}
 	svc := invoke.New(invoke.Options{
 		Store:              st,
 		Code:               code,
