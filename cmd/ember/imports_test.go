@@ -27,6 +27,7 @@ var allowedImports = map[string][]string{
 	"internal/store":          {},
 	"internal/runtimes":       {"internal/function"},
 	"internal/billing":        {},
+	"internal/tune":           {"internal/billing", "internal/client"},
 	"internal/usage":          {},
 	"internal/metrics":        {},
 	"internal/logstore":       {},

@@ -77,6 +77,8 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		err = clientCommand(ctx, args[1], args[2:], os.Environ(), stdin, stdout, stderr)
 	case "runtimes":
 		err = runtimesCommand(stdout)
+	case "tune":
+		err = tuneCommand(ctx, args[2:], os.Environ(), stdin, stdout, stderr)
 	case "rie":
 		err = rieCommand(ctx, args[2:], os.Environ(), stdout, stderr, false)
 	case "run":

@@ -468,6 +468,13 @@ func (e *Environment) end(r *run, status invocation.Status, errorType string) {
 	if status == invocation.StatusTimeout {
 		rep.ErrorType = ""
 	}
+	// Under the memory limit the peak cannot pass the memory size, though
+	// the kernel's count at an out-of-memory kill can, by what it held
+	// outside the limit's reach (its stacks, the page tables): Lambda
+	// reports the size then.
+	if limit := int64(e.fn.MemoryMB) << 20; r.limited && rep.MaxMemoryUsed > limit {
+		rep.MaxMemoryUsed = limit
+	}
 	e.logs.writeLines(endLine(r.req.ID), reportLine(rep))
 	if r.req.WantLog {
 		rep.LogTail = e.logs.takeTail()

@@ -126,6 +126,9 @@ func TestSandboxOutOfMemory(t *testing.T) {
 	if !strings.Contains(logs.String(), "\tStatus: error\tError Type: Runtime.OutOfMemory\t") {
 		t.Errorf("REPORT:\n%s", logs)
 	}
+	if rep.MaxMemoryUsed <= 100<<20 || rep.MaxMemoryUsed > 128<<20 {
+		t.Errorf("an out-of-memory REPORT says Max Memory Used %d B; want near, and at most, the 128 MB size", rep.MaxMemoryUsed)
+	}
 	// The environment was replaced: the next invocation works.
 	resp, rep = invoke(t, e, `{"mb":10}`)
 	if resp.FunctionError != "" || rep.InitDuration == 0 {
