@@ -126,8 +126,11 @@ func TestTuneCPUBoundFunction(t *testing.T) {
 	p := startServe(t, t.TempDir())
 	c := client.New(client.Options{Endpoint: p.url})
 	createTuneFunction(t, c, "cpu", "cpu", 256)
-	// About 40 ms of work at one vCPU, so about 0.55 s at 128 MB.
-	mib := mibFor(40 * time.Millisecond)
+	// About 100 ms of work at one vCPU, so about 1.4 s at 128 MB. Shorter
+	// work would not show the share: a function idle for most of a 100 ms
+	// CFS period may spend the period's whole quota at once, and work that
+	// fits in it runs at full speed whatever the share.
+	mib := mibFor(100 * time.Millisecond)
 	svg := filepath.Join(t.TempDir(), "chart.svg")
 	start := time.Now()
 	stdout, stderr, err := runTune(t, p.url, "cpu", "--memory", "3008,128,512,1769", "--runs", "3",
