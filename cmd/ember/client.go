@@ -179,6 +179,7 @@ func clientCommand(ctx context.Context, cmd string, args, environ []string, stdi
 	case "cost":
 		usageLine = "ember cost [NAME] [flags]: invocations, GB-seconds and cost per function, at Lambda's prices"
 		since := fs.Duration("since", 0, "only invocations of the last DURATION (default: every one kept)")
+		each := fs.Bool("invocations", false, "list each invocation instead of the totals")
 		run = func(c *client.Client, args []string) error {
 			if len(args) > 1 {
 				return &usageError{"cost takes at most one NAME"}
@@ -186,6 +187,13 @@ func clientCommand(ctx context.Context, cmd string, args, environ []string, stdi
 			name := ""
 			if len(args) == 1 {
 				name = args[0]
+			}
+			if *each {
+				recs, err := c.Invocations(ctx, name, *since)
+				if err != nil {
+					return err
+				}
+				return printInvocations(stdout, recs)
 			}
 			cost, err := c.Cost(ctx, name, *since)
 			if err != nil {
@@ -347,4 +355,24 @@ func printCost(w io.Writer, cost client.Cost) error {
 	}
 	_, err := fmt.Fprintf(w, "total %.8f USD at Lambda's %s prices of %s (requests and duration, init billed; free tier not applied)\n", total, cost.PricesRegion, cost.PricesTakenOn)
 	return err
+}
+
+// printInvocations writes ember cost --invocations' table.
+func printInvocations(w io.Writer, recs []client.InvocationRecord) error {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "START\tFUNCTION\tVERSION\tREQUEST ID\tOUTCOME\tSTART TYPE\tDURATION\tBILLED\tINIT\tMEMORY\tMAX USED\tCOST (USD)")
+	for _, r := range recs {
+		start, outcome := "warm", r.Outcome
+		if r.Cold {
+			start = "cold"
+		}
+		if r.ErrorType != "" {
+			outcome += " (" + r.ErrorType + ")"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%.2f ms\t%d ms\t%.2f ms\t%d MB\t%d MB\t%.10f\n",
+			r.Start.UTC().Format("2006-01-02T15:04:05.000Z"), r.Function, r.Version, r.RequestID, outcome, start,
+			float64(r.Duration)/float64(time.Millisecond), r.BilledDuration.Milliseconds(),
+			float64(r.InitDuration)/float64(time.Millisecond), r.MemoryMB, r.MaxMemoryUsedMB, r.CostUSD)
+	}
+	return tw.Flush()
 }

@@ -75,6 +75,10 @@ func TestServeCostAndMetrics(t *testing.T) {
 	if code != 0 || !strings.Contains(out, "echo") || !strings.Contains(out, "failing") || !strings.Contains(out, "total ") {
 		t.Errorf("ember cost printed %q", out)
 	}
+	out, _, code = emberCLI(t, p.url, "cost", "echo", "--invocations")
+	if lines := strings.Split(strings.TrimSpace(out), "\n"); code != 0 || len(lines) != 6 || strings.Count(out, " cold ") != 1 {
+		t.Errorf("ember cost echo --invocations printed %q; want a header and 5 rows, one cold", out)
+	}
 
 	resp, err = http.Get(p.url + "/metrics")
 	if err != nil {
