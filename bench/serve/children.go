@@ -346,14 +346,15 @@ var listening = regexp.MustCompile(`msg="ember serve listening" address=(\S+)`)
 const limitsOff = "LIMITS ARE NOT ENFORCED"
 
 // startEmber runs `ember serve` on a free loopback port with its state in
-// a fresh directory under dir, with --no-sandbox when noSandbox, and
-// returns it once it listens.
-func startEmber(ctx context.Context, procs *children, bins binaries, dir, name string, noSandbox bool) (server, error) {
+// a fresh directory under dir, with --no-sandbox when noSandbox and the
+// flags of extra, and returns it once it listens.
+func startEmber(ctx context.Context, procs *children, bins binaries, dir, name string, noSandbox bool, extra ...string) (server, error) {
 	data := filepath.Join(dir, name+"-data")
 	args := []string{"serve", "--address", "127.0.0.1:0", "--data-dir", data}
 	if noSandbox {
 		args = append(args, "--no-sandbox")
 	}
+	args = append(args, extra...)
 	cmd := exec.Command(bins.ember, args...)
 	cmd.Dir = dir
 	cmd.Env = benchEnv()

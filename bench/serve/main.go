@@ -9,6 +9,10 @@
 //     net/http and through a second Lambda client pointed at the echo
 //     server, which shows what the SDK itself costs;
 //   - concurrent clients (8 by default) doing the same, invocations/s;
+//   - what ember's record of each invocation and its metrics cost: the
+//     same warm Invokes, sequential and concurrent, beside those of a
+//     second ember started with --record=false (p50, p90, invocations/s,
+//     ember's CPU per invocation, and the overhead in percent);
 //   - CreateFunction of a 10 MiB zip, through the SDK and with the same
 //     body through plain net/http, with code of its own each time and with
 //     the same code each time, beside posting the body to the echo server;
@@ -166,6 +170,16 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err := b.invoke(ctx, em); err != nil {
 		return err
 	}
+	// Beside it, the same ember but for its records and metrics.
+	progress("starting a second ember serve, with --record=false")
+	bare, err := startEmber(ctx, procs, bins, tmp, "ember-no-record", cfg.noSandbox, "--record=false")
+	if err != nil {
+		return err
+	}
+	if err := b.recording(ctx, em, bare); err != nil {
+		return err
+	}
+	b.stopEmber(bare)
 	if err := b.create(ctx, em); err != nil {
 		return err
 	}

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"testing"
 )
 
@@ -53,16 +54,51 @@ func TestRun(t *testing.T) {
 			t.Errorf("%s is %v, want a positive finite number", what, v)
 		}
 	}
+	finite := func(what string, v float64) {
+		t.Helper()
+		if math.IsNaN(v) || math.IsInf(v, 0) {
+			t.Errorf("%s is %v, want a finite number", what, v)
+		}
+	}
 	want := map[string]bool{
 		"warm_p50": true, "warm_p90": true, "warm_p99": true, "warm_rate": true, "concurrent_rate": true,
+		"record_p50": true, "record_p90": true, "record_concurrent_rate": true,
 		"create_p50": true, "create_p90": true, "create_same_p50": true, "create_same_p90": true,
 		"create_small_p50": true, "list_all": true,
+	}
+	if runtime.GOOS == "linux" {
+		want["record_cpu"], want["record_concurrent_cpu"] = true, true
 	}
 	for _, m := range res.Metrics {
 		if !want[m.ID] {
 			t.Errorf("unexpected or repeated metric %q", m.ID)
 		}
 		delete(want, m.ID)
+		if m.Group == groupRecord {
+			// Recording's overhead is a small difference of two figures,
+			// which the noise of a few requests may make negative.
+			// A CPU time per request from few requests may be less than
+			// one clock tick, and read as nothing.
+			figure := positive
+			if m.Unit == unitMicros {
+				figure = finite
+			}
+			figure(m.ID+" ember", m.Ember)
+			figure(m.ID+" baseline", m.Baseline)
+			switch {
+			case m.OverheadPct != nil:
+				finite(m.ID+" overhead_pct", *m.OverheadPct)
+			case m.Unit != unitMicros:
+				t.Errorf("metric %s has no overhead_pct", m.ID)
+			}
+			if (m.ID == "record_p50") != (m.TargetPct != nil) {
+				t.Errorf("metric %s: target_pct %v", m.ID, m.TargetPct)
+			}
+			continue
+		}
+		if m.OverheadPct != nil || m.TargetPct != nil {
+			t.Errorf("metric %s of group %s has an overhead or a target", m.ID, m.Group)
+		}
 		positive(m.ID+" ember", m.Ember)
 		positive(m.ID+" baseline", m.Baseline)
 		positive(m.ID+" ratio", m.Ratio)
@@ -86,6 +122,16 @@ func TestRun(t *testing.T) {
 	}
 	if res.Sandboxed == nil {
 		t.Error("no sandbox check")
+	}
+	for _, phase := range []string{phaseRecord, phaseRecord + ", 2 clients"} {
+		for _, path := range []string{pathEmberSDK, pathNoRecord} {
+			if !slices.ContainsFunc(res.Checks, func(c check) bool { return c.Phase == phase && c.Path == path }) {
+				t.Errorf("no check of %s, %s", phase, path)
+			}
+			if _, ok := res.cpu(phase, path); !ok && runtime.GOOS == "linux" {
+				t.Errorf("no CPU time of %s, %s", phase, path)
+			}
+		}
 	}
 
 	if runtime.GOOS != "linux" {

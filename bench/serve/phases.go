@@ -23,6 +23,7 @@ const (
 // The phases, as the checks and the CPU table name them.
 const (
 	phaseSequential = "sequential"
+	phaseRecord     = "recording"
 	phaseCreate     = "CreateFunction 10 MiB"
 	phaseSmall      = "CreateFunction small"
 	phaseList       = "ListFunctions all"
@@ -87,11 +88,52 @@ func (b *bench) warmup(ctx context.Context, phase string, paths []*path, n int) 
 	}
 }
 
+// warmupConcurrent runs cfg.clients concurrent clients through each path
+// for concWarmup, long enough for ember to start an environment for each
+// client, and notes any error.
+func (b *bench) warmupConcurrent(ctx context.Context, phase string, paths []*path) {
+	for _, p := range paths {
+		var t tally
+		concurrent(ctx, p.do, b.cfg.clients, concWarmup, &t)
+		b.noteWarmup(phase, p.name, t)
+	}
+}
+
 func (b *bench) noteWarmup(phase, name string, t tally) {
 	if d := t.describe(); d != "" {
 		b.res.note("%s warm-up, %s: %s", phase, name, d)
 		b.res.warmupFailed = true
 	}
+}
+
+// inBlocks sends n requests through each of paths, one after the other,
+// in blocks of seqBlock that take turns, each within a turn of cpu.
+func inBlocks(ctx context.Context, cpu *cpuMeter, paths []*path, n int) {
+	turns := make([]func(), len(paths))
+	for i, p := range paths {
+		done := 0
+		turns[i] = func() {
+			k := min(seqBlock, n-done)
+			cpu.turn(p.name, func() { p.s.add(sequential(ctx, p.do, k, &p.t)) })
+			done += k
+		}
+	}
+	alternate(ctx, (n+seqBlock-1)/seqBlock, turns...)
+}
+
+// inRounds runs clients concurrent clients through each of paths for d
+// in all, in turns of concRound, each within a turn of cpu.
+func inRounds(ctx context.Context, cpu *cpuMeter, paths []*path, clients int, d time.Duration) {
+	turns := make([]func(), len(paths))
+	for i, p := range paths {
+		var done time.Duration
+		turns[i] = func() {
+			t := min(concRound, d-done)
+			cpu.turn(p.name, func() { p.s.add(concurrent(ctx, p.do, clients, t, &p.t)) })
+			done += t
+		}
+	}
+	alternate(ctx, int((d+concRound-1)/concRound), turns...)
 }
 
 // invoke creates the echo function in ember at em and measures its warm
@@ -117,16 +159,7 @@ func (b *bench) invoke(ctx context.Context, em server) error {
 	b.progress("sequential: %d warm-up and %d measured invocations through each of %d paths", b.cfg.warmup, b.cfg.n, len(paths))
 	b.warmup(ctx, phaseSequential, paths, b.cfg.warmup)
 	cpu := newCPUMeter(em.pid(), b.echo.pid())
-	turns := make([]func(), len(paths))
-	for i, p := range paths {
-		done := 0
-		turns[i] = func() {
-			k := min(seqBlock, b.cfg.n-done)
-			cpu.turn(p.name, func() { p.s.add(sequential(ctx, p.do, k, &p.t)) })
-			done += k
-		}
-	}
-	alternate(ctx, (b.cfg.n+seqBlock-1)/seqBlock, turns...)
+	inBlocks(ctx, cpu, paths, b.cfg.n)
 	if err := ctx.Err(); err != nil {
 		return err
 	}
@@ -171,22 +204,9 @@ func (b *bench) concurrent(ctx context.Context, em server, seq []*path) error {
 		paths[i] = &path{name: p.name, do: p.do}
 	}
 	b.progress("%s: %v warm-up and %v measured through each path, in turns of %v", phase, concWarmup, b.cfg.duration, concRound)
-	for _, p := range paths {
-		var t tally
-		concurrent(ctx, p.do, b.cfg.clients, concWarmup, &t)
-		b.noteWarmup(phase, p.name, t)
-	}
+	b.warmupConcurrent(ctx, phase, paths)
 	cpu := newCPUMeter(em.pid(), b.echo.pid())
-	turns := make([]func(), len(paths))
-	for i, p := range paths {
-		var done time.Duration
-		turns[i] = func() {
-			d := min(concRound, b.cfg.duration-done)
-			cpu.turn(p.name, func() { p.s.add(concurrent(ctx, p.do, b.cfg.clients, d, &p.t)) })
-			done += d
-		}
-	}
-	alternate(ctx, int((b.cfg.duration+concRound-1)/concRound), turns...)
+	inRounds(ctx, cpu, paths, b.cfg.clients, b.cfg.duration)
 	if err := ctx.Err(); err != nil {
 		return err
 	}
@@ -375,16 +395,7 @@ func (b *bench) functions(ctx context.Context, em server) error {
 		n, len(b.code.small), seqBlock)
 	cpu := newCPUMeter(em.pid(), b.echo.pid())
 	paths := []*path{creates, toEcho}
-	turns := make([]func(), len(paths))
-	for i, p := range paths {
-		done := 0
-		turns[i] = func() {
-			k := min(seqBlock, n-done)
-			cpu.turn(p.name, func() { p.s.add(sequential(ctx, p.do, k, &p.t)) })
-			done += k
-		}
-	}
-	alternate(ctx, (n+seqBlock-1)/seqBlock, turns...)
+	inBlocks(ctx, cpu, paths, n)
 	if err := ctx.Err(); err != nil {
 		return err
 	}
@@ -434,6 +445,7 @@ func (b *bench) functions(ctx context.Context, em server) error {
 	}}
 	cpu = newCPUMeter(em.pid(), b.echo.pid())
 	paths = []*path{lister, echoPages}
+	turns := make([]func(), len(paths))
 	for i, p := range paths {
 		turns[i] = func() { cpu.turn(p.name, func() { p.s.add(sequential(ctx, p.do, 1, &p.t)) }) }
 	}

@@ -62,32 +62,45 @@ type cpuTotals struct {
 }
 
 // cpuMeter measures the CPU time of the client (the benchmark itself),
-// ember and its runtimes, and the echo server during each turn, and adds
-// it to the turn's path. A process's work that spills over into another
-// path's turn, or that falls between turns, is not counted.
+// ember and its runtimes (the turn's path's ember), and the echo server
+// during each turn, and adds it to the turn's path. A process's work that
+// spills over into another path's turn, or that falls between turns, is
+// not counted.
 type cpuMeter struct {
 	ember, echo int
-	paths       map[string]*cpuTotals
-	err         error
+	// embers are the embers of the paths whose ember is not ember.
+	embers map[string]int
+	paths  map[string]*cpuTotals
+	err    error
 }
 
 func newCPUMeter(emberPID, echoPID int) *cpuMeter {
-	return &cpuMeter{ember: emberPID, echo: echoPID, paths: make(map[string]*cpuTotals)}
+	return &cpuMeter{ember: emberPID, echo: echoPID, embers: make(map[string]int), paths: make(map[string]*cpuTotals)}
 }
 
-func (m *cpuMeter) sample() (cpuSample, error) {
+// setEmber makes the turns of path measure the ember at pid, and its
+// runtimes, rather than the meter's.
+func (m *cpuMeter) setEmber(path string, pid int) { m.embers[path] = pid }
+
+// sample reads the CPU time of the client, the echo server, and the ember
+// of path with its runtimes.
+func (m *cpuMeter) sample(path string) (cpuSample, error) {
 	var s cpuSample
 	var err error
+	ember, ok := m.embers[path]
+	if !ok {
+		ember = m.ember
+	}
 	if s.client, err = selfCPU(); err != nil {
 		return s, err
 	}
-	if _, s.ember, err = procCPU(m.ember); err != nil {
+	if _, s.ember, err = procCPU(ember); err != nil {
 		return s, err
 	}
 	if _, s.echo, err = procCPU(m.echo); err != nil {
 		return s, err
 	}
-	s.runtimes, err = descendantsCPU(m.ember)
+	s.runtimes, err = descendantsCPU(ember)
 	return s, err
 }
 
@@ -98,9 +111,9 @@ func (m *cpuMeter) turn(path string, f func()) {
 		f()
 		return
 	}
-	before, err := m.sample()
+	before, err := m.sample(path)
 	f()
-	after, err2 := m.sample()
+	after, err2 := m.sample(path)
 	if err = errors.Join(err, err2); err != nil {
 		m.err = err
 		return

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"runtime"
 	"strings"
@@ -73,11 +74,13 @@ type settings struct {
 const (
 	unitMillis    = "ms"
 	unitPerSecond = "1/s"
+	unitMicros    = "µs"
 )
 
 // Groups of metrics, a table each.
 const (
 	groupInvoke    = "invoke"
+	groupRecord    = "record"
 	groupCreate    = "create"
 	groupFunctions = "functions"
 )
@@ -90,8 +93,9 @@ type metric struct {
 	Unit  string `json:"unit"`
 	// Ember is ember's figure through the aws-sdk-go-v2 Lambda client.
 	Ember float64 `json:"ember"`
-	// Baseline is the echo server's figure with plain net/http; Ratio is
-	// Ember / Baseline.
+	// Baseline is the echo server's figure with plain net/http, or, in
+	// the record group, that of an ember started with --record=false;
+	// Ratio is Ember / Baseline.
 	Baseline float64 `json:"baseline"`
 	Ratio    float64 `json:"ratio"`
 	// EchoSDK is the echo server's figure through the Lambda client, in
@@ -103,6 +107,12 @@ type metric struct {
 	// Baseline.
 	EmberHTTP      *float64 `json:"ember_http,omitempty"`
 	EmberHTTPRatio *float64 `json:"ember_http_ratio,omitempty"`
+	// OverheadPct, in the record group, is what recording adds, in
+	// percent of the figure without it: of a time, or, for a rate, of the
+	// time per invocation, its inverse. It is missing when a figure is
+	// zero. TargetPct is the most it should be, on record_p50.
+	OverheadPct *float64 `json:"overhead_pct,omitempty"`
+	TargetPct   *float64 `json:"target_pct,omitempty"`
 }
 
 // memory is the memory of an ember serve process with functions
@@ -260,6 +270,11 @@ func (r *results) write(w io.Writer) {
 		func(m metric) []string {
 			return []string{m.format(m.Ember), m.format(m.Baseline), m.formatPtr(m.EchoSDK), m.formatRatio(&m.Ratio), m.formatRatio(m.EchoSDKRatio)}
 		})
+	r.table(w, groupRecord, fmt.Sprintf("recording, echo function, %d B", s.PayloadBytes),
+		[]string{"ember (SDK)", "ember --record=false (SDK)", "overhead", "target"},
+		func(m metric) []string {
+			return []string{m.format(m.Ember), m.format(m.Baseline), signedPct(m.OverheadPct), targetPct(m.TargetPct)}
+		})
 	r.table(w, groupCreate, fmt.Sprintf("CreateFunction, %d B zip, %d B body", s.ZipBytes, s.CreateBodyBytes),
 		[]string{"ember (SDK)", "ember (net/http)", "echo (net/http)", "ember/echo", "ember net/http/echo"},
 		func(m metric) []string {
@@ -413,8 +428,11 @@ func perFunction(b float64) string {
 }
 
 func (m metric) format(v float64) string {
-	if m.Unit == unitPerSecond {
+	switch m.Unit {
+	case unitPerSecond:
 		return fmt.Sprintf("%.0f/s", v)
+	case unitMicros:
+		return micros(v)
 	}
 	switch {
 	case v < 10:
@@ -424,6 +442,28 @@ func (m metric) format(v float64) string {
 	default:
 		return fmt.Sprintf("%.1f ms", v)
 	}
+}
+
+// signedPct shows a percentage with its sign, "-" when there is none.
+func signedPct(v *float64) string {
+	switch {
+	case v == nil:
+		return "-"
+	case math.Abs(*v) < 0.05:
+		return "0.0%"
+	case *v < 0:
+		return fmt.Sprintf("−%.1f%%", -*v)
+	default:
+		return fmt.Sprintf("+%.1f%%", *v)
+	}
+}
+
+// targetPct shows the most an overhead should be, "" when there is none.
+func targetPct(v *float64) string {
+	if v == nil {
+		return ""
+	}
+	return fmt.Sprintf("≤ %g%%", *v)
 }
 
 func (m metric) formatPtr(v *float64) string {

@@ -6,8 +6,9 @@ import (
 )
 
 // whereTimeGoes says in words where the time of an Invoke and of a
-// CreateFunction goes, and what memory the functions take, computed from
-// the figures; it leaves out what they lack.
+// CreateFunction goes, what recording each invocation costs, and what
+// memory the functions take, computed from the figures; it leaves out
+// what they lack.
 func (r *results) whereTimeGoes() string {
 	var s []string
 	add := func(format string, a ...any) { s = append(s, fmt.Sprintf(format, a...)) }
@@ -29,6 +30,22 @@ func (r *results) whereTimeGoes() string {
 	if m, ok := r.metric("concurrent_rate"); ok && m.EchoSDK != nil {
 		add("With %d clients ember served %.0f Invokes/s, %.1f%% of the echo server's %.0f round trips/s with net/http and %.1f%% of its %.0f/s through the SDK.",
 			r.Settings.Clients, m.Ember, 100*m.Ratio, m.Baseline, 100*ratio(m.Ember, *m.EchoSDK), *m.EchoSDK)
+	}
+
+	if m, ok := r.metric("record_p50"); ok && m.OverheadPct != nil && m.TargetPct != nil {
+		verdict := "within"
+		if *m.OverheadPct > *m.TargetPct {
+			verdict = "over"
+		}
+		add("Keeping a record of each invocation and counting it in the metrics changed a warm Invoke's p50 by %s, %.3f ms against %.3f ms "+
+			"in an ember started with --record=false, %s the target of at most %g%%.",
+			signedPct(m.OverheadPct), m.Ember, m.Baseline, verdict, *m.TargetPct)
+		if c, ok := r.metric("record_cpu"); ok && c.OverheadPct != nil {
+			add("Ember's CPU per sequential Invoke changed by %s (%.0f µs against %.0f µs).", signedPct(c.OverheadPct), c.Ember, c.Baseline)
+		}
+		if c, ok := r.metric("record_concurrent_rate"); ok {
+			add("With %d clients the ember that records served %.0f Invokes/s, the other %.0f/s.", r.Settings.Clients, c.Ember, c.Baseline)
+		}
 	}
 
 	d, dok := r.metric("create_p50")
