@@ -3,7 +3,8 @@
 # API on 127.0.0.1:3001, state under $XDG_DATA_HOME/ember), deploys every
 # function in examples/, invokes hello once, and keeps serving until
 # interrupted. Then, from another shell:
-#   aws lambda invoke --endpoint-url http://127.0.0.1:3001 --function-name hello out.json
+#   AWS_ACCESS_KEY_ID=x AWS_SECRET_ACCESS_KEY=x AWS_REGION=us-east-1 \
+#     aws lambda invoke --endpoint-url http://127.0.0.1:3001 --function-name hello out.json
 #   ./ember invoke hello --payload '{"name":"ember"}'   (the binary is left in .bin/)
 set -euo pipefail
 cd "$(dirname "$0")/.."
