@@ -5,7 +5,7 @@
 # interrupted. Then, from another shell:
 #   AWS_ACCESS_KEY_ID=x AWS_SECRET_ACCESS_KEY=x AWS_REGION=us-east-1 \
 #     aws lambda invoke --endpoint-url http://127.0.0.1:3001 --function-name hello out.json
-#   ./ember invoke hello --payload '{"name":"ember"}'   (the binary is left in .bin/)
+#   .bin/ember invoke hello --payload '{"name":"ember"}'
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bin=.bin
