@@ -528,6 +528,9 @@ func page(keys []string, marker, maxItems string, limit int) (start, end int, ne
 
 func (s *Server) listFunctions(w http.ResponseWriter, r *http.Request, _ []byte) error {
 	q := r.URL.Query()
+	if q.Get("FunctionVersion") != "ALL" {
+		return s.listLatest(w, r)
+	}
 	fns, err := s.opts.Store.ListFunctions(r.Context())
 	if err != nil {
 		return err
@@ -557,6 +560,36 @@ func (s *Server) listFunctions(w http.ResponseWriter, r *http.Request, _ []byte)
 	resp := listFunctionsResponse{Functions: []functionConfiguration{}, NextMarker: next}
 	for _, v := range all[start:end] {
 		resp.Functions = append(resp.Functions, s.configuration(v))
+	}
+	return writeJSON(w, http.StatusOK, resp)
+}
+
+// listLatest pages through the functions' names and reads the records of
+// one page only.
+func (s *Server) listLatest(w http.ResponseWriter, r *http.Request) error {
+	q := r.URL.Query()
+	names, err := s.opts.Store.FunctionNames(r.Context())
+	if err != nil {
+		return err
+	}
+	keys := make([]string, len(names))
+	for i, n := range names {
+		keys[i] = n + "\x00"
+	}
+	start, end, next, err := page(keys, q.Get("Marker"), q.Get("MaxItems"), 50)
+	if err != nil {
+		return err
+	}
+	resp := listFunctionsResponse{Functions: []functionConfiguration{}, NextMarker: next}
+	for _, name := range names[start:end] {
+		fn, err := s.opts.Store.GetFunction(r.Context(), name)
+		if errors.Is(err, store.ErrNotFound) {
+			continue // deleted since the names were read
+		}
+		if err != nil {
+			return err
+		}
+		resp.Functions = append(resp.Functions, s.configuration(fn.Latest))
 	}
 	return writeJSON(w, http.StatusOK, resp)
 }

@@ -163,6 +163,25 @@ func (s *Store) update(ctx context.Context, kv jetstream.KeyValue, key string, v
 
 // ListFunctions returns every function, sorted by name, read with one watch
 // of the bucket.
+// FunctionNames returns the names of every function, sorted, without
+// reading their records.
+func (s *Store) FunctionNames(ctx context.Context) ([]string, error) {
+	lister, err := s.functions.ListKeys(ctx, jetstream.IgnoreDeletes())
+	if err != nil {
+		if errors.Is(err, jetstream.ErrNoKeysFound) {
+			return nil, nil
+		}
+		return nil, fmt.Errorf("list function names: %w", err)
+	}
+	defer lister.Stop()
+	var names []string
+	for name := range lister.Keys() {
+		names = append(names, name)
+	}
+	slices.Sort(names)
+	return names, nil
+}
+
 func (s *Store) ListFunctions(ctx context.Context) ([]Function, error) {
 	entries, err := s.list(ctx, s.functions, jetstream.AllKeys)
 	if err != nil {

@@ -408,3 +408,23 @@ func TestListFunctions(t *testing.T) {
 		t.Fatalf("listed %d functions: %v", len(got), got)
 	}
 }
+
+func TestFunctionNames(t *testing.T) {
+	ctx := t.Context()
+	s := openStore(t, Options{DataDir: t.TempDir()})
+	if names, err := s.FunctionNames(ctx); err != nil || len(names) != 0 {
+		t.Fatalf("no functions: %v, %v", names, err)
+	}
+	for _, n := range []string{"b", "a", "c"} {
+		if _, err := s.CreateFunction(ctx, testFunction(n)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.DeleteFunction(ctx, "c"); err != nil {
+		t.Fatal(err)
+	}
+	names, err := s.FunctionNames(ctx)
+	if err != nil || len(names) != 2 || names[0] != "a" || names[1] != "b" {
+		t.Errorf("FunctionNames = %v, %v; want [a b]", names, err)
+	}
+}
