@@ -3,32 +3,43 @@ package main
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"maps"
-	"math"
-	"net"
 	"net/http"
 	"slices"
 	"strings"
 	"sync"
 	"time"
-)
 
-// requestTimeout bounds every request, so that no loop waits forever on a
-// server that stopped answering.
-const requestTimeout = 60 * time.Second
+	"github.com/emberfn/ember/bench/internal/harness"
+)
 
 // newClient returns a keep-alive client that keeps an idle connection per
 // concurrent client to each server.
-func newClient(conns int) *http.Client {
-	return &http.Client{
-		Transport: &http.Transport{
-			DialContext:         (&net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
-			MaxIdleConnsPerHost: conns,
-			IdleConnTimeout:     time.Minute,
-			DisableCompression:  true,
-		},
-		Timeout: requestTimeout,
+func newClient(conns int) *http.Client { return harness.NewHTTPClient(0, conns, time.Minute) }
+
+// echoRequest returns a request that posts body to url and expects body
+// back with a 200, as the echo function and the echo server answer. Its
+// answers go to buffers of its own, one for each concurrent client, used
+// again for its next requests: each run of requests makes one.
+func echoRequest(c *http.Client, url string, body []byte) harness.Request {
+	buffers := &sync.Pool{New: func() any { return new(bytes.Buffer) }}
+	return func(ctx context.Context) (time.Duration, error) {
+		buf := buffers.Get().(*bytes.Buffer)
+		defer buffers.Put(buf)
+		t0 := time.Now()
+		status, err := post(ctx, c, url, body, buf)
+		d := time.Since(t0)
+		switch {
+		case err != nil:
+			return d, err
+		case status != http.StatusOK:
+			return d, &statusError{status: status, body: clip(buf.Bytes(), 300)}
+		case !bytes.Equal(buf.Bytes(), body):
+			return d, errMismatch{fmt.Sprintf("answer of %d bytes is not the %d-byte request: %s", buf.Len(), len(body), clip(buf.Bytes(), 100))}
+		}
+		return d, nil
 	}
 }
 
@@ -51,6 +62,19 @@ func post(ctx context.Context, c *http.Client, url string, body []byte, buf *byt
 	return resp.StatusCode, nil
 }
 
+// statusError is an answer other than 200.
+type statusError struct {
+	status int
+	body   string
+}
+
+func (e *statusError) Error() string { return fmt.Sprintf("status %d: %s", e.status, e.body) }
+
+// errMismatch is a 200 whose body was not the request's.
+type errMismatch struct{ msg string }
+
+func (e errMismatch) Error() string { return e.msg }
+
 // tally counts the outcomes of requests to one server. A request counts as
 // an error unless it was answered 200 with its own body.
 type tally struct {
@@ -65,25 +89,28 @@ type tally struct {
 	first string
 }
 
-// record counts one request and reports whether it succeeded.
-func (t *tally) record(status int, err error, got, want []byte) bool {
+var _ harness.Recorder = (*tally)(nil)
+
+// Record counts one request, whose error an echoRequest or a fork/exec
+// returned, and reports whether it succeeded.
+func (t *tally) Record(err error) bool {
+	var se *statusError
+	var mismatch errMismatch
 	switch {
-	case err != nil:
-		t.failed++
-		t.note(err.Error())
-	case status != http.StatusOK:
+	case err == nil:
+		t.ok++
+		return true
+	case errors.As(err, &se):
 		if t.statuses == nil {
 			t.statuses = make(map[int]int)
 		}
-		t.statuses[status]++
-		t.note(fmt.Sprintf("status %d: %s", status, clip(got, 300)))
-	case !bytes.Equal(got, want):
+		t.statuses[se.status]++
+	case errors.As(err, &mismatch):
 		t.mismatched++
-		t.note(fmt.Sprintf("answer of %d bytes is not the %d-byte request: %s", len(got), len(want), clip(got, 100)))
 	default:
-		t.ok++
-		return true
+		t.failed++
 	}
+	t.note(err.Error())
 	return false
 }
 
@@ -93,7 +120,8 @@ func (t *tally) note(s string) {
 	}
 }
 
-func (t *tally) add(o tally) {
+// Add adds the counts of o.
+func (t *tally) Add(o tally) {
 	t.ok += o.ok
 	t.mismatched += o.mismatched
 	t.failed += o.failed
@@ -137,110 +165,4 @@ func (t tally) describe() string {
 	return fmt.Sprintf("%s; first: %s", strings.Join(parts, ", "), t.first)
 }
 
-func clip(b []byte, n int) string {
-	s := strings.TrimSpace(string(b))
-	if len(s) > n {
-		return s[:n] + "…"
-	}
-	return s
-}
-
-// samples are the latencies of the successful requests of a run and the
-// wall time the run took.
-type samples struct {
-	lat  []time.Duration
-	wall time.Duration
-}
-
-func (s *samples) add(o samples) {
-	s.lat = append(s.lat, o.lat...)
-	s.wall += o.wall
-}
-
-// percentile returns the nearest-rank p-th percentile, 0 < p <= 100.
-func (s samples) percentile(p float64) time.Duration {
-	if len(s.lat) == 0 {
-		return 0
-	}
-	sorted := slices.Clone(s.lat)
-	slices.Sort(sorted)
-	i := int(math.Ceil(p/100*float64(len(sorted)))) - 1
-	return sorted[max(0, min(i, len(sorted)-1))]
-}
-
-// rate is successful requests per second of wall time.
-func (s samples) rate() float64 {
-	if s.wall <= 0 {
-		return 0
-	}
-	return float64(len(s.lat)) / s.wall.Seconds()
-}
-
-// sequential sends body to url n times, one after the other.
-func sequential(ctx context.Context, c *http.Client, url string, body []byte, n int, t *tally) samples {
-	s := samples{lat: make([]time.Duration, 0, n)}
-	var buf bytes.Buffer
-	start := time.Now()
-	for range n {
-		if ctx.Err() != nil {
-			break
-		}
-		t0 := time.Now()
-		status, err := post(ctx, c, url, body, &buf)
-		d := time.Since(t0)
-		if t.record(status, err, buf.Bytes(), body) {
-			s.lat = append(s.lat, d)
-		}
-	}
-	s.wall = time.Since(start)
-	return s
-}
-
-// concurrent runs clients that each send body to url one request after
-// the other until d has passed.
-func concurrent(ctx context.Context, c *http.Client, url string, body []byte, clients int, d time.Duration, t *tally) samples {
-	var (
-		wg    sync.WaitGroup
-		mu    sync.Mutex
-		total samples
-	)
-	start := time.Now()
-	deadline := start.Add(d)
-	for range clients {
-		wg.Go(func() {
-			var (
-				s   samples
-				own tally
-				buf bytes.Buffer
-			)
-			for ctx.Err() == nil && time.Now().Before(deadline) {
-				t0 := time.Now()
-				status, err := post(ctx, c, url, body, &buf)
-				dur := time.Since(t0)
-				if own.record(status, err, buf.Bytes(), body) {
-					s.lat = append(s.lat, dur)
-				}
-			}
-			mu.Lock()
-			total.lat = append(total.lat, s.lat...)
-			t.add(own)
-			mu.Unlock()
-		})
-	}
-	wg.Wait()
-	total.wall = time.Since(start)
-	return total
-}
-
-// alternate runs each of turns rounds times, each round starting one turn
-// later than the last, so that all meet the same noise of a shared machine.
-func alternate(ctx context.Context, rounds int, turns ...func()) {
-	for i := range rounds {
-		for j := range turns {
-			if ctx.Err() != nil {
-				return
-			}
-			turns[(i+j)%len(turns)]()
-		}
-	}
-}
+func clip(b []byte, n int) string { return harness.Clip(strings.TrimSpace(string(b)), n) }

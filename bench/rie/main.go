@@ -38,13 +38,12 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
-	"os/signal"
-	"syscall"
 	"time"
+
+	"github.com/emberfn/ember/bench/internal/harness"
 )
 
 // config is the benchmark's command line.
@@ -61,30 +60,21 @@ type config struct {
 }
 
 func main() {
-	if len(os.Args) > 1 && (os.Args[1] == echoServerArg || os.Args[1] == proxyServerArg) {
+	if len(os.Args) > 1 && (os.Args[1] == harness.EchoServerArg || os.Args[1] == proxyServerArg) {
 		if err := serveBaseline(os.Args[1:], os.Stdout); err != nil {
 			fmt.Fprintf(os.Stderr, "%s: %v\n", os.Args[1], err)
 			os.Exit(1)
 		}
 		return
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
-	stop()
-	switch {
-	case errors.Is(err, flag.ErrHelp):
-	case errors.Is(err, errRequestsFailed):
-		os.Exit(1)
-	case err != nil:
-		fmt.Fprintln(os.Stderr, "bench:", err)
-		os.Exit(1)
+	if code := harness.Main(run); code != 0 {
+		os.Exit(code)
 	}
 }
 
 func parseFlags(args []string, stderr io.Writer) (config, error) {
 	var cfg config
-	fs := flag.NewFlagSet("rie", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := harness.NewFlagSet("rie", "ember rie", stderr)
 	fs.IntVar(&cfg.n, "n", 2000, "sequential requests to each server")
 	fs.IntVar(&cfg.warmup, "warmup", 200, "sequential requests to each server before measuring")
 	fs.IntVar(&cfg.clients, "clients", 8, "concurrent clients, and ember's --max-concurrency")
@@ -94,16 +84,8 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.IntVar(&cfg.big, "big", 20, "6 MB requests to each server")
 	fs.StringVar(&cfg.jsonPath, "json", "", "also write the figures as JSON to this file")
 	fs.BoolVar(&cfg.keep, "keep", false, "keep the temporary directory with the binaries and ember's stdout and stderr")
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "Usage: go run ./bench/rie [flags]")
-		fmt.Fprintln(stderr, "Measures ember rie against baselines measured in the same run; see bench/README.md.")
-		fs.PrintDefaults()
-	}
-	if err := fs.Parse(args); err != nil {
+	if err := harness.ParseFlags(fs, args); err != nil {
 		return cfg, err
-	}
-	if fs.NArg() > 0 {
-		return cfg, fmt.Errorf("unexpected arguments: %q", fs.Args())
 	}
 	if cfg.n < 1 || cfg.warmup < 0 || cfg.clients < 1 || cfg.duration <= 0 || cfg.cold < 1 || cfg.coldGap < 0 || cfg.big < 1 {
 		return cfg, errors.New("-n, -clients, -duration, -cold and -big must be positive; -warmup and -cold-gap not negative")
@@ -111,50 +93,41 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	return cfg, nil
 }
 
-// errRequestsFailed ends a run whose figures were printed but some of
-// whose requests failed.
-var errRequestsFailed = errors.New("some requests failed")
-
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	cfg, err := parseFlags(args, stderr)
 	if err != nil {
 		return err
 	}
-	progress := func(format string, a ...any) {
-		fmt.Fprintf(stderr, "bench: "+format+"\n", a...)
-	}
-
-	tmp, err := os.MkdirTemp("", "ember-bench-")
+	progress := harness.Progress(stderr)
+	tmp, cleanup, err := harness.TempDir("ember-bench-", cfg.keep, progress)
 	if err != nil {
 		return err
 	}
-	if cfg.keep {
-		defer progress("kept %s", tmp)
-	} else {
-		defer os.RemoveAll(tmp)
-	}
+	defer cleanup()
 
 	progress("building ember and the echo function")
-	bins, err := build(ctx, tmp)
+	bins, err := harness.Build(ctx, tmp, "function")
 	if err != nil {
 		return err
 	}
 
 	conns := max(cfg.clients, 8)
 	client := newClient(conns)
-	procs := &children{}
+	procs := &harness.Children{StopGrace: stopGrace, ReadyTimeout: readyTimeout}
 	// On the way out after an error; a successful run has stopped every
 	// child and noted what went wrong.
-	defer procs.stopAll(func(err error) { progress("%v", err) })
+	defer procs.StopAll(func(err error) { progress("%v", err) })
 
-	echo, err := startBaseline(ctx, procs, tmp, "echo", echoServerArg)
+	echo, err := harness.StartBaseline(ctx, procs, tmp, "echo", harness.EchoServerArg)
 	if err != nil {
 		return err
 	}
-	proxy, err := startBaseline(ctx, procs, tmp, "proxy", proxyServerArg, echo.addr, fmt.Sprint(conns))
+	echo.URL += invokePath
+	proxy, err := harness.StartBaseline(ctx, procs, tmp, "proxy", proxyServerArg, echo.Addr, fmt.Sprint(conns))
 	if err != nil {
 		return err
 	}
+	proxy.URL += invokePath
 	res := newResults(cfg)
 	b := &bench{cfg: cfg, client: client, progress: progress, res: res, echo: echo, proxy: proxy}
 
@@ -208,24 +181,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	b.stopEmber(coldPlain)
 	b.stopEmber(coldPrepared)
 	b.stopEmber(coldOnDemand)
-	for _, s := range []server{proxy, echo} {
-		if err := s.child.stop(); err != nil {
+	for _, s := range []harness.Server{proxy, echo} {
+		if err := s.Child.Stop(); err != nil {
 			res.note("%v", err)
 		}
 	}
 	res.Summary = res.whereTimeGoes()
 
-	if err := res.print(stdout); err != nil {
-		return err
-	}
-	if cfg.jsonPath != "" {
-		if err := res.writeJSON(cfg.jsonPath); err != nil {
-			return err
-		}
-		progress("wrote %s", cfg.jsonPath)
-	}
-	if res.failed() {
-		return errRequestsFailed
-	}
-	return nil
+	return harness.Finish(stdout, res.print, cfg.jsonPath, res, res.failed(), progress)
 }

@@ -9,6 +9,8 @@ import (
 	"os/exec"
 	"strings"
 	"time"
+
+	"github.com/emberfn/ember/bench/internal/harness"
 )
 
 const (
@@ -41,7 +43,7 @@ type bench struct {
 	progress func(format string, a ...any)
 	res      *results
 	// echo and proxy are the baselines.
-	echo, proxy server
+	echo, proxy harness.Server
 	// limitsNoted names the embers whose REPORT lines already had a note
 	// for saying the wrong thing about limits.
 	limitsNoted map[string]bool
@@ -63,15 +65,15 @@ func bigPayload() []byte {
 
 // warmup sends n requests to each of bases and then to each of embers,
 // notes any error, and consumes the REPORT lines the embers wrote for them.
-func (b *bench) warmup(ctx context.Context, phase string, embers []*emberServer, bases []server, body []byte, n int) error {
+func (b *bench) warmup(ctx context.Context, phase string, embers []*emberServer, bases []harness.Server, body []byte, n int) error {
 	for _, s := range bases {
 		var t tally
-		sequential(ctx, b.client, s.url, body, n, &t)
-		b.noteWarmup(phase, s.name, t)
+		harness.Sequential(ctx, echoRequest(b.client, s.URL, body), n, &t)
+		b.noteWarmup(phase, s.Name, t)
 	}
 	for _, em := range embers {
 		var et tally
-		sequential(ctx, b.client, em.url, body, n, &et)
+		harness.Sequential(ctx, echoRequest(b.client, em.URL, body), n, &et)
 		if err := b.afterWarmup(ctx, phase, em, et); err != nil {
 			return err
 		}
@@ -86,7 +88,7 @@ func (b *bench) noteWarmup(phase, name string, t tally) {
 }
 
 func (b *bench) afterWarmup(ctx context.Context, phase string, em *emberServer, et tally) error {
-	b.noteWarmup(phase, em.name, et)
+	b.noteWarmup(phase, em.Name, et)
 	_, err := em.log.await(ctx, et.ok+et.mismatched)
 	return err
 }
@@ -125,7 +127,7 @@ func (b *bench) check(ctx context.Context, phase string, em *emberServer, et, bt
 // processes (not root, not Linux) or without cgroups, and then it neither
 // limits nor freezes them.
 func (b *bench) checkLimits(phase string, em *emberServer, c reportCounts) {
-	if b.limitsNoted[em.name] {
+	if b.limitsNoted[em.Name] {
 		return
 	}
 	switch {
@@ -142,7 +144,7 @@ func (b *bench) checkLimits(phase string, em *emberServer, c reportCounts) {
 	if b.limitsNoted == nil {
 		b.limitsNoted = make(map[string]bool)
 	}
-	b.limitsNoted[em.name] = true
+	b.limitsNoted[em.Name] = true
 }
 
 // noteWarmStarts notes invocations of a warm phase that started a runtime.
@@ -159,28 +161,26 @@ func (b *bench) noteWarmStarts(phase string, em *emberServer, c reportCounts, an
 func (b *bench) sequential(ctx context.Context, em, plain *emberServer) error {
 	body := smallPayload()
 	b.progress("sequential: %d warm-up and %d measured requests to each server", b.cfg.warmup, b.cfg.n)
-	if err := b.warmup(ctx, "sequential", []*emberServer{em, plain}, []server{b.echo, b.proxy}, body, b.cfg.warmup); err != nil {
+	if err := b.warmup(ctx, "sequential", []*emberServer{em, plain}, []harness.Server{b.echo, b.proxy}, body, b.cfg.warmup); err != nil {
 		return err
 	}
 	var (
 		et, nt, bt, pt tally
-		es, ns, bs, ps samples
+		es, ns, bs, ps harness.Samples
 	)
-	// block returns a turn that sends the next block of requests to url.
-	block := func(url string, s *samples, t *tally) func() {
-		done := 0
-		return func() {
-			k := min(seqBlock, b.cfg.n-done)
-			s.add(sequential(ctx, b.client, url, body, k, t))
-			done += k
+	cpu := b.startCPU(em, plain)
+	// block returns what sends the next block of k requests to url, within
+	// a turn of path.
+	block := func(path int, url string, s *harness.Samples, t *tally) func(k int) {
+		return func(k int) {
+			cpu.turn(path, func() { s.Add(harness.Sequential(ctx, echoRequest(b.client, url, body), k, t)) })
 		}
 	}
-	cpu := b.startCPU(em, plain)
-	alternate(ctx, (b.cfg.n+seqBlock-1)/seqBlock,
-		cpu.turn(pathEmber, block(em.url, &es, &et)),
-		cpu.turn(pathNoSandbox, block(plain.url, &ns, &nt)),
-		cpu.turn(pathEcho, block(b.echo.url, &bs, &bt)),
-		cpu.turn(pathProxy, block(b.proxy.url, &ps, &pt)))
+	harness.InBlocks(ctx, b.cfg.n, seqBlock,
+		block(pathEmber, em.URL, &es, &et),
+		block(pathNoSandbox, plain.URL, &ns, &nt),
+		block(pathEcho, b.echo.URL, &bs, &bt),
+		block(pathProxy, b.proxy.URL, &ps, &pt))
 	if err := ctx.Err(); err != nil {
 		return err
 	}
@@ -198,17 +198,17 @@ func (b *bench) sequential(ctx context.Context, em, plain *emberServer) error {
 		b.noteWarmStarts("sequential", one.em, counts, one.t.ok)
 	}
 	label := fmt.Sprintf("warm invoke p%%d (%d B)", smallSize)
-	b.res.add(latency("warm_p50", fmt.Sprintf(label, 50)+", "+em.variant(), es.percentile(50), bs.percentile(50), &target{Op: "<=", Ratio: 3}).
-		withProxy(millis(ps.percentile(50))))
-	b.res.add(latency("warm_p99", fmt.Sprintf(label, 99)+", "+em.variant(), es.percentile(99), bs.percentile(99), nil).
-		withProxy(millis(ps.percentile(99))))
-	b.res.add(rate("warm_rate", "warm invokes/s, sequential, "+em.variant(), es.rate(), bs.rate(), nil).withProxy(ps.rate()))
-	b.res.compare(compareLatency("warm_p50", fmt.Sprintf(label, 50), es.percentile(50), ns.percentile(50)).
-		against(pathNameEcho, millis(bs.percentile(50))).
+	b.res.add(latency("warm_p50", fmt.Sprintf(label, 50)+", "+em.variant(), es.Percentile(50), bs.Percentile(50), &target{Op: "<=", Ratio: 3}).
+		withProxy(harness.Millis(ps.Percentile(50))))
+	b.res.add(latency("warm_p99", fmt.Sprintf(label, 99)+", "+em.variant(), es.Percentile(99), bs.Percentile(99), nil).
+		withProxy(harness.Millis(ps.Percentile(99))))
+	b.res.add(rate("warm_rate", "warm invokes/s, sequential, "+em.variant(), es.Rate(), bs.Rate(), nil).withProxy(ps.Rate()))
+	b.res.compare(compareLatency("warm_p50", fmt.Sprintf(label, 50), es.Percentile(50), ns.Percentile(50)).
+		against(pathNameEcho, harness.Millis(bs.Percentile(50))).
 		withTarget(bound{Of: boundDifference, Op: "<=", Value: 0.1, Why: "freeze/thaw"}))
-	b.res.compare(compareLatency("warm_p99", fmt.Sprintf(label, 99), es.percentile(99), ns.percentile(99)).
-		against(pathNameEcho, millis(bs.percentile(99))))
-	b.res.compare(compareRate("warm_rate", "warm invokes/s, sequential", es.rate(), ns.rate()).against(pathNameEcho, bs.rate()))
+	b.res.compare(compareLatency("warm_p99", fmt.Sprintf(label, 99), es.Percentile(99), ns.Percentile(99)).
+		against(pathNameEcho, harness.Millis(bs.Percentile(99))))
+	b.res.compare(compareRate("warm_rate", "warm invokes/s, sequential", es.Rate(), ns.Rate()).against(pathNameEcho, bs.Rate()))
 	return nil
 }
 
@@ -217,14 +217,14 @@ func (b *bench) sequential(ctx context.Context, em, plain *emberServer) error {
 func (b *bench) concurrent(ctx context.Context, em, plain *emberServer) error {
 	body := smallPayload()
 	b.progress("concurrent: %d clients for %v against each server", b.cfg.clients, b.cfg.duration)
-	for _, s := range []server{b.echo, b.proxy} {
+	for _, s := range []harness.Server{b.echo, b.proxy} {
 		var t tally
-		concurrent(ctx, b.client, s.url, body, b.cfg.clients, concWarmup, &t)
-		b.noteWarmup("concurrent", s.name, t)
+		harness.Concurrent(ctx, echoRequest(b.client, s.URL, body), b.cfg.clients, concWarmup, &t)
+		b.noteWarmup("concurrent", s.Name, t)
 	}
 	for _, e := range []*emberServer{em, plain} {
 		var wt tally
-		concurrent(ctx, b.client, e.url, body, b.cfg.clients, concWarmup, &wt)
+		harness.Concurrent(ctx, echoRequest(b.client, e.URL, body), b.cfg.clients, concWarmup, &wt)
 		if err := b.afterWarmup(ctx, "concurrent", e, wt); err != nil {
 			return err
 		}
@@ -233,17 +233,20 @@ func (b *bench) concurrent(ctx context.Context, em, plain *emberServer) error {
 	turn := b.cfg.duration / time.Duration(rounds)
 	var (
 		et, nt, bt, pt tally
-		es, ns, bs, ps samples
+		es, ns, bs, ps harness.Samples
 	)
-	clients := func(url string, s *samples, t *tally) func() {
-		return func() { s.add(concurrent(ctx, b.client, url, body, b.cfg.clients, turn, t)) }
-	}
 	cpu := b.startCPU(em, plain)
-	alternate(ctx, rounds,
-		cpu.turn(pathEmber, clients(em.url, &es, &et)),
-		cpu.turn(pathNoSandbox, clients(plain.url, &ns, &nt)),
-		cpu.turn(pathEcho, clients(b.echo.url, &bs, &bt)),
-		cpu.turn(pathProxy, clients(b.proxy.url, &ps, &pt)))
+	// clients returns a turn of path: the clients send to url for turn.
+	clients := func(path int, url string, s *harness.Samples, t *tally) func() {
+		return func() {
+			cpu.turn(path, func() { s.Add(harness.Concurrent(ctx, echoRequest(b.client, url, body), b.cfg.clients, turn, t)) })
+		}
+	}
+	harness.Alternate(ctx, rounds,
+		clients(pathEmber, em.URL, &es, &et),
+		clients(pathNoSandbox, plain.URL, &ns, &nt),
+		clients(pathEcho, b.echo.URL, &bs, &bt),
+		clients(pathProxy, b.proxy.URL, &ps, &pt))
 	if err := ctx.Err(); err != nil {
 		return err
 	}
@@ -256,9 +259,9 @@ func (b *bench) concurrent(ctx context.Context, em, plain *emberServer) error {
 		return err
 	}
 	label := fmt.Sprintf("warm invokes/s, %d clients", b.cfg.clients)
-	b.res.add(rate("concurrent_rate", label+", "+em.variant(), es.rate(), bs.rate(), &target{Op: ">=", Ratio: 0.2}).
-		withProxy(ps.rate()))
-	b.res.compare(compareRate("concurrent_rate", label, es.rate(), ns.rate()).against(pathNameEcho, bs.rate()))
+	b.res.add(rate("concurrent_rate", label+", "+em.variant(), es.Rate(), bs.Rate(), &target{Op: ">=", Ratio: 0.2}).
+		withProxy(ps.Rate()))
+	b.res.compare(compareRate("concurrent_rate", label, es.Rate(), ns.Rate()).against(pathNameEcho, bs.Rate()))
 	return nil
 }
 
@@ -267,17 +270,17 @@ func (b *bench) concurrent(ctx context.Context, em, plain *emberServer) error {
 func (b *bench) big(ctx context.Context, em *emberServer) error {
 	body := bigPayload()
 	b.progress("6 MB echo: %d requests to ember and the echo server", b.cfg.big)
-	if err := b.warmup(ctx, "6 MB echo", []*emberServer{em}, []server{b.echo}, body, bigWarmup); err != nil {
+	if err := b.warmup(ctx, "6 MB echo", []*emberServer{em}, []harness.Server{b.echo}, body, bigWarmup); err != nil {
 		return err
 	}
 	var (
 		et, bt tally
-		es, bs samples
+		es, bs harness.Samples
 	)
-	alternate(ctx, b.cfg.big, func() {
-		es.add(sequential(ctx, b.client, em.url, body, 1, &et))
+	harness.Alternate(ctx, b.cfg.big, func() {
+		es.Add(harness.Sequential(ctx, echoRequest(b.client, em.URL, body), 1, &et))
 	}, func() {
-		bs.add(sequential(ctx, b.client, b.echo.url, body, 1, &bt))
+		bs.Add(harness.Sequential(ctx, echoRequest(b.client, b.echo.URL, body), 1, &bt))
 	})
 	if err := ctx.Err(); err != nil {
 		return err
@@ -287,7 +290,7 @@ func (b *bench) big(ctx context.Context, em *emberServer) error {
 		return err
 	}
 	b.noteWarmStarts("6 MB echo", em, counts, et.ok)
-	b.res.add(latency("big_p50", fmt.Sprintf("6 MB echo p50 (%d B), %s", bigSize, em.variant()), es.percentile(50), bs.percentile(50), nil))
+	b.res.add(latency("big_p50", fmt.Sprintf("6 MB echo p50 (%d B), %s", bigSize, em.variant()), es.Percentile(50), bs.Percentile(50), nil))
 	return nil
 }
 
@@ -297,7 +300,7 @@ func (b *bench) big(ctx context.Context, em *emberServer) error {
 // onDemand, which builds each sandbox when the request comes, the
 // sandboxed prepared, which takes a sandbox built ahead (ember's default),
 // and the --no-sandbox plain.
-func (b *bench) coldStarts(ctx context.Context, onDemand, prepared, plain *emberServer, bins binaries) error {
+func (b *bench) coldStarts(ctx context.Context, onDemand, prepared, plain *emberServer, bins harness.Binaries) error {
 	body := smallPayload()
 	b.progress("cold start: %d requests %v apart to each of 3 embers, and as many fork/execs of the bootstrap", b.cfg.cold, b.cfg.coldGap)
 	env := benchEnv()
@@ -310,14 +313,14 @@ func (b *bench) coldStarts(ctx context.Context, onDemand, prepared, plain *ember
 	}
 	var (
 		dt, pt, nt, bt tally
-		ds, ps, ns, bs samples
+		ds, ps, ns, bs harness.Samples
 	)
 	// coldStart returns a turn that sends one request to url and then
 	// leaves ember the time to reap the environment and, for prepared,
 	// to build the next sandbox ahead.
-	coldStart := func(url string, s *samples, t *tally) func() {
+	coldStart := func(url string, s *harness.Samples, t *tally) func() {
 		return func() {
-			s.add(sequential(ctx, b.client, url, body, 1, t))
+			s.Add(harness.Sequential(ctx, echoRequest(b.client, url, body), 1, t))
 			select {
 			case <-ctx.Done():
 			case <-time.After(b.cfg.coldGap):
@@ -329,24 +332,20 @@ func (b *bench) coldStarts(ctx context.Context, onDemand, prepared, plain *ember
 	// making ahead what it makes ahead.
 	for _, e := range []*emberServer{onDemand, prepared, plain} {
 		var t tally
-		coldStart(e.url, &samples{}, &t)()
+		coldStart(e.URL, &harness.Samples{}, &t)()
 		if err := b.afterWarmup(ctx, "cold start", e, t); err != nil {
 			return err
 		}
 	}
-	alternate(ctx, b.cfg.cold,
-		coldStart(onDemand.url, &ds, &dt),
-		coldStart(prepared.url, &ps, &pt),
-		coldStart(plain.url, &ns, &nt),
+	harness.Alternate(ctx, b.cfg.cold,
+		coldStart(onDemand.URL, &ds, &dt),
+		coldStart(prepared.URL, &ps, &pt),
+		coldStart(plain.URL, &ns, &nt),
 		func() {
 			d, err := execBootstrap(ctx, bins, env)
-			if err != nil {
-				bt.failed++
-				bt.note(err.Error())
-				return
+			if bt.Record(err) {
+				bs.Lat = append(bs.Lat, d)
 			}
-			bt.ok++
-			bs.lat = append(bs.lat, d)
 		})
 	if err := ctx.Err(); err != nil {
 		return err
@@ -376,28 +375,28 @@ func (b *bench) coldStarts(ctx context.Context, onDemand, prepared, plain *ember
 		}
 	}
 	// The first table has ember's default, the prepared sandbox.
-	b.res.add(latency("cold_p50", "cold start p50 (vs fork/exec), "+prepared.variant(), ps.percentile(50), bs.percentile(50), nil))
-	b.res.add(latency("cold_p90", "cold start p90 (vs fork/exec), "+prepared.variant(), ps.percentile(90), bs.percentile(90), nil))
-	forkExec := func(p float64) float64 { return millis(bs.percentile(p)) }
-	b.res.compare(compareLatency("cold_on_demand_p50", "cold start p50, "+variantOnDemand, ds.percentile(50), ns.percentile(50)).
+	b.res.add(latency("cold_p50", "cold start p50 (vs fork/exec), "+prepared.variant(), ps.Percentile(50), bs.Percentile(50), nil))
+	b.res.add(latency("cold_p90", "cold start p90 (vs fork/exec), "+prepared.variant(), ps.Percentile(90), bs.Percentile(90), nil))
+	forkExec := func(p float64) float64 { return harness.Millis(bs.Percentile(p)) }
+	b.res.compare(compareLatency("cold_on_demand_p50", "cold start p50, "+variantOnDemand, ds.Percentile(50), ns.Percentile(50)).
 		against("fork/exec", forkExec(50)).
 		withTarget(bound{Of: boundSandboxed, Op: "<=", Value: 8, Why: "built on demand"}))
-	b.res.compare(compareLatency("cold_on_demand_p90", "cold start p90, "+variantOnDemand, ds.percentile(90), ns.percentile(90)).
+	b.res.compare(compareLatency("cold_on_demand_p90", "cold start p90, "+variantOnDemand, ds.Percentile(90), ns.Percentile(90)).
 		against("fork/exec", forkExec(90)))
-	b.res.compare(compareLatency("cold_p50", "cold start p50, "+variantPrepared, ps.percentile(50), ns.percentile(50)).
+	b.res.compare(compareLatency("cold_p50", "cold start p50, "+variantPrepared, ps.Percentile(50), ns.Percentile(50)).
 		against("fork/exec", forkExec(50)).
 		withTarget(bound{Of: boundSandboxed, Op: "<=", Value: 5, Why: "from sandboxes created ahead"}))
-	b.res.compare(compareLatency("cold_p90", "cold start p90, "+variantPrepared, ps.percentile(90), ns.percentile(90)).
+	b.res.compare(compareLatency("cold_p90", "cold start p90, "+variantPrepared, ps.Percentile(90), ns.Percentile(90)).
 		against("fork/exec", forkExec(90)))
 	// Runtime exec to its first /next, as ember measures it.
-	plainInits := samples{lat: plainCounts.inits}
+	plainInits := harness.Samples{Lat: plainCounts.inits}
 	for _, one := range []struct {
 		id, variant string
 		inits       []time.Duration
 	}{{"init_on_demand_p50", variantOnDemand, onDemandCounts.inits}, {"init_p50", variantPrepared, preparedCounts.inits}} {
-		inits := samples{lat: one.inits}
-		if len(inits.lat) > 0 && len(plainInits.lat) > 0 {
-			b.res.compare(compareLatency(one.id, "Init Duration p50 (cold start), "+one.variant, inits.percentile(50), plainInits.percentile(50)))
+		inits := harness.Samples{Lat: one.inits}
+		if len(inits.Lat) > 0 && len(plainInits.Lat) > 0 {
+			b.res.compare(compareLatency(one.id, "Init Duration p50 (cold start), "+one.variant, inits.Percentile(50), plainInits.Percentile(50)))
 		}
 	}
 	return nil
@@ -406,11 +405,11 @@ func (b *bench) coldStarts(ctx context.Context, onDemand, prepared, plain *ember
 // execBootstrap runs the bootstrap without a Runtime API and waits for it;
 // aws-lambda-go then exits at once with an error, so this is the cost of
 // starting the process, nothing of Lambda's.
-func execBootstrap(ctx context.Context, bins binaries, env []string) (time.Duration, error) {
+func execBootstrap(ctx context.Context, bins harness.Binaries, env []string) (time.Duration, error) {
 	ctx, cancel := context.WithTimeout(ctx, execTimeout)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, bins.bootstrap)
-	cmd.Dir = bins.fnDir
+	cmd := exec.CommandContext(ctx, bins.Bootstrap)
+	cmd.Dir = bins.FnDir
 	cmd.Env = env
 	start := time.Now()
 	err := cmd.Run()
@@ -432,11 +431,11 @@ func execBootstrap(ctx context.Context, bins binaries, env []string) (time.Durat
 // only warnings and errors, says. A --no-sandbox ember's warning that
 // limits are not enforced is expected and left out.
 func (b *bench) stopEmber(em *emberServer) {
-	if err := em.child.stop(); err != nil {
+	if err := em.Child.Stop(); err != nil {
 		b.res.note("%v", err)
 	}
 	var lines []string
-	for _, l := range em.child.stderrLines() {
+	for _, l := range em.Child.StderrLines() {
 		if !em.sandboxed && strings.Contains(l, noSandboxWarning) {
 			continue
 		}
@@ -449,5 +448,5 @@ func (b *bench) stopEmber(em *emberServer) {
 	if len(shown) > 5 {
 		shown = shown[:5]
 	}
-	b.res.note("%s logged %d warning or error lines, first:\n\t%s", em.name, len(lines), strings.Join(shown, "\n\t"))
+	b.res.note("%s logged %d warning or error lines, first:\n\t%s", em.Name, len(lines), strings.Join(shown, "\n\t"))
 }

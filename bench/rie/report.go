@@ -2,32 +2,25 @@ package main
 
 import (
 	"bytes"
-	"encoding/json"
 	"fmt"
 	"io"
-	"os"
-	"runtime"
 	"strings"
-	"text/tabwriter"
 	"time"
-	"unicode/utf8"
+
+	"github.com/emberfn/ember/bench/internal/harness"
 )
 
 // results are the figures of a run, as printed and as written with -json.
 type results struct {
-	Time     time.Time `json:"time"`
-	Go       string    `json:"go"`
-	OS       string    `json:"os"`
-	Arch     string    `json:"arch"`
-	CPUs     int       `json:"cpus"`
-	Settings settings  `json:"settings"`
-	Metrics  []metric  `json:"metrics"`
+	harness.Machine
+	Settings settings `json:"settings"`
+	Metrics  []metric `json:"metrics"`
 	// Sandbox compares the sandboxed ember with the --no-sandbox one.
 	Sandbox []comparison `json:"sandbox"`
 	Checks  []check      `json:"checks"`
 	// CPU is empty where the CPU time of other processes cannot be read.
-	CPU   []cpuUse `json:"cpu,omitempty"`
-	Notes []string `json:"notes,omitempty"`
+	CPU   []harness.CPUUse `json:"cpu,omitempty"`
+	Notes []string         `json:"notes,omitempty"`
 	// Summary says where the time goes, in words computed from the
 	// figures.
 	Summary string `json:"summary,omitempty"`
@@ -43,12 +36,6 @@ type settings struct {
 	Big      int    `json:"big"`
 	BigBytes int    `json:"big_bytes"`
 }
-
-// Units of a metric.
-const (
-	unitMillis    = "ms"
-	unitPerSecond = "1/s"
-)
 
 // metric is one figure of ember beside its baselines.
 type metric struct {
@@ -143,35 +130,9 @@ type check struct {
 	ProxyDetail string `json:"proxy_error_detail,omitempty"`
 }
 
-// cpuUse is the CPU time (user and system) per request that the
-// processes on one path of requests used during a phase's measurement, in
-// microseconds. A process not on the path has 0 and no JSON field.
-type cpuUse struct {
-	Phase string `json:"phase"`
-	// Path is the server the client sent to: pathNameEmber (the sandboxed
-	// ember), pathNameNoSandbox, pathNameEcho or pathNameProxy.
-	Path  string  `json:"path"`
-	Total float64 `json:"total_us"`
-	// Client is the benchmark's own process, during the path's turns.
-	Client float64 `json:"client_us"`
-	// Runtimes sums the RuntimeProcs runtime processes alive at the end of
-	// the phase.
-	Ember        float64 `json:"ember_us,omitempty"`
-	Runtimes     float64 `json:"runtimes_us,omitempty"`
-	RuntimeProcs int     `json:"runtime_processes,omitempty"`
-	// Echo is the same on the echo and proxy paths: the echo server's
-	// CPU time per request it answered, directly or through the proxy.
-	Echo  float64 `json:"echo_us,omitempty"`
-	Proxy float64 `json:"proxy_us,omitempty"`
-}
-
 func newResults(cfg config) *results {
 	return &results{
-		Time: time.Now().UTC(),
-		Go:   runtime.Version(),
-		OS:   runtime.GOOS,
-		Arch: runtime.GOARCH,
-		CPUs: runtime.NumCPU(),
+		Machine: harness.ThisMachine(),
 		Settings: settings{
 			N:        cfg.n,
 			Warmup:   cfg.warmup,
@@ -191,12 +152,12 @@ func (r *results) note(format string, a ...any) {
 
 // latency is a latency metric; t, when not nil, bounds its ratio.
 func latency(id, label string, ember, baseline time.Duration, t *target) metric {
-	return metric{ID: id, Label: label, Unit: unitMillis, Ember: millis(ember), Baseline: millis(baseline), Target: t}
+	return metric{ID: id, Label: label, Unit: harness.UnitMillis, Ember: harness.Millis(ember), Baseline: harness.Millis(baseline), Target: t}
 }
 
 // rate is a rate metric; t, when not nil, bounds its ratio.
 func rate(id, label string, ember, baseline float64, t *target) metric {
-	return metric{ID: id, Label: label, Unit: unitPerSecond, Ember: ember, Baseline: baseline, Target: t}
+	return metric{ID: id, Label: label, Unit: harness.UnitPerSecond, Ember: ember, Baseline: baseline, Target: t}
 }
 
 // withProxy adds the proxy's figure, in the metric's unit.
@@ -227,13 +188,13 @@ func (r *results) add(m metric) {
 // compareLatency compares the latencies of the sandboxed and the
 // --no-sandbox ember.
 func compareLatency(id, label string, sandboxed, plain time.Duration) comparison {
-	return comparison{ID: id, Label: label, Unit: unitMillis, Sandboxed: millis(sandboxed), NoSandbox: millis(plain)}
+	return comparison{ID: id, Label: label, Unit: harness.UnitMillis, Sandboxed: harness.Millis(sandboxed), NoSandbox: harness.Millis(plain)}
 }
 
 // compareRate compares the rates of the sandboxed and the --no-sandbox
 // ember.
 func compareRate(id, label string, sandboxed, plain float64) comparison {
-	return comparison{ID: id, Label: label, Unit: unitPerSecond, Sandboxed: sandboxed, NoSandbox: plain}
+	return comparison{ID: id, Label: label, Unit: harness.UnitPerSecond, Sandboxed: sandboxed, NoSandbox: plain}
 }
 
 // against adds the figure of the baseline name, in the comparison's unit.
@@ -268,12 +229,9 @@ func (r *results) compare(c comparison) {
 }
 
 // addCPU adds c with its total.
-func (r *results) addCPU(c cpuUse) {
-	c.Total = c.Client + c.Ember + c.Runtimes + c.Echo + c.Proxy
-	r.CPU = append(r.CPU, c)
+func (r *results) addCPU(c harness.CPUUse) {
+	r.CPU = append(r.CPU, c.WithTotal())
 }
-
-func millis(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
 
 // failed reports whether any request of a measurement failed.
 func (r *results) failed() bool {
@@ -300,7 +258,7 @@ func (r *results) print(out io.Writer) error {
 
 func (r *results) printTo(w io.Writer) {
 	fmt.Fprintf(w, "ember rie benchmark, %s %s/%s, %d CPUs\n\n", r.Go, r.OS, r.Arch, r.CPUs)
-	tw := tabwriter.NewWriter(w, 0, 0, 3, ' ', 0)
+	tw := harness.NewTable(w)
 	fmt.Fprintln(tw, "metric\tember\techo\tproxy\tember/echo\tproxy/echo\ttarget")
 	for _, m := range r.Metrics {
 		proxy := "-"
@@ -314,7 +272,7 @@ func (r *results) printTo(w io.Writer) {
 
 	if len(r.Sandbox) > 0 {
 		fmt.Fprintln(w)
-		tw = tabwriter.NewWriter(w, 0, 0, 3, ' ', 0)
+		tw = harness.NewTable(w)
 		fmt.Fprintf(tw, "%s vs %s\t%[1]s\t%[2]s\tdifference\tratio\tbaseline\ttarget\n", variantSandboxed, variantNoSandbox)
 		for _, c := range r.Sandbox {
 			m := metric{Unit: c.Unit}
@@ -334,7 +292,7 @@ func (r *results) printTo(w io.Writer) {
 	}
 
 	fmt.Fprintln(w)
-	tw = tabwriter.NewWriter(w, 0, 0, 3, ' ', 0)
+	tw = harness.NewTable(w)
 	fmt.Fprintln(tw, "phase\tember\trequests\terrors\t429s\tbaseline errors\tproxy errors\tREPORTs\tcold starts\tfailed REPORTs\tunlimited REPORTs")
 	for _, c := range r.Checks {
 		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%d\n", c.Phase, c.Ember, c.Requests, c.Errors, c.Throttled,
@@ -357,7 +315,7 @@ func (r *results) printTo(w io.Writer) {
 	if len(r.CPU) == 0 {
 		fmt.Fprintln(w, "CPU per request: n/a")
 	} else {
-		tw = tabwriter.NewWriter(w, 0, 0, 3, ' ', 0)
+		tw = harness.NewTable(w)
 		fmt.Fprintln(tw, "CPU per request\tpath\ttotal\tclient\tember\truntimes\techo\tproxy\truntime processes")
 		for _, c := range r.CPU {
 			procs := "-"
@@ -370,46 +328,12 @@ func (r *results) printTo(w io.Writer) {
 		tw.Flush()
 	}
 
-	if len(r.Notes) > 0 {
-		fmt.Fprintln(w)
-		for _, n := range r.Notes {
-			fmt.Fprintln(w, "note:", n)
-		}
-	}
-	if r.Summary != "" {
-		fmt.Fprintf(w, "\n%s\n", wrap("where the time goes: "+r.Summary, 80))
-	}
+	harness.WriteNotes(w, r.Notes, r.Summary, false, isUnit)
 }
 
-// wrap breaks s into lines of at most width characters between words,
-// keeping a unit on the line of its number.
-func wrap(s string, width int) string {
-	var words []string
-	for _, w := range strings.Fields(s) {
-		if len(words) > 0 && (strings.HasPrefix(w, "ms") || strings.HasPrefix(w, "µs")) {
-			words[len(words)-1] += " " + w
-			continue
-		}
-		words = append(words, w)
-	}
-	var b strings.Builder
-	n := 0
-	for i, w := range words {
-		l := utf8.RuneCountInString(w)
-		switch {
-		case i == 0:
-		case n+1+l > width:
-			b.WriteByte('\n')
-			n = 0
-		default:
-			b.WriteByte(' ')
-			n++
-		}
-		b.WriteString(w)
-		n += l
-	}
-	return b.String()
-}
+// isUnit says which words the wrapped text keeps on the line of the
+// number before them.
+func isUnit(w string) bool { return strings.HasPrefix(w, "ms") || strings.HasPrefix(w, "µs") }
 
 // micros shows a CPU time per request, "-" for a process not on the path.
 func micros(v float64) string {
@@ -419,39 +343,15 @@ func micros(v float64) string {
 	return fmt.Sprintf("%.0f µs", v)
 }
 
-func (m metric) format(v float64) string {
-	if m.Unit == unitPerSecond {
-		return fmt.Sprintf("%.0f/s", v)
-	}
-	switch {
-	case v < 10:
-		return fmt.Sprintf("%.3f ms", v)
-	case v < 100:
-		return fmt.Sprintf("%.2f ms", v)
-	default:
-		return fmt.Sprintf("%.1f ms", v)
-	}
-}
+func (m metric) format(v float64) string { return harness.FormatValue(m.Unit, v) }
 
 // formatDifference shows a difference of two figures with its sign.
-func (m metric) formatDifference(v float64) string {
-	sign := "+"
-	if v < 0 {
-		sign, v = "−", -v
-	}
-	return sign + m.format(v)
-}
+func (m metric) formatDifference(v float64) string { return harness.Signed(v, m.format) }
 
 // formatRatio shows a latency's ratio as a multiple and a rate's as a
 // percentage, the way their targets are stated.
 func (m metric) formatRatio(ratio *float64) string {
-	if m.Baseline <= 0 || ratio == nil {
-		return "-"
-	}
-	if m.Unit == unitPerSecond {
-		return fmt.Sprintf("%.1f%%", 100**ratio)
-	}
-	return fmt.Sprintf("%.2f×", *ratio)
+	return harness.FormatRatio(m.Unit, m.Baseline, ratio)
 }
 
 func (m metric) formatTarget() string {
@@ -472,7 +372,7 @@ func (t target) bound(unit string) string {
 	if t.Op == ">=" {
 		op = "≥"
 	}
-	if unit == unitPerSecond {
+	if unit == harness.UnitPerSecond {
 		return fmt.Sprintf("%s %g%%", op, 100*t.Ratio)
 	}
 	return fmt.Sprintf("%s %g×", op, t.Ratio)
@@ -494,7 +394,7 @@ func (c comparison) formatTarget() string {
 		of = "sandbox adds"
 	}
 	unit := " ms"
-	if c.Unit == unitPerSecond {
+	if c.Unit == harness.UnitPerSecond {
 		unit = "/s"
 	}
 	s := fmt.Sprintf("%s %s %g%s", of, op, t.Value, unit)
@@ -506,18 +406,4 @@ func (c comparison) formatTarget() string {
 		verdict = "MISSED"
 	}
 	return s + "  " + verdict
-}
-
-func (r *results) writeJSON(path string) error {
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false)
-	enc.SetIndent("", "  ")
-	if err := enc.Encode(r); err != nil {
-		return err
-	}
-	if err := os.WriteFile(path, buf.Bytes(), 0o644); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	return nil
 }

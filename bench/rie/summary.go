@@ -3,6 +3,8 @@ package main
 import (
 	"fmt"
 	"strings"
+
+	"github.com/emberfn/ember/bench/internal/harness"
 )
 
 // whereTimeGoes says in words where the time and CPU of a warm invocation
@@ -69,7 +71,7 @@ func (r *results) whereTimeGoes() string {
 	if e, b, p, ok := r.cpuPaths("sequential"); ok {
 		add("Per sequential invocation the runtime used %.0f µs of CPU, ember %.0f µs (%.1f× the proxy's %.0f µs per request) "+
 			"and the client %.0f µs, %.0f µs in all, against %.0f µs for a round trip to the echo (the server %.0f µs) and %.0f µs through the proxy.",
-			e.Runtimes, e.Ember, ratio(e.Ember, p.Proxy), p.Proxy, e.Client, e.Total, b.Total, b.Echo, p.Total)
+			e.Runtimes, e.Ember, harness.Ratio(e.Ember, p.Proxy), p.Proxy, e.Client, e.Total, b.Total, b.Echo, p.Total)
 	}
 
 	clients := fmt.Sprintf("%d clients", r.Settings.Clients)
@@ -83,7 +85,7 @@ func (r *results) whereTimeGoes() string {
 		"ember would reach %.0f%% of the echo's rate and the proxy %.0f%%: they reached %.1f%% and %.1f%%, "+
 		"keeping %.1f, %.1f and %.1f CPUs busy.",
 		clients, r.CPUs, e.Total, e.Runtimes, e.Ember, e.Client, b.Total, p.Total,
-		100*ratio(b.Total, e.Total), 100*ratio(b.Total, p.Total), 100*m.Ratio, 100**m.ProxyRatio,
+		100*harness.Ratio(b.Total, e.Total), 100*harness.Ratio(b.Total, p.Total), 100*m.Ratio, 100**m.ProxyRatio,
 		e.Total*m.Ember/1e6, b.Total*m.Baseline/1e6, p.Total**m.Proxy/1e6)
 	if t := m.Target; t != nil && t.Op == ">=" && t.Ratio > 0 && !*m.Met {
 		budget, others := b.Total/t.Ratio, e.Runtimes+e.Client
@@ -109,7 +111,7 @@ func (r *results) comparison(id string) (comparison, bool) {
 
 // cpuSandbox returns the CPU time per request of the sandboxed and the
 // --no-sandbox ember's paths of phase.
-func (r *results) cpuSandbox(phase string) (sandboxed, plain cpuUse, ok bool) {
+func (r *results) cpuSandbox(phase string) (sandboxed, plain harness.CPUUse, ok bool) {
 	n := 0
 	for _, c := range r.CPU {
 		if c.Phase != phase {
@@ -136,7 +138,7 @@ func (r *results) metric(id string) (metric, bool) {
 
 // cpuPaths returns the CPU time per request of the ember, echo and proxy
 // paths of phase.
-func (r *results) cpuPaths(phase string) (ember, echo, proxy cpuUse, ok bool) {
+func (r *results) cpuPaths(phase string) (ember, echo, proxy harness.CPUUse, ok bool) {
 	n := 0
 	for _, c := range r.CPU {
 		if c.Phase != phase {
@@ -152,11 +154,4 @@ func (r *results) cpuPaths(phase string) (ember, echo, proxy cpuUse, ok bool) {
 		}
 	}
 	return ember, echo, proxy, n == 3
-}
-
-func ratio(a, b float64) float64 {
-	if b == 0 {
-		return 0
-	}
-	return a / b
 }

@@ -6,16 +6,15 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
 	"github.com/aws/aws-sdk-go-v2/service/lambda/types"
+	"github.com/emberfn/ember/bench/internal/harness"
 )
 
 // The runtimes the benchmark measures, by Lambda's names.
@@ -78,14 +77,14 @@ type fn struct {
 // lists, the interpreter it shows: "" where it shows none.
 func interpreters(ctx context.Context, ember string) (map[string]string, error) {
 	cmd := exec.CommandContext(ctx, ember, "runtimes")
-	cmd.Env = benchEnv()
+	cmd.Env = harness.ServeEnv()
 	out, err := cmd.Output()
 	if err != nil {
 		return nil, fmt.Errorf("ember runtimes: %w", err)
 	}
 	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
 	if len(lines) < 2 || !strings.HasPrefix(lines[0], "RUNTIME") {
-		return nil, fmt.Errorf("ember runtimes printed no table: %q", clip(string(out), 200))
+		return nil, fmt.Errorf("ember runtimes printed no table: %q", harness.Clip(string(out), 200))
 	}
 	found := make(map[string]string)
 	for _, l := range lines[1:] {
@@ -106,8 +105,8 @@ func interpreters(ctx context.Context, ember string) (map[string]string, error) 
 // makeFunctions writes the hello functions' code under dir and returns
 // the functions whose runtime `ember runtimes` shows an interpreter for,
 // and the Go echo function, with a note for each runtime skipped.
-func makeFunctions(ctx context.Context, bins binaries, dir string) ([]*fn, []string, error) {
-	interp, err := interpreters(ctx, bins.ember)
+func makeFunctions(ctx context.Context, bins harness.Binaries, dir string) ([]*fn, []string, error) {
+	interp, err := interpreters(ctx, bins.Ember)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -145,14 +144,14 @@ func makeFunctions(ctx context.Context, bins binaries, dir string) ([]*fn, []str
 		})
 	}
 	fns = append(fns, &fn{
-		runtime: goRuntime, column: "Go echo (" + goRuntime + ")", name: "go-echo", handler: "bootstrap", dir: bins.fnDir,
+		runtime: goRuntime, column: "Go echo (" + goRuntime + ")", name: "go-echo", handler: "bootstrap", dir: bins.FnDir,
 		answer: func(payload []byte) error {
 			if !bytes.Equal(payload, []byte(event)) {
-				return fmt.Errorf("answered %q, not the event", clip(string(payload), 200))
+				return fmt.Errorf("answered %q, not the event", harness.Clip(string(payload), 200))
 			}
 			return nil
 		},
-		base: []string{bins.bootstrap}, shown: []string{"bootstrap"}, baseLabel: "bootstrap, no Runtime API", baseFails: true,
+		base: []string{bins.Bootstrap}, shown: []string{"bootstrap"}, baseLabel: "bootstrap, no Runtime API", baseFails: true,
 	})
 	return fns, skipped, nil
 }
@@ -165,23 +164,10 @@ func helloAnswer(body string) func([]byte) error {
 			Body       string `json:"body"`
 		}
 		if err := json.Unmarshal(payload, &got); err != nil || got.StatusCode != 200 || got.Body != body {
-			return fmt.Errorf("answered %q, not a 200 with %q", clip(string(payload), 200), body)
+			return fmt.Errorf("answered %q, not a 200 with %q", harness.Clip(string(payload), 200), body)
 		}
 		return nil
 	}
-}
-
-// newLambdaClient returns an aws-sdk-go-v2 Lambda client of the server at
-// url, over hc. It signs its requests with made-up keys, which ember does
-// not check on loopback, and never retries.
-func newLambdaClient(url string, hc *http.Client) *lambda.Client {
-	return lambda.New(lambda.Options{
-		BaseEndpoint: aws.String(url),
-		Region:       "us-east-1",
-		Credentials:  credentials.NewStaticCredentialsProvider("AKIDEMBERBENCH000001", "ember/bench/made/up/secret/key/00000000", ""),
-		Retryer:      aws.NopRetryer{},
-		HTTPClient:   hc,
-	})
 }
 
 // create creates f in the ember of c, its code taken from its directory.

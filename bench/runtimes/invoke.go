@@ -14,6 +14,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/emberfn/ember/bench/internal/harness"
 )
 
 // execTimeout bounds one fork/exec of a baseline.
@@ -71,9 +73,9 @@ func invoke(ctx context.Context, hc *http.Client, base string, f *fn, tail bool)
 	case err != nil:
 		return a, fmt.Errorf("read answer: %w", err)
 	case resp.StatusCode != http.StatusOK:
-		return a, fmt.Errorf("status %d: %s", resp.StatusCode, clip(string(body), 300))
+		return a, fmt.Errorf("status %d: %s", resp.StatusCode, harness.Clip(string(body), 300))
 	case resp.Header.Get("X-Amz-Function-Error") != "":
-		return a, fmt.Errorf("function error %s: %s", resp.Header.Get("X-Amz-Function-Error"), clip(string(body), 300))
+		return a, fmt.Errorf("function error %s: %s", resp.Header.Get("X-Amz-Function-Error"), harness.Clip(string(body), 300))
 	}
 	if err := f.answer(body); err != nil {
 		return a, err
@@ -91,7 +93,16 @@ func invoke(ctx context.Context, hc *http.Client, base string, f *fn, tail bool)
 			return a, err
 		}
 	}
-	return a, fmt.Errorf("no REPORT line in the log tail %q", clip(string(logs), 300))
+	return a, fmt.Errorf("no REPORT line in the log tail %q", harness.Clip(string(logs), 300))
+}
+
+// warmInvoke is an Invoke of f in the ember at base without its log
+// tail, as a request of harness.Sequential.
+func warmInvoke(hc *http.Client, base string, f *fn) harness.Request {
+	return func(ctx context.Context) (time.Duration, error) {
+		a, err := invoke(ctx, hc, base, f, false)
+		return a.d, err
+	}
 }
 
 // parseReport reads a REPORT line's Init Duration and limits.
@@ -172,7 +183,7 @@ func forkExec(ctx context.Context, f *fn) (time.Duration, error) {
 	cmd := exec.CommandContext(ctx, f.base[0], f.base[1:]...)
 	cmd.Dir = f.dir
 	cmd.Env = baselineEnv()
-	cmd.SysProcAttr = childSysProcAttr(syscall.SIGKILL)
+	cmd.SysProcAttr = harness.ChildSysProcAttr(syscall.SIGKILL)
 	start := time.Now()
 	err := cmd.Run()
 	d := time.Since(start)

@@ -34,13 +34,19 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
-	"fmt"
 	"io"
 	"os"
-	"os/signal"
-	"strings"
-	"syscall"
+	"time"
+
+	"github.com/emberfn/ember/bench/internal/harness"
+)
+
+const (
+	// readyTimeout bounds the wait for ember serve to listen; it starts
+	// its embedded NATS server and, as root, its sandbox network first.
+	readyTimeout = 30 * time.Second
+	// stopGrace is how long a child has to exit after SIGTERM.
+	stopGrace = 20 * time.Second
 )
 
 // config is the benchmark's command line.
@@ -54,39 +60,22 @@ type config struct {
 }
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
-	stop()
-	switch {
-	case errors.Is(err, flag.ErrHelp):
-	case errors.Is(err, errRequestsFailed):
-		os.Exit(1)
-	case err != nil:
-		fmt.Fprintln(os.Stderr, "bench:", err)
-		os.Exit(1)
+	if code := harness.Main(run); code != 0 {
+		os.Exit(code)
 	}
 }
 
 func parseFlags(args []string, stderr io.Writer) (config, error) {
 	var cfg config
-	fs := flag.NewFlagSet("runtimes", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := harness.NewFlagSet("runtimes", "ember serve's managed runtimes", stderr)
 	fs.IntVar(&cfg.cold, "cold", 30, "cold starts of each function, and runs of each baseline as a plain process")
 	fs.IntVar(&cfg.n, "n", 2000, "warm Invokes of each function, one after the other")
 	fs.IntVar(&cfg.warmup, "warmup", 200, "warm Invokes of each function before measuring")
 	fs.BoolVar(&cfg.noSandbox, "no-sandbox", false, "start ember serve with --no-sandbox")
 	fs.StringVar(&cfg.jsonPath, "json", "", "also write the figures as JSON to this file")
 	fs.BoolVar(&cfg.keep, "keep", false, "keep the temporary directory with the binaries, the functions, ember's state and its stdout and stderr")
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "Usage: go run ./bench/runtimes [flags]")
-		fmt.Fprintln(stderr, "Measures ember serve's managed runtimes against baselines measured in the same run; see bench/README.md.")
-		fs.PrintDefaults()
-	}
-	if err := fs.Parse(args); err != nil {
+	if err := harness.ParseFlags(fs, args); err != nil {
 		return cfg, err
-	}
-	if fs.NArg() > 0 {
-		return cfg, fmt.Errorf("unexpected arguments: %q", fs.Args())
 	}
 	if cfg.cold < 1 || cfg.n < 1 || cfg.warmup < 0 {
 		return cfg, errors.New("-cold and -n must be positive; -warmup not negative")
@@ -94,31 +83,20 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	return cfg, nil
 }
 
-// errRequestsFailed ends a run whose figures were printed but some of
-// whose requests failed.
-var errRequestsFailed = errors.New("some requests failed")
-
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	cfg, err := parseFlags(args, stderr)
 	if err != nil {
 		return err
 	}
-	progress := func(format string, a ...any) {
-		fmt.Fprintf(stderr, "bench: "+format+"\n", a...)
-	}
-
-	tmp, err := os.MkdirTemp("", "ember-bench-runtimes-")
+	progress := harness.Progress(stderr)
+	tmp, cleanup, err := harness.TempDir("ember-bench-runtimes-", cfg.keep, progress)
 	if err != nil {
 		return err
 	}
-	if cfg.keep {
-		defer progress("kept %s", tmp)
-	} else {
-		defer os.RemoveAll(tmp)
-	}
+	defer cleanup()
 
 	progress("building ember and the Go echo function")
-	bins, err := build(ctx, tmp)
+	bins, err := harness.Build(ctx, tmp, "go-echo")
 	if err != nil {
 		return err
 	}
@@ -135,14 +113,15 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		res.Runtimes = append(res.Runtimes, runtimeInfo{Runtime: f.runtime, Column: f.column, Function: f.name, Baseline: f.shown})
 	}
 
-	procs := &children{}
+	procs := &harness.Children{StopGrace: stopGrace, ReadyTimeout: readyTimeout}
 	// On the way out after an error; a successful run has stopped every
 	// child and noted what went wrong.
-	defer procs.stopAll(func(err error) { progress("%v", err) })
-	b := &bench{cfg: cfg, progress: progress, res: res, hc: newHTTPClient(), fns: fns}
+	defer procs.StopAll(func(err error) { progress("%v", err) })
+	// Every Invoke after ember's first reuses an idle connection.
+	b := &bench{cfg: cfg, progress: progress, res: res, hc: harness.NewHTTPClient(8, 2, 5*time.Minute), fns: fns}
 
 	progress("starting ember serve --idle-timeout %s for the cold starts", coldIdleTimeout)
-	cold, err := startEmber(ctx, procs, bins, tmp, "ember-cold", cfg.noSandbox, "--idle-timeout", coldIdleTimeout)
+	cold, err := harness.StartServe(ctx, procs, bins.Ember, tmp, "ember-cold", cfg.noSandbox, "--idle-timeout", coldIdleTimeout)
 	if err != nil {
 		return err
 	}
@@ -152,7 +131,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	b.stopEmber(cold)
 
 	progress("starting a fresh ember serve for the warm Invokes")
-	warm, err := startEmber(ctx, procs, bins, tmp, "ember-warm", cfg.noSandbox)
+	warm, err := harness.StartServe(ctx, procs, bins.Ember, tmp, "ember-warm", cfg.noSandbox)
 	if err != nil {
 		return err
 	}
@@ -162,36 +141,13 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	b.stopEmber(warm)
 	res.Summary = res.whereTimeGoes()
 
-	if err := res.print(stdout); err != nil {
-		return err
-	}
-	if cfg.jsonPath != "" {
-		if err := res.writeJSON(cfg.jsonPath); err != nil {
-			return err
-		}
-		progress("wrote %s", cfg.jsonPath)
-	}
-	if res.failed() {
-		return errRequestsFailed
-	}
-	return nil
+	return harness.Finish(stdout, res.print, cfg.jsonPath, res, res.failed(), progress)
 }
 
 // stopEmber stops em with SIGTERM, which has it end its functions and
 // remove its cgroups, and notes what went wrong, and the errors it
 // logged.
-func (b *bench) stopEmber(em server) {
-	b.progress("stopping %s", em.name)
-	if err := em.child.stop(); err != nil {
-		b.res.note("%v", err)
-	}
-	var errs []string
-	for _, line := range em.child.stderrLines() {
-		if strings.Contains(line, "level=ERROR") {
-			errs = append(errs, line)
-		}
-	}
-	if len(errs) > 0 {
-		b.res.note("%s logged %d errors; the first: %s", em.name, len(errs), clip(errs[0], 300))
-	}
+func (b *bench) stopEmber(em harness.Server) {
+	b.progress("stopping %s", em.Name)
+	harness.StopServe(em, b.res.note)
 }

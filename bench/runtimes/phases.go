@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"net/http"
 	"time"
+
+	"github.com/emberfn/ember/bench/internal/harness"
 )
 
 const (
@@ -44,8 +46,8 @@ type bench struct {
 }
 
 // createAll creates every function in the ember at em.
-func (b *bench) createAll(ctx context.Context, em server) error {
-	c := newLambdaClient(em.url, b.hc)
+func (b *bench) createAll(ctx context.Context, em harness.Server) error {
+	c := harness.NewLambdaClient(em.URL, b.hc)
 	for _, f := range b.fns {
 		if err := create(ctx, c, f); err != nil {
 			return err
@@ -58,21 +60,21 @@ func (b *bench) createAll(ctx context.Context, em server) error {
 // environments' runtimes nor of the tools it runs for them, and then
 // settle, so that a cold-start turn does not share the machine with the
 // end of the last environment.
-func (b *bench) quiesce(ctx context.Context, em server) error {
+func (b *bench) quiesce(ctx context.Context, em harness.Server) error {
 	deadline := time.Now().Add(quiesceTimeout)
 	for {
-		kids, err := childPIDs(em.pid())
-		if errors.Is(err, errNoProc) {
+		kids, err := harness.ChildPIDs(em.Pid())
+		if errors.Is(err, harness.ErrNoProc) {
 			return sleep(ctx, noProcWait)
 		}
 		if err != nil {
-			return fmt.Errorf("children of %s: %w", em.name, err)
+			return fmt.Errorf("children of %s: %w", em.Name, err)
 		}
 		if len(kids) == 0 {
 			return sleep(ctx, settle)
 		}
 		if time.Now().After(deadline) {
-			return fmt.Errorf("%s still had %d child processes (pids %v) %v after the last cold start", em.name, len(kids), kids, quiesceTimeout)
+			return fmt.Errorf("%s still had %d child processes (pids %v) %v after the last cold start", em.Name, len(kids), kids, quiesceTimeout)
 		}
 		if err := sleep(ctx, quiescePoll); err != nil {
 			return err
@@ -96,10 +98,10 @@ func sleep(ctx context.Context, d time.Duration) error {
 type coldPath struct {
 	f *fn
 	// invokes and execs count the Invokes and the baseline's runs.
-	invokes, execs tally
+	invokes, execs harness.Tally
 	// lat are the times of the Invokes that were cold starts, inits
 	// their Init Durations, base the times of the baseline's runs.
-	lat, inits, base samples
+	lat, inits, base harness.Samples
 	// cold counts the Invokes whose REPORT had an Init Duration,
 	// unlimited those whose REPORT said "Limits: not enforced".
 	cold, unlimited int
@@ -108,7 +110,7 @@ type coldPath struct {
 // cold measures cold starts of each function in the ember at em, started
 // with --idle-timeout coldIdleTimeout, beside the runs of its baseline, in
 // alternating turns, each after ember's last environment has ended.
-func (b *bench) cold(ctx context.Context, em server) error {
+func (b *bench) cold(ctx context.Context, em harness.Server) error {
 	if err := b.createAll(ctx, em); err != nil {
 		return err
 	}
@@ -119,11 +121,11 @@ func (b *bench) cold(ctx context.Context, em server) error {
 		if err := b.quiesce(ctx, em); err != nil {
 			return err
 		}
-		a, err := invoke(ctx, b.hc, em.url, f, true)
+		a, err := invoke(ctx, b.hc, em.URL, f, true)
 		if err != nil {
 			return fmt.Errorf("first Invoke of %s: %w", f.name, err)
 		}
-		b.progress("first cold start of %s: %.1f ms", f.name, ms(a.d))
+		b.progress("first cold start of %s: %.1f ms", f.name, harness.Millis(a.d))
 	}
 
 	paths := make([]*coldPath, len(b.fns))
@@ -143,8 +145,8 @@ func (b *bench) cold(ctx context.Context, em server) error {
 			if !quiet() {
 				return
 			}
-			a, err := invoke(ctx, b.hc, em.url, f, true)
-			if !p.invokes.record(err) {
+			a, err := invoke(ctx, b.hc, em.URL, f, true)
+			if !p.invokes.Record(err) {
 				return
 			}
 			if a.report.unlimited {
@@ -154,21 +156,21 @@ func (b *bench) cold(ctx context.Context, em server) error {
 				return
 			}
 			p.cold++
-			p.lat = append(p.lat, a.d)
-			p.inits = append(p.inits, a.report.init)
+			p.lat.Lat = append(p.lat.Lat, a.d)
+			p.inits.Lat = append(p.inits.Lat, a.report.init)
 		}, func() {
 			if !quiet() {
 				return
 			}
 			d, err := forkExec(ctx, f)
-			if p.execs.record(err) {
-				p.base = append(p.base, d)
+			if p.execs.Record(err) {
+				p.base.Lat = append(p.base.Lat, d)
 			}
 		})
 	}
 	b.progress("cold starts: %d of each function, each beside a run of its baseline, each turn after ember's last environment ended", b.cfg.cold)
 	start := time.Now()
-	alternate(ctx, b.cfg.cold, turns...)
+	harness.Alternate(ctx, b.cfg.cold, turns...)
 	if err := ctx.Err(); err != nil {
 		return err
 	}
@@ -183,20 +185,20 @@ func (b *bench) cold(ctx context.Context, em server) error {
 		cold := p.cold
 		b.res.addCheck(phaseCold, rt, pathEmber, p.invokes, &cold)
 		b.res.addCheck(phaseCold, rt, pathPlain, p.execs, nil)
-		if n := p.invokes.requests - p.invokes.errors - p.cold; n > 0 {
+		if n := p.invokes.Requests - p.invokes.Errors - p.cold; n > 0 {
 			b.res.note("%d of the %d cold-start Invokes of %s had no Init Duration in their REPORT: they found an environment; their times are left out",
-				n, p.invokes.requests, p.f.name)
+				n, p.invokes.Requests, p.f.name)
 		}
 		unlimited += p.unlimited
-		reports += p.invokes.requests - p.invokes.errors
-		if len(p.lat) > 0 {
-			b.res.add(idColdP50, rt, "cold start p50", p.lat.percentile(50))
-			b.res.add(idColdP90, rt, "cold start p90", p.lat.percentile(90))
-			b.res.add(idInitP50, rt, "Init Duration p50", p.inits.percentile(50))
+		reports += p.invokes.Requests - p.invokes.Errors
+		if len(p.lat.Lat) > 0 {
+			b.res.add(idColdP50, rt, "cold start p50", harness.Millis(p.lat.Percentile(50)))
+			b.res.add(idColdP90, rt, "cold start p90", harness.Millis(p.lat.Percentile(90)))
+			b.res.add(idInitP50, rt, "Init Duration p50", harness.Millis(p.inits.Percentile(50)))
 		}
-		if len(p.base) > 0 {
-			b.res.add(idExecP50, rt, "plain process p50", p.base.percentile(50))
-			b.res.add(idExecP90, rt, "plain process p90", p.base.percentile(90))
+		if len(p.base.Lat) > 0 {
+			b.res.add(idExecP50, rt, "plain process p50", harness.Millis(p.base.Percentile(50)))
+			b.res.add(idExecP90, rt, "plain process p90", harness.Millis(p.base.Percentile(90)))
 		}
 	}
 	if reports > 0 {
@@ -217,54 +219,38 @@ func (b *bench) cold(ctx context.Context, em server) error {
 // warm measures sequential warm Invokes of each function in the ember at
 // em, in alternating blocks of seqBlock, and counts from ember's log the
 // cold starts among them, of which there should be none.
-func (b *bench) warm(ctx context.Context, em server) error {
+func (b *bench) warm(ctx context.Context, em harness.Server) error {
 	if err := b.createAll(ctx, em); err != nil {
 		return err
 	}
 	for _, f := range b.fns {
 		// With its log tail, so that its REPORT is written before the
 		// measured Invokes begin.
-		a, err := invoke(ctx, b.hc, em.url, f, true)
+		a, err := invoke(ctx, b.hc, em.URL, f, true)
 		if err != nil {
 			return fmt.Errorf("first Invoke of %s: %w", f.name, err)
 		}
-		b.progress("first Invoke of %s, a cold start: %.1f ms", f.name, ms(a.d))
+		b.progress("first Invoke of %s, a cold start: %.1f ms", f.name, harness.Millis(a.d))
 	}
 	b.progress("warm Invokes: %d warm-up and %d measured of each function, in blocks of %d", b.cfg.warmup, b.cfg.n, seqBlock)
 	for _, f := range b.fns {
-		var t tally
-		for range b.cfg.warmup {
-			_, err := invoke(ctx, b.hc, em.url, f, false)
-			t.record(err)
-		}
-		if d := t.describe(); d != "" {
+		var t harness.Tally
+		harness.Sequential(ctx, warmInvoke(b.hc, em.URL, f), b.cfg.warmup, &t)
+		if d := t.Describe(); d != "" {
 			b.res.note("warm-up, %s: %s", f.name, d)
 			b.res.warmupFailed = true
 		}
 	}
 
 	since := time.Now()
-	tallies := make([]tally, len(b.fns))
-	lats := make([]samples, len(b.fns))
-	turns := make([]func(), len(b.fns))
+	tallies := make([]harness.Tally, len(b.fns))
+	lats := make([]harness.Samples, len(b.fns))
+	sends := make([]func(int), len(b.fns))
 	for i, f := range b.fns {
-		done := 0
-		turns[i] = func() {
-			k := min(seqBlock, b.cfg.n-done)
-			for range k {
-				if ctx.Err() != nil {
-					return
-				}
-				a, err := invoke(ctx, b.hc, em.url, f, false)
-				if tallies[i].record(err) {
-					lats[i] = append(lats[i], a.d)
-				}
-			}
-			done += k
-		}
+		sends[i] = func(k int) { lats[i].Add(harness.Sequential(ctx, warmInvoke(b.hc, em.URL, f), k, &tallies[i])) }
 	}
 	start := time.Now()
-	alternate(ctx, (b.cfg.n+seqBlock-1)/seqBlock, turns...)
+	harness.InBlocks(ctx, b.cfg.n, seqBlock, sends...)
 	if err := ctx.Err(); err != nil {
 		return err
 	}
@@ -272,7 +258,7 @@ func (b *bench) warm(ctx context.Context, em server) error {
 
 	for i, f := range b.fns {
 		var cold *int
-		want := tallies[i].requests - tallies[i].errors
+		want := tallies[i].Requests - tallies[i].Errors
 		reports, inits, err := b.warmReports(ctx, em, f, since, want)
 		if err != nil {
 			b.res.note("cold starts of the warm Invokes of %s not counted: %v", f.name, err)
@@ -288,10 +274,10 @@ func (b *bench) warm(ctx context.Context, em server) error {
 			}
 		}
 		b.res.addCheck(phaseWarm, f.runtime, pathEmber, tallies[i], cold)
-		if len(lats[i]) > 0 {
-			b.res.add(idWarmP50, f.runtime, "warm Invoke p50", lats[i].percentile(50))
-			b.res.add(idWarmP90, f.runtime, "warm Invoke p90", lats[i].percentile(90))
-			b.res.add(idWarmP99, f.runtime, "warm Invoke p99", lats[i].percentile(99))
+		if len(lats[i].Lat) > 0 {
+			b.res.add(idWarmP50, f.runtime, "warm Invoke p50", harness.Millis(lats[i].Percentile(50)))
+			b.res.add(idWarmP90, f.runtime, "warm Invoke p90", harness.Millis(lats[i].Percentile(90)))
+			b.res.add(idWarmP99, f.runtime, "warm Invoke p99", harness.Millis(lats[i].Percentile(99)))
 		}
 	}
 	return nil
@@ -302,10 +288,10 @@ func (b *bench) warm(ctx context.Context, em server) error {
 // Invoke's REPORT a moment after its answer, when the runtime asks for its
 // next event: it reads the log again until it has want of them, or for
 // reportWait.
-func (b *bench) warmReports(ctx context.Context, em server, f *fn, since time.Time, want int) (reports, inits int, err error) {
+func (b *bench) warmReports(ctx context.Context, em harness.Server, f *fn, since time.Time, want int) (reports, inits int, err error) {
 	deadline := time.Now().Add(reportWait)
 	for {
-		reports, inits, err = logReports(ctx, b.hc, em.url, f, since)
+		reports, inits, err = logReports(ctx, b.hc, em.URL, f, since)
 		if err != nil || reports >= want || time.Now().After(deadline) {
 			return reports, inits, err
 		}

@@ -2,25 +2,17 @@ package main
 
 import (
 	"bytes"
-	"encoding/json"
 	"fmt"
 	"io"
-	"os"
-	"runtime"
 	"strings"
-	"text/tabwriter"
-	"time"
-	"unicode/utf8"
+
+	"github.com/emberfn/ember/bench/internal/harness"
 )
 
 // results are the figures of a run, as printed and as written with -json.
 type results struct {
-	Time     time.Time `json:"time"`
-	Go       string    `json:"go"`
-	OS       string    `json:"os"`
-	Arch     string    `json:"arch"`
-	CPUs     int       `json:"cpus"`
-	Settings settings  `json:"settings"`
+	harness.Machine
+	Settings settings `json:"settings"`
 	// Sandboxed says whether the REPORT lines of the cold starts said that
 	// ember enforced the functions' limits, which it does in a sandbox
 	// with cgroups only.
@@ -59,8 +51,6 @@ type runtimeInfo struct {
 	// starts.
 	Baseline []string `json:"baseline"`
 }
-
-const unitMillis = "ms"
 
 // The metrics of each runtime.
 const (
@@ -105,8 +95,7 @@ type check struct {
 
 func newResults(cfg config) *results {
 	return &results{
-		Time: time.Now().UTC(),
-		Go:   runtime.Version(), OS: runtime.GOOS, Arch: runtime.GOARCH, CPUs: runtime.NumCPU(),
+		Machine: harness.ThisMachine(),
 		Settings: settings{Cold: cfg.cold, N: cfg.n, Warmup: cfg.warmup, NoSandbox: cfg.noSandbox,
 			MemoryMB: memoryMB, Client: clientName, Event: event},
 	}
@@ -117,12 +106,12 @@ func (r *results) note(format string, a ...any) {
 }
 
 func (r *results) add(id, rt, label string, v float64) {
-	r.Metrics = append(r.Metrics, metric{ID: id, Runtime: rt, Label: label, Unit: unitMillis, Value: v})
+	r.Metrics = append(r.Metrics, metric{ID: id, Runtime: rt, Label: label, Unit: harness.UnitMillis, Value: v})
 }
 
-func (r *results) addCheck(phase, rt, path string, t tally, coldStarts *int) {
-	r.Checks = append(r.Checks, check{Phase: phase, Runtime: rt, Path: path, Requests: t.requests,
-		Errors: t.errors, ColdStarts: coldStarts, ErrorDetail: t.describe()})
+func (r *results) addCheck(phase, rt, path string, t harness.Tally, coldStarts *int) {
+	r.Checks = append(r.Checks, check{Phase: phase, Runtime: rt, Path: path, Requests: t.Requests,
+		Errors: t.Errors, ColdStarts: coldStarts, ErrorDetail: t.Describe()})
 }
 
 // failed reports whether a request failed.
@@ -168,14 +157,14 @@ func (r *results) write(w io.Writer) {
 	}
 	s := r.Settings
 	r.table(w, fmt.Sprintf("cold start, %d each", s.Cold), cols, []row{
-		{"Invoke, request → response, p50", r.cells(idColdP50, ms3)},
-		{"Invoke, request → response, p90", r.cells(idColdP90, ms3)},
-		{"Init Duration p50 (REPORT)", r.cells(idInitP50, ms3)},
+		{"Invoke, request → response, p50", r.cells(idColdP50, harness.FormatMillis)},
+		{"Invoke, request → response, p90", r.cells(idColdP90, harness.FormatMillis)},
+		{"Init Duration p50 (REPORT)", r.cells(idInitP50, harness.FormatMillis)},
 		{"plain process, fork/exec/wait", r.baselines()},
-		{"plain process p50", r.cells(idExecP50, ms3)},
-		{"plain process p90", r.cells(idExecP90, ms3)},
+		{"plain process p50", r.cells(idExecP50, harness.FormatMillis)},
+		{"plain process p90", r.cells(idExecP90, harness.FormatMillis)},
 		{"Invoke − plain process, p50", r.pair(idColdP50, idExecP50, func(a, b float64) string { return signedMs(a - b) })},
-		{"Invoke ÷ plain process, p50", r.pair(idColdP50, idExecP50, func(a, b float64) string { return fmt.Sprintf("%.2f×", ratio(a, b)) })},
+		{"Invoke ÷ plain process, p50", r.pair(idColdP50, idExecP50, func(a, b float64) string { return fmt.Sprintf("%.2f×", harness.Ratio(a, b)) })},
 	})
 	goEcho := ""
 	for _, rt := range r.Runtimes {
@@ -184,20 +173,20 @@ func (r *results) write(w io.Writer) {
 		}
 	}
 	r.table(w, fmt.Sprintf("warm Invoke, %d each, sequential", s.N), cols, []row{
-		{"p50", r.cells(idWarmP50, ms3)},
-		{"p90", r.cells(idWarmP90, ms3)},
-		{"p99", r.cells(idWarmP99, ms3)},
+		{"p50", r.cells(idWarmP50, harness.FormatMillis)},
+		{"p90", r.cells(idWarmP90, harness.FormatMillis)},
+		{"p99", r.cells(idWarmP99, harness.FormatMillis)},
 		{"p50 ÷ Go echo's p50", r.cells(idWarmP50, func(v float64) string {
 			g, ok := r.value(idWarmP50, goEcho)
 			if !ok {
 				return "-"
 			}
-			return fmt.Sprintf("%.2f×", ratio(v, g))
+			return fmt.Sprintf("%.2f×", harness.Ratio(v, g))
 		})},
 	})
 
 	fmt.Fprintln(w)
-	tw := tabwriter.NewWriter(w, 0, 0, 3, ' ', 0)
+	tw := harness.NewTable(w)
 	fmt.Fprintln(tw, "phase\truntime\tpath\trequests\terrors\tcold starts")
 	for _, c := range r.Checks {
 		cold := "-"
@@ -213,15 +202,7 @@ func (r *results) write(w io.Writer) {
 		}
 	}
 
-	if len(r.Notes) > 0 {
-		fmt.Fprintln(w)
-		for _, n := range r.Notes {
-			fmt.Fprintln(w, wrap("note: "+n, 80))
-		}
-	}
-	if r.Summary != "" {
-		fmt.Fprintf(w, "\n%s\n", wrap("where the time goes: "+r.Summary, 80))
-	}
+	harness.WriteNotes(w, r.Notes, r.Summary, true, isUnit)
 }
 
 // row is a row of a table: its label and a cell for each runtime.
@@ -234,13 +215,11 @@ func (r *results) table(w io.Writer, title string, cols []string, rows []row) {
 	if len(cols) == 0 {
 		return
 	}
-	fmt.Fprintln(w)
-	tw := tabwriter.NewWriter(w, 0, 0, 3, ' ', 0)
-	fmt.Fprintln(tw, title+"\t"+strings.Join(cols, "\t"))
-	for _, rw := range rows {
-		fmt.Fprintln(tw, rw.label+"\t"+strings.Join(rw.cells, "\t"))
+	cells := make([][]string, len(rows))
+	for i, rw := range rows {
+		cells[i] = append([]string{rw.label}, rw.cells...)
 	}
-	tw.Flush()
+	harness.WriteTable(w, append([]string{title}, cols...), cells)
 }
 
 // cells formats metric id of each runtime, "-" where it is missing.
@@ -293,72 +272,11 @@ func lastElem(path string) string {
 	return path
 }
 
-func ratio(a, b float64) float64 {
-	if b == 0 {
-		return 0
-	}
-	return a / b
-}
+func signedMs(v float64) string { return harness.Signed(v, harness.FormatMillis) }
 
-// ms3 shows a latency with three significant digits or more.
-func ms3(v float64) string {
-	switch {
-	case v < 10:
-		return fmt.Sprintf("%.3f ms", v)
-	case v < 100:
-		return fmt.Sprintf("%.2f ms", v)
-	default:
-		return fmt.Sprintf("%.1f ms", v)
-	}
-}
-
-func signedMs(v float64) string {
-	if v < 0 {
-		return "−" + ms3(-v)
-	}
-	return "+" + ms3(v)
-}
-
-// wrap breaks s into lines of at most width characters between words,
-// keeping a unit on the line of its number.
-func wrap(s string, width int) string {
-	var words []string
-	for _, w := range strings.Fields(s) {
-		if unit := strings.TrimRight(w, ",.;:)"); len(words) > 0 && (unit == "ms" || unit == "MB") {
-			words[len(words)-1] += " " + w
-			continue
-		}
-		words = append(words, w)
-	}
-	var b strings.Builder
-	n := 0
-	for i, w := range words {
-		l := utf8.RuneCountInString(w)
-		switch {
-		case i == 0:
-		case n+1+l > width:
-			b.WriteByte('\n')
-			n = 0
-		default:
-			b.WriteByte(' ')
-			n++
-		}
-		b.WriteString(w)
-		n += l
-	}
-	return b.String()
-}
-
-func (r *results) writeJSON(path string) error {
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false)
-	enc.SetIndent("", "  ")
-	if err := enc.Encode(r); err != nil {
-		return err
-	}
-	if err := os.WriteFile(path, buf.Bytes(), 0o644); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	return nil
+// isUnit says which words the wrapped text keeps on the line of the
+// number before them.
+func isUnit(w string) bool {
+	unit := strings.TrimRight(w, ",.;:)")
+	return unit == "ms" || unit == "MB"
 }

@@ -3,6 +3,8 @@ package main
 import (
 	"fmt"
 	"strings"
+
+	"github.com/emberfn/ember/bench/internal/harness"
 )
 
 // whereTimeGoes says in words where the time of a cold start and of a
@@ -33,7 +35,7 @@ func (r *results) whereTimeGoes() string {
 			"Ember's Init Duration, from the runtime's exec to its first request for an event, was %.1f ms at p50: the interpreter's start, "+
 			"ember's runtime client and the import of the handler, %.1f ms beyond the plain process; "+
 			"the other %.1f ms or so are the Invoke's way through ember, %s and the invocation itself.",
-			rt.Runtime, c, c-e, base, e, ratio(c, e), i, i-e, c-i, sandbox)
+			rt.Runtime, c, c-e, base, e, harness.Ratio(c, e), i, i-e, c-i, sandbox)
 	}
 
 	g, gok := r.value(idWarmP50, goRuntime)

@@ -10,31 +10,17 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
 	"github.com/aws/aws-sdk-go-v2/service/lambda/types"
+	"github.com/emberfn/ember/bench/internal/harness"
 )
 
 // functionsPath is where CreateFunction posts and ListFunctions gets.
 const functionsPath = "/2015-03-31/functions"
 
-// newLambdaClient returns an aws-sdk-go-v2 Lambda client of the server at
-// url, over hc. It signs its requests with made-up keys, which ember does
-// not check on loopback, and never retries: a failed request counts as
-// one, rather than taking the time of several.
-func newLambdaClient(url string, hc *http.Client) *lambda.Client {
-	return lambda.New(lambda.Options{
-		BaseEndpoint: aws.String(url),
-		Region:       "us-east-1",
-		Credentials:  credentials.NewStaticCredentialsProvider("AKIDEMBERBENCH000001", "ember/bench/made/up/secret/key/00000000", ""),
-		Retryer:      aws.NopRetryer{},
-		HTTPClient:   hc,
-	})
-}
-
 // invokeSDK invokes function with payload through c and expects the
 // payload back, as the echo function and the echo server answer.
-func invokeSDK(c *lambda.Client, function string, payload []byte) request {
+func invokeSDK(c *lambda.Client, function string, payload []byte) harness.Request {
 	return func(ctx context.Context) (time.Duration, error) {
 		t0 := time.Now()
 		out, err := c.Invoke(ctx, &lambda.InvokeInput{FunctionName: aws.String(function), Payload: payload})
@@ -43,11 +29,11 @@ func invokeSDK(c *lambda.Client, function string, payload []byte) request {
 		case err != nil:
 			return d, err
 		case out.FunctionError != nil:
-			return d, fmt.Errorf("function error %s: %s", *out.FunctionError, clip(string(out.Payload), 200))
+			return d, fmt.Errorf("function error %s: %s", *out.FunctionError, harness.Clip(string(out.Payload), 200))
 		case out.StatusCode != http.StatusOK:
 			return d, fmt.Errorf("status %d", out.StatusCode)
 		case !bytes.Equal(out.Payload, payload):
-			return d, fmt.Errorf("answer of %d bytes is not the %d-byte payload: %s", len(out.Payload), len(payload), clip(string(out.Payload), 100))
+			return d, fmt.Errorf("answer of %d bytes is not the %d-byte payload: %s", len(out.Payload), len(payload), harness.Clip(string(out.Payload), 100))
 		}
 		return d, nil
 	}
@@ -55,14 +41,14 @@ func invokeSDK(c *lambda.Client, function string, payload []byte) request {
 
 // postEcho posts body to url with plain net/http and expects it back
 // with a 200, as the echo server answers.
-func postEcho(hc *http.Client, url string, body []byte) request {
+func postEcho(hc *http.Client, url string, body []byte) harness.Request {
 	return func(ctx context.Context) (time.Duration, error) {
 		status, answer, d, err := post(ctx, hc, url, body)
 		switch {
 		case err != nil:
 			return d, err
 		case status != http.StatusOK:
-			return d, fmt.Errorf("status %d: %s", status, clip(string(answer), 200))
+			return d, fmt.Errorf("status %d: %s", status, harness.Clip(string(answer), 200))
 		case !bytes.Equal(answer, body):
 			return d, fmt.Errorf("answer of %d bytes is not the %d-byte request", len(answer), len(body))
 		}
@@ -129,7 +115,7 @@ func createHTTP(ctx context.Context, hc *http.Client, url string, body []byte) (
 		return d, fmt.Errorf("CreateFunction: %w", err)
 	}
 	if status != http.StatusCreated {
-		return d, fmt.Errorf("CreateFunction: status %d: %s", status, clip(string(answer), 300))
+		return d, fmt.Errorf("CreateFunction: status %d: %s", status, harness.Clip(string(answer), 300))
 	}
 	return d, nil
 }
@@ -168,7 +154,7 @@ func pageBytes(ctx context.Context, hc *http.Client, url string, maxItems int) (
 		return 0, fmt.Errorf("ListFunctions: read answer: %w", err)
 	}
 	if resp.StatusCode != http.StatusOK {
-		return 0, fmt.Errorf("ListFunctions: status %d: %s", resp.StatusCode, clip(buf.String(), 300))
+		return 0, fmt.Errorf("ListFunctions: status %d: %s", resp.StatusCode, harness.Clip(buf.String(), 300))
 	}
 	return buf.Len(), nil
 }

@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/emberfn/ember/bench/internal/harness"
 	"github.com/emberfn/ember/internal/codezip"
 )
 
@@ -41,10 +42,10 @@ type code struct {
 
 // makeCode zips the echo function of bins and makes the other zips in
 // dir.
-func makeCode(bins binaries, dir string) (code, error) {
+func makeCode(bins harness.Binaries, dir string) (code, error) {
 	var c code
 	var buf bytes.Buffer
-	if err := codezip.Create(bins.fnDir, &buf); err != nil {
+	if err := codezip.Create(bins.FnDir, &buf); err != nil {
 		return c, err
 	}
 	c.echo = buf.Bytes()

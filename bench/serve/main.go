@@ -40,14 +40,21 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
-	"os/signal"
-	"strings"
-	"syscall"
 	"time"
+
+	"github.com/emberfn/ember/bench/internal/harness"
+)
+
+const (
+	// readyTimeout bounds the wait for a child server to listen; ember
+	// starts its embedded NATS server and, as root, its sandbox network
+	// first.
+	readyTimeout = 30 * time.Second
+	// stopGrace is how long a child has to exit after SIGTERM.
+	stopGrace = 20 * time.Second
 )
 
 // config is the benchmark's command line.
@@ -65,30 +72,28 @@ type config struct {
 }
 
 func main() {
-	if len(os.Args) == 2 && os.Args[1] == echoServerArg {
+	if len(os.Args) == 2 && os.Args[1] == harness.EchoServerArg {
 		if err := serveEcho(os.Stdout); err != nil {
 			fmt.Fprintf(os.Stderr, "%s: %v\n", os.Args[1], err)
 			os.Exit(1)
 		}
 		return
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
-	stop()
-	switch {
-	case errors.Is(err, flag.ErrHelp):
-	case errors.Is(err, errRequestsFailed):
-		os.Exit(1)
-	case err != nil:
-		fmt.Fprintln(os.Stderr, "bench:", err)
-		os.Exit(1)
+	if code := harness.Main(run); code != 0 {
+		os.Exit(code)
 	}
 }
 
+// serveEcho is the baseline: a plain net/http server that answers any
+// POST with its body and a 200, and nothing more (no JSON check, no
+// function). A Lambda client pointed at it gets an Invoke's payload back
+// as its answer. It listens on a free loopback port, writes the address
+// to stdout once it listens, and serves until SIGTERM or interrupt.
+func serveEcho(stdout io.Writer) error { return harness.ServeEcho(stdout, "POST /") }
+
 func parseFlags(args []string, stderr io.Writer) (config, error) {
 	var cfg config
-	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := harness.NewFlagSet("serve", "ember serve", stderr)
 	fs.IntVar(&cfg.n, "n", 2000, "sequential Invokes through each path")
 	fs.IntVar(&cfg.warmup, "warmup", 200, "sequential Invokes through each path before measuring")
 	fs.IntVar(&cfg.clients, "clients", 8, "concurrent clients")
@@ -99,16 +104,8 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.BoolVar(&cfg.noSandbox, "no-sandbox", false, "start ember serve with --no-sandbox")
 	fs.StringVar(&cfg.jsonPath, "json", "", "also write the figures as JSON to this file")
 	fs.BoolVar(&cfg.keep, "keep", false, "keep the temporary directory with the binaries, ember's state and its stdout and stderr")
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "Usage: go run ./bench/serve [flags]")
-		fmt.Fprintln(stderr, "Measures ember serve against baselines measured in the same run; see bench/README.md.")
-		fs.PrintDefaults()
-	}
-	if err := fs.Parse(args); err != nil {
+	if err := harness.ParseFlags(fs, args); err != nil {
 		return cfg, err
-	}
-	if fs.NArg() > 0 {
-		return cfg, fmt.Errorf("unexpected arguments: %q", fs.Args())
 	}
 	if cfg.n < 1 || cfg.warmup < 0 || cfg.clients < 1 || cfg.duration <= 0 || cfg.creates < 1 || cfg.functions < 1 {
 		return cfg, errors.New("-n, -clients, -duration, -creates and -functions must be positive; -warmup not negative")
@@ -116,31 +113,20 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	return cfg, nil
 }
 
-// errRequestsFailed ends a run whose figures were printed but some of
-// whose requests failed.
-var errRequestsFailed = errors.New("some requests failed")
-
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	cfg, err := parseFlags(args, stderr)
 	if err != nil {
 		return err
 	}
-	progress := func(format string, a ...any) {
-		fmt.Fprintf(stderr, "bench: "+format+"\n", a...)
-	}
-
-	tmp, err := os.MkdirTemp("", "ember-bench-serve-")
+	progress := harness.Progress(stderr)
+	tmp, cleanup, err := harness.TempDir("ember-bench-serve-", cfg.keep, progress)
 	if err != nil {
 		return err
 	}
-	if cfg.keep {
-		defer progress("kept %s", tmp)
-	} else {
-		defer os.RemoveAll(tmp)
-	}
+	defer cleanup()
 
 	progress("building ember and the echo function")
-	bins, err := build(ctx, tmp)
+	bins, err := harness.Build(ctx, tmp, "function")
 	if err != nil {
 		return err
 	}
@@ -149,21 +135,24 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 
-	hc := newHTTPClient(max(cfg.clients, 8))
-	procs := &children{}
+	// The Lambda clients use it too, so that the plain and the SDK paths
+	// differ by the SDK alone.
+	conns := max(cfg.clients, 8)
+	hc := harness.NewHTTPClient(4*conns, conns, time.Minute)
+	procs := &harness.Children{StopGrace: stopGrace, ReadyTimeout: readyTimeout}
 	// On the way out after an error; a successful run has stopped every
 	// child and noted what went wrong.
-	defer procs.stopAll(func(err error) { progress("%v", err) })
+	defer procs.StopAll(func(err error) { progress("%v", err) })
 
-	echo, err := startBaseline(ctx, procs, tmp)
+	echo, err := harness.StartBaseline(ctx, procs, tmp, "echo", harness.EchoServerArg)
 	if err != nil {
 		return err
 	}
 	res := newResults(cfg)
-	b := &bench{cfg: cfg, progress: progress, res: res, hc: hc, echo: echo, echoSDK: newLambdaClient(echo.url, hc), code: code}
+	b := &bench{cfg: cfg, progress: progress, res: res, hc: hc, echo: echo, echoSDK: harness.NewLambdaClient(echo.URL, hc), code: code}
 
 	progress("starting ember serve")
-	em, err := startEmber(ctx, procs, bins, tmp, "ember", cfg.noSandbox)
+	em, err := harness.StartServe(ctx, procs, bins.Ember, tmp, "ember", cfg.noSandbox)
 	if err != nil {
 		return err
 	}
@@ -172,7 +161,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	// Beside it, the same ember but for its records and metrics.
 	progress("starting a second ember serve, with --record=false")
-	bare, err := startEmber(ctx, procs, bins, tmp, "ember-no-record", cfg.noSandbox, "--record=false")
+	bare, err := harness.StartServe(ctx, procs, bins.Ember, tmp, "ember-no-record", cfg.noSandbox, "--record=false")
 	if err != nil {
 		return err
 	}
@@ -187,7 +176,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 
 	// A fresh ember for the memory, with nothing of the other phases.
 	progress("starting a fresh ember serve")
-	fresh, err := startEmber(ctx, procs, bins, tmp, "ember-functions", cfg.noSandbox)
+	fresh, err := harness.StartServe(ctx, procs, bins.Ember, tmp, "ember-functions", cfg.noSandbox)
 	if err != nil {
 		return err
 	}
@@ -195,41 +184,18 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	b.stopEmber(fresh)
-	if err := echo.child.stop(); err != nil {
+	if err := echo.Child.Stop(); err != nil {
 		res.note("%v", err)
 	}
 	res.Summary = res.whereTimeGoes()
 
-	if err := res.print(stdout); err != nil {
-		return err
-	}
-	if cfg.jsonPath != "" {
-		if err := res.writeJSON(cfg.jsonPath); err != nil {
-			return err
-		}
-		progress("wrote %s", cfg.jsonPath)
-	}
-	if res.failed() {
-		return errRequestsFailed
-	}
-	return nil
+	return harness.Finish(stdout, res.print, cfg.jsonPath, res, res.failed(), progress)
 }
 
 // stopEmber stops em with SIGTERM, which has it end its functions and
 // remove its cgroups, and notes what went wrong, and the errors it
 // logged.
-func (b *bench) stopEmber(em server) {
-	b.progress("stopping %s", em.name)
-	if err := em.child.stop(); err != nil {
-		b.res.note("%v", err)
-	}
-	var errs []string
-	for _, line := range em.child.stderrLines() {
-		if strings.Contains(line, "level=ERROR") {
-			errs = append(errs, line)
-		}
-	}
-	if len(errs) > 0 {
-		b.res.note("%s logged %d errors; the first: %s", em.name, len(errs), clip(errs[0], 300))
-	}
+func (b *bench) stopEmber(em harness.Server) {
+	b.progress("stopping %s", em.Name)
+	harness.StopServe(em, b.res.note)
 }

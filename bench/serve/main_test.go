@@ -10,12 +10,14 @@ import (
 	"runtime"
 	"slices"
 	"testing"
+
+	"github.com/emberfn/ember/bench/internal/harness"
 )
 
 // TestMain lets the test binary be the echo server, which the benchmark
 // starts as a child process of its own binary.
 func TestMain(m *testing.M) {
-	if len(os.Args) == 2 && os.Args[1] == echoServerArg {
+	if len(os.Args) == 2 && os.Args[1] == harness.EchoServerArg {
 		if err := serveEcho(os.Stdout); err != nil {
 			fmt.Fprintf(os.Stderr, "%s: %v\n", os.Args[1], err)
 			os.Exit(1)
@@ -80,7 +82,7 @@ func TestRun(t *testing.T) {
 			// A CPU time per request from few requests may be less than
 			// one clock tick, and read as nothing.
 			figure := positive
-			if m.Unit == unitMicros {
+			if m.Unit == harness.UnitMicros {
 				figure = finite
 			}
 			figure(m.ID+" ember", m.Ember)
@@ -88,7 +90,7 @@ func TestRun(t *testing.T) {
 			switch {
 			case m.OverheadPct != nil:
 				finite(m.ID+" overhead_pct", *m.OverheadPct)
-			case m.Unit != unitMicros:
+			case m.Unit != harness.UnitMicros:
 				t.Errorf("metric %s has no overhead_pct", m.ID)
 			}
 			if (m.ID == "record_p50") != (m.TargetPct != nil) {

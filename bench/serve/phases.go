@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
+	"github.com/emberfn/ember/bench/internal/harness"
 )
 
 // The paths a request takes: which client, to which server.
@@ -55,7 +56,7 @@ type bench struct {
 	progress func(format string, a ...any)
 	res      *results
 	hc       *http.Client
-	echo     server
+	echo     harness.Server
 	// echoSDK is a Lambda client of the echo server.
 	echoSDK *lambda.Client
 	code    code
@@ -64,9 +65,9 @@ type bench struct {
 // path is a way to send a request, and what came of those it sent.
 type path struct {
 	name string
-	do   request
-	t    tally
-	s    samples
+	do   harness.Request
+	t    harness.Tally
+	s    harness.Samples
 }
 
 // payload is a compact JSON object of payloadSize bytes, which the echo
@@ -76,14 +77,11 @@ func payload() []byte {
 	return []byte(head + strings.Repeat("x", payloadSize-len(head)-len(tail)) + tail)
 }
 
-// ms is d in milliseconds.
-func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
-
 // warmup sends n requests through each path and notes any error.
 func (b *bench) warmup(ctx context.Context, phase string, paths []*path, n int) {
 	for _, p := range paths {
-		var t tally
-		sequential(ctx, p.do, n, &t)
+		var t harness.Tally
+		harness.Sequential(ctx, p.do, n, &t)
 		b.noteWarmup(phase, p.name, t)
 	}
 }
@@ -93,14 +91,14 @@ func (b *bench) warmup(ctx context.Context, phase string, paths []*path, n int) 
 // client, and notes any error.
 func (b *bench) warmupConcurrent(ctx context.Context, phase string, paths []*path) {
 	for _, p := range paths {
-		var t tally
-		concurrent(ctx, p.do, b.cfg.clients, concWarmup, &t)
+		var t harness.Tally
+		harness.Concurrent(ctx, p.do, b.cfg.clients, concWarmup, &t)
 		b.noteWarmup(phase, p.name, t)
 	}
 }
 
-func (b *bench) noteWarmup(phase, name string, t tally) {
-	if d := t.describe(); d != "" {
+func (b *bench) noteWarmup(phase, name string, t harness.Tally) {
+	if d := t.Describe(); d != "" {
 		b.res.note("%s warm-up, %s: %s", phase, name, d)
 		b.res.warmupFailed = true
 	}
@@ -109,37 +107,31 @@ func (b *bench) noteWarmup(phase, name string, t tally) {
 // inBlocks sends n requests through each of paths, one after the other,
 // in blocks of seqBlock that take turns, each within a turn of cpu.
 func inBlocks(ctx context.Context, cpu *cpuMeter, paths []*path, n int) {
-	turns := make([]func(), len(paths))
+	sends := make([]func(int), len(paths))
 	for i, p := range paths {
-		done := 0
-		turns[i] = func() {
-			k := min(seqBlock, n-done)
-			cpu.turn(p.name, func() { p.s.add(sequential(ctx, p.do, k, &p.t)) })
-			done += k
+		sends[i] = func(k int) {
+			cpu.turn(p.name, func() { p.s.Add(harness.Sequential(ctx, p.do, k, &p.t)) })
 		}
 	}
-	alternate(ctx, (n+seqBlock-1)/seqBlock, turns...)
+	harness.InBlocks(ctx, n, seqBlock, sends...)
 }
 
 // inRounds runs clients concurrent clients through each of paths for d
 // in all, in turns of concRound, each within a turn of cpu.
 func inRounds(ctx context.Context, cpu *cpuMeter, paths []*path, clients int, d time.Duration) {
-	turns := make([]func(), len(paths))
+	runs := make([]func(time.Duration), len(paths))
 	for i, p := range paths {
-		var done time.Duration
-		turns[i] = func() {
-			t := min(concRound, d-done)
-			cpu.turn(p.name, func() { p.s.add(concurrent(ctx, p.do, clients, t, &p.t)) })
-			done += t
+		runs[i] = func(t time.Duration) {
+			cpu.turn(p.name, func() { p.s.Add(harness.Concurrent(ctx, p.do, clients, t, &p.t)) })
 		}
 	}
-	alternate(ctx, int((d+concRound-1)/concRound), turns...)
+	harness.InBlocks(ctx, d, concRound, runs...)
 }
 
 // invoke creates the echo function in ember at em and measures its warm
 // invocations, sequential and concurrent, beside the echo server's.
-func (b *bench) invoke(ctx context.Context, em server) error {
-	emSDK := newLambdaClient(em.url, b.hc)
+func (b *bench) invoke(ctx context.Context, em harness.Server) error {
+	emSDK := harness.NewLambdaClient(em.URL, b.hc)
 	b.progress("creating the echo function (a %d-byte zip, %d MB)", len(b.code.echo), b.cfg.memory)
 	if _, err := createSDK(ctx, emSDK, echoFunction, b.code.echo, b.cfg.memory); err != nil {
 		return err
@@ -147,18 +139,18 @@ func (b *bench) invoke(ctx context.Context, em server) error {
 	body := payload()
 	paths := []*path{
 		{name: pathEmberSDK, do: invokeSDK(emSDK, echoFunction, body)},
-		{name: pathEchoHTTP, do: postEcho(b.hc, b.echo.url+"/2015-03-31/functions/"+echoFunction+"/invocations", body)},
+		{name: pathEchoHTTP, do: postEcho(b.hc, b.echo.URL+"/2015-03-31/functions/"+echoFunction+"/invocations", body)},
 		{name: pathEchoSDK, do: invokeSDK(b.echoSDK, echoFunction, body)},
 	}
 	first, err := paths[0].do(ctx)
 	if err != nil {
 		return fmt.Errorf("first Invoke of the echo function: %w", err)
 	}
-	b.res.note("the first Invoke of the echo function, a cold start, took %.1f ms", ms(first))
+	b.res.note("the first Invoke of the echo function, a cold start, took %.1f ms", harness.Millis(first))
 
 	b.progress("sequential: %d warm-up and %d measured invocations through each of %d paths", b.cfg.warmup, b.cfg.n, len(paths))
 	b.warmup(ctx, phaseSequential, paths, b.cfg.warmup)
-	cpu := newCPUMeter(em.pid(), b.echo.pid())
+	cpu := newCPUMeter(em.Pid(), b.echo.Pid())
 	inBlocks(ctx, cpu, paths, b.cfg.n)
 	if err := ctx.Err(); err != nil {
 		return err
@@ -166,10 +158,10 @@ func (b *bench) invoke(ctx context.Context, em server) error {
 	b.res.addPaths(phaseSequential, cpu, paths)
 	label := fmt.Sprintf("warm Invoke p%%g (%d B)", payloadSize)
 	for _, p := range []float64{50, 90, 99} {
-		b.res.addMetric(invokeMetric(fmt.Sprintf("warm_p%g", p), fmt.Sprintf(label, p), unitMillis, paths,
-			func(s samples) float64 { return ms(s.percentile(p)) }))
+		b.res.addMetric(invokeMetric(fmt.Sprintf("warm_p%g", p), fmt.Sprintf(label, p), harness.UnitMillis, paths,
+			func(s harness.Samples) float64 { return harness.Millis(s.Percentile(p)) }))
 	}
-	b.res.addMetric(invokeMetric("warm_rate", "warm Invokes/s, sequential", unitPerSecond, paths, samples.rate))
+	b.res.addMetric(invokeMetric("warm_rate", "warm Invokes/s, sequential", harness.UnitPerSecond, paths, harness.Samples.Rate))
 
 	enforced, err := limitsEnforced(ctx, emSDK, echoFunction, body)
 	if err != nil {
@@ -188,7 +180,7 @@ func (b *bench) invoke(ctx context.Context, em server) error {
 }
 
 // invokeMetric is a figure of the three paths of the invoke phases.
-func invokeMetric(id, label, unit string, paths []*path, f func(samples) float64) metric {
+func invokeMetric(id, label, unit string, paths []*path, f func(harness.Samples) float64) metric {
 	sdk := f(paths[2].s)
 	return metric{Group: groupInvoke, ID: id, Label: label, Unit: unit,
 		Ember: f(paths[0].s), Baseline: f(paths[1].s), EchoSDK: &sdk}
@@ -197,7 +189,7 @@ func invokeMetric(id, label, unit string, paths []*path, f func(samples) float64
 // concurrent measures cfg.clients clients that each send their next
 // Invoke when the last is answered, in turns of concRound through each
 // path.
-func (b *bench) concurrent(ctx context.Context, em server, seq []*path) error {
+func (b *bench) concurrent(ctx context.Context, em harness.Server, seq []*path) error {
 	phase := fmt.Sprintf("%d clients", b.cfg.clients)
 	paths := make([]*path, len(seq))
 	for i, p := range seq {
@@ -205,13 +197,13 @@ func (b *bench) concurrent(ctx context.Context, em server, seq []*path) error {
 	}
 	b.progress("%s: %v warm-up and %v measured through each path, in turns of %v", phase, concWarmup, b.cfg.duration, concRound)
 	b.warmupConcurrent(ctx, phase, paths)
-	cpu := newCPUMeter(em.pid(), b.echo.pid())
+	cpu := newCPUMeter(em.Pid(), b.echo.Pid())
 	inRounds(ctx, cpu, paths, b.cfg.clients, b.cfg.duration)
 	if err := ctx.Err(); err != nil {
 		return err
 	}
 	b.res.addPaths(phase, cpu, paths)
-	b.res.addMetric(invokeMetric("concurrent_rate", fmt.Sprintf("warm Invokes/s, %s", phase), unitPerSecond, paths, samples.rate))
+	b.res.addMetric(invokeMetric("concurrent_rate", fmt.Sprintf("warm Invokes/s, %s", phase), harness.UnitPerSecond, paths, harness.Samples.Rate))
 	return nil
 }
 
@@ -219,7 +211,7 @@ func (b *bench) concurrent(ctx context.Context, em server, seq []*path) error {
 // request of its i-th create, untimed, before it is sent.
 type createPath struct {
 	path
-	next func(i int) (request, error)
+	next func(i int) (harness.Request, error)
 	i    int
 }
 
@@ -242,9 +234,9 @@ func (p *createPath) send(ctx context.Context, cpu *cpuMeter, measured bool) err
 		if err != nil {
 			return fmt.Errorf("warm-up, %s: %w", p.name, err)
 		}
-	case p.t.record(err):
-		p.s.lat = append(p.s.lat, d)
-		p.s.wall += d
+	case p.t.Record(err):
+		p.s.Lat = append(p.s.Lat, d)
+		p.s.Wall += d
 	}
 	return nil
 }
@@ -253,8 +245,8 @@ func (p *createPath) send(ctx context.Context, cpu *cpuMeter, measured bool) err
 // with the same body through plain net/http, each with code of its own
 // and with the same code each time, beside posting that body to the echo
 // server.
-func (b *bench) create(ctx context.Context, em server) error {
-	emSDK := newLambdaClient(em.url, b.hc)
+func (b *bench) create(ctx context.Context, em harness.Server) error {
+	emSDK := harness.NewLambdaClient(em.URL, b.hc)
 	same, err := b.code.big.zip(-1)
 	if err != nil {
 		return err
@@ -272,8 +264,8 @@ func (b *bench) create(ctx context.Context, em server) error {
 		flips++
 		return b.code.big.zip(flips - 1)
 	}
-	sdk := func(name string, zip func() ([]byte, error)) func(int) (request, error) {
-		return func(i int) (request, error) {
+	sdk := func(name string, zip func() ([]byte, error)) func(int) (harness.Request, error) {
+		return func(i int) (harness.Request, error) {
 			z, err := zip()
 			if err != nil {
 				return nil, err
@@ -282,8 +274,8 @@ func (b *bench) create(ctx context.Context, em server) error {
 			return func(ctx context.Context) (time.Duration, error) { return createSDK(ctx, emSDK, fn, z, 0) }, nil
 		}
 	}
-	plain := func(name string, zip func() ([]byte, error)) func(int) (request, error) {
-		return func(i int) (request, error) {
+	plain := func(name string, zip func() ([]byte, error)) func(int) (harness.Request, error) {
+		return func(i int) (harness.Request, error) {
 			z, err := zip()
 			if err != nil {
 				return nil, err
@@ -292,17 +284,17 @@ func (b *bench) create(ctx context.Context, em server) error {
 			if err != nil {
 				return nil, err
 			}
-			return func(ctx context.Context) (time.Duration, error) { return createHTTP(ctx, b.hc, em.url, body) }, nil
+			return func(ctx context.Context) (time.Duration, error) { return createHTTP(ctx, b.hc, em.URL, body) }, nil
 		}
 	}
 	sameZip := func() ([]byte, error) { return same, nil }
-	toEcho := postEcho(b.hc, b.echo.url+functionsPath, echoBody)
+	toEcho := postEcho(b.hc, b.echo.URL+functionsPath, echoBody)
 	paths := []*createPath{
 		{path: path{name: pathEmberSDK + ", distinct"}, next: sdk("big-sdk", distinct)},
 		{path: path{name: pathEmberHTTP + ", distinct"}, next: plain("big-http", distinct)},
 		{path: path{name: pathEmberSDK + ", same"}, next: sdk("same-sdk", sameZip)},
 		{path: path{name: pathEmberHTTP + ", same"}, next: plain("same-http", sameZip)},
-		{path: path{name: pathEchoHTTP}, next: func(int) (request, error) { return toEcho, nil }},
+		{path: path{name: pathEchoHTTP}, next: func(int) (harness.Request, error) { return toEcho, nil }},
 	}
 
 	b.progress("CreateFunction of a %d-byte zip (a %d-byte body): 1 warm-up and %d measured through each of %d paths",
@@ -313,7 +305,7 @@ func (b *bench) create(ctx context.Context, em server) error {
 			return err
 		}
 	}
-	cpu := newCPUMeter(em.pid(), b.echo.pid())
+	cpu := newCPUMeter(em.Pid(), b.echo.Pid())
 	var sendErr error
 	turns := make([]func(), len(paths))
 	for i, p := range paths {
@@ -323,7 +315,7 @@ func (b *bench) create(ctx context.Context, em server) error {
 			}
 		}
 	}
-	alternate(ctx, b.cfg.creates, turns...)
+	harness.Alternate(ctx, b.cfg.creates, turns...)
 	if err := errors.Join(sendErr, ctx.Err()); err != nil {
 		return err
 	}
@@ -340,10 +332,10 @@ func (b *bench) create(ctx context.Context, em server) error {
 		{"create_same", "same code", ps[2], ps[3]},
 	} {
 		for _, p := range []float64{50, 90} {
-			f := func(s samples) float64 { return ms(s.percentile(p)) }
+			f := func(s harness.Samples) float64 { return harness.Millis(s.Percentile(p)) }
 			plain := f(v.http.s)
 			b.res.addMetric(metric{Group: groupCreate, ID: fmt.Sprintf("%s_p%g", v.id, p),
-				Label: fmt.Sprintf("CreateFunction p%g, %s", p, v.what), Unit: unitMillis,
+				Label: fmt.Sprintf("CreateFunction p%g, %s", p, v.what), Unit: harness.UnitMillis,
 				Ember: f(v.sdk.s), Baseline: f(ps[4].s), EmberHTTP: &plain})
 		}
 	}
@@ -354,8 +346,8 @@ func (b *bench) create(ctx context.Context, em server) error {
 // functions: the memory of its process before and after creating them
 // and after listing them all, the time of each create, and the time to
 // list them all, a page at a time.
-func (b *bench) functions(ctx context.Context, em server) error {
-	c := newLambdaClient(em.url, b.hc)
+func (b *bench) functions(ctx context.Context, em harness.Server) error {
+	c := harness.NewLambdaClient(em.URL, b.hc)
 	n := b.cfg.functions
 	// Ember's API and store have answered once before the idle figure.
 	_, got, _, err := listAll(ctx, c, pageSize)
@@ -370,13 +362,13 @@ func (b *bench) functions(ctx context.Context, em server) error {
 		if err == nil {
 			return false
 		}
-		if !errors.Is(err, errNoProc) {
+		if !errors.Is(err, harness.ErrNoProc) {
 			b.res.note("memory not measured: %v", err)
 		}
 		mem = nil
 		return true
 	}
-	mem.Idle, err = readMemory(em.pid())
+	mem.Idle, err = harness.ReadMemory(em.Pid())
 	memErr(err)
 
 	echoBody, err := createBody("small-echo", b.code.small)
@@ -390,21 +382,21 @@ func (b *bench) functions(ctx context.Context, em server) error {
 		created++
 		return createSDK(ctx, c, name, b.code.small, 0)
 	}}
-	toEcho := &path{name: pathEchoHTTP, do: postEcho(b.hc, b.echo.url+functionsPath, echoBody)}
+	toEcho := &path{name: pathEchoHTTP, do: postEcho(b.hc, b.echo.URL+functionsPath, echoBody)}
 	b.progress("%d CreateFunction of a %d-byte zip, in blocks of %d beside as many posts of the body to the echo server",
 		n, len(b.code.small), seqBlock)
-	cpu := newCPUMeter(em.pid(), b.echo.pid())
+	cpu := newCPUMeter(em.Pid(), b.echo.Pid())
 	paths := []*path{creates, toEcho}
 	inBlocks(ctx, cpu, paths, n)
 	if err := ctx.Err(); err != nil {
 		return err
 	}
 	b.res.addPaths(phaseSmall, cpu, paths)
-	b.res.addMetric(metric{Group: groupFunctions, ID: "create_small_p50", Unit: unitMillis,
+	b.res.addMetric(metric{Group: groupFunctions, ID: "create_small_p50", Unit: harness.UnitMillis,
 		Label: fmt.Sprintf("CreateFunction p50, %d-byte zip", len(b.code.small)),
-		Ember: ms(creates.s.percentile(50)), Baseline: ms(toEcho.s.percentile(50))})
+		Ember: harness.Millis(creates.s.Percentile(50)), Baseline: harness.Millis(toEcho.s.Percentile(50))})
 	if mem != nil {
-		mem.Created, err = readMemory(em.pid())
+		mem.Created, err = harness.ReadMemory(em.Pid())
 		memErr(err)
 	}
 
@@ -416,7 +408,7 @@ func (b *bench) functions(ctx context.Context, em server) error {
 	if got != n {
 		return fmt.Errorf("ListFunctions listed %d functions, not %d", got, n)
 	}
-	size, err := pageBytes(ctx, b.hc, em.url, pageSize)
+	size, err := pageBytes(ctx, b.hc, em.URL, pageSize)
 	if err != nil {
 		return err
 	}
@@ -431,7 +423,7 @@ func (b *bench) functions(ctx context.Context, em server) error {
 		}
 		return d, err
 	}}
-	page := postEcho(b.hc, b.echo.url+functionsPath, bytes.Repeat([]byte{'x'}, size))
+	page := postEcho(b.hc, b.echo.URL+functionsPath, bytes.Repeat([]byte{'x'}, size))
 	echoPages := &path{name: pathEchoHTTP, do: func(ctx context.Context) (time.Duration, error) {
 		var total time.Duration
 		for range pages {
@@ -443,22 +435,22 @@ func (b *bench) functions(ctx context.Context, em server) error {
 		}
 		return total, nil
 	}}
-	cpu = newCPUMeter(em.pid(), b.echo.pid())
+	cpu = newCPUMeter(em.Pid(), b.echo.Pid())
 	paths = []*path{lister, echoPages}
 	turns := make([]func(), len(paths))
 	for i, p := range paths {
-		turns[i] = func() { cpu.turn(p.name, func() { p.s.add(sequential(ctx, p.do, 1, &p.t)) }) }
+		turns[i] = func() { cpu.turn(p.name, func() { p.s.Add(harness.Sequential(ctx, p.do, 1, &p.t)) }) }
 	}
-	alternate(ctx, listRounds, turns...)
+	harness.Alternate(ctx, listRounds, turns...)
 	if err := ctx.Err(); err != nil {
 		return err
 	}
 	b.res.addPaths(phaseList, cpu, paths)
-	b.res.addMetric(metric{Group: groupFunctions, ID: "list_all", Unit: unitMillis,
+	b.res.addMetric(metric{Group: groupFunctions, ID: "list_all", Unit: harness.UnitMillis,
 		Label: fmt.Sprintf("ListFunctions of all, %d pages of %d, p50", pages, pageSize),
-		Ember: ms(lister.s.percentile(50)), Baseline: ms(echoPages.s.percentile(50))})
+		Ember: harness.Millis(lister.s.Percentile(50)), Baseline: harness.Millis(echoPages.s.Percentile(50))})
 	if mem != nil {
-		mem.Listed, err = readMemory(em.pid())
+		mem.Listed, err = harness.ReadMemory(em.Pid())
 		if !memErr(err) {
 			mem.PerFunctionRSS = float64(mem.Created.RSS-mem.Idle.RSS) / float64(n)
 			mem.PerFunctionHWM = float64(mem.Created.HWM-mem.Idle.HWM) / float64(n)

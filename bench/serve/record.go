@@ -3,6 +3,8 @@ package main
 import (
 	"context"
 	"fmt"
+
+	"github.com/emberfn/ember/bench/internal/harness"
 )
 
 const (
@@ -20,19 +22,19 @@ const (
 // of the echo function in em, which records, take turns with Invokes of
 // the same function in bare, an ember started with --record=false, one
 // after the other and with concurrent clients.
-func (b *bench) recording(ctx context.Context, em, bare server) error {
-	bareSDK := newLambdaClient(bare.url, b.hc)
-	b.progress("creating the echo function in %s (%d MB)", bare.name, b.cfg.memory)
+func (b *bench) recording(ctx context.Context, em, bare harness.Server) error {
+	bareSDK := harness.NewLambdaClient(bare.URL, b.hc)
+	b.progress("creating the echo function in %s (%d MB)", bare.Name, b.cfg.memory)
 	if _, err := createSDK(ctx, bareSDK, echoFunction, b.code.echo, b.cfg.memory); err != nil {
 		return err
 	}
 	body := payload()
 	seq := []*path{
-		{name: pathEmberSDK, do: invokeSDK(newLambdaClient(em.url, b.hc), echoFunction, body)},
+		{name: pathEmberSDK, do: invokeSDK(harness.NewLambdaClient(em.URL, b.hc), echoFunction, body)},
 		{name: pathNoRecord, do: invokeSDK(bareSDK, echoFunction, body)},
 	}
 	if _, err := seq[1].do(ctx); err != nil {
-		return fmt.Errorf("first Invoke of the echo function in %s: %w", bare.name, err)
+		return fmt.Errorf("first Invoke of the echo function in %s: %w", bare.Name, err)
 	}
 	enforced, err := limitsEnforced(ctx, bareSDK, echoFunction, body)
 	if err != nil {
@@ -50,8 +52,8 @@ func (b *bench) recording(ctx context.Context, em, bare server) error {
 	// first did in the concurrent phase, so that both have as many.
 	b.warmupConcurrent(ctx, conc, seq)
 	b.warmup(ctx, phaseRecord, seq, b.cfg.warmup)
-	cpu := newCPUMeter(em.pid(), b.echo.pid())
-	cpu.setEmber(pathNoRecord, bare.pid())
+	cpu := newCPUMeter(em.Pid(), b.echo.Pid())
+	cpu.setEmber(pathNoRecord, bare.Pid())
 	inBlocks(ctx, cpu, seq, b.cfg.n)
 	if err := ctx.Err(); err != nil {
 		return err
@@ -63,8 +65,8 @@ func (b *bench) recording(ctx context.Context, em, bare server) error {
 	for i, p := range seq {
 		paths[i] = &path{name: p.name, do: p.do}
 	}
-	cpu = newCPUMeter(em.pid(), b.echo.pid())
-	cpu.setEmber(pathNoRecord, bare.pid())
+	cpu = newCPUMeter(em.Pid(), b.echo.Pid())
+	cpu.setEmber(pathNoRecord, bare.Pid())
 	inRounds(ctx, cpu, paths, b.cfg.clients, b.cfg.duration)
 	if err := ctx.Err(); err != nil {
 		return err
@@ -72,8 +74,8 @@ func (b *bench) recording(ctx context.Context, em, bare server) error {
 	b.res.addPaths(conc, cpu, paths)
 
 	for _, p := range []float64{50, 90} {
-		f := func(s samples) float64 { return ms(s.percentile(p)) }
-		m := recordMetric(fmt.Sprintf("record_p%g", p), fmt.Sprintf("warm Invoke p%g (%d B)", p, payloadSize), unitMillis,
+		f := func(s harness.Samples) float64 { return harness.Millis(s.Percentile(p)) }
+		m := recordMetric(fmt.Sprintf("record_p%g", p), fmt.Sprintf("warm Invoke p%g (%d B)", p, payloadSize), harness.UnitMillis,
 			f(seq[0].s), f(seq[1].s))
 		if p == 50 {
 			t := recordTarget
@@ -82,8 +84,8 @@ func (b *bench) recording(ctx context.Context, em, bare server) error {
 		b.res.addMetric(m)
 	}
 	b.addRecordCPU("record_cpu", "ember's CPU per Invoke, sequential", phaseRecord)
-	b.res.addMetric(recordMetric("record_concurrent_rate", fmt.Sprintf("warm Invokes/s, %d clients", b.cfg.clients), unitPerSecond,
-		paths[0].s.rate(), paths[1].s.rate()))
+	b.res.addMetric(recordMetric("record_concurrent_rate", fmt.Sprintf("warm Invokes/s, %d clients", b.cfg.clients), harness.UnitPerSecond,
+		paths[0].s.Rate(), paths[1].s.Rate()))
 	b.addRecordCPU("record_concurrent_cpu", fmt.Sprintf("ember's CPU per Invoke, %d clients", b.cfg.clients), conc)
 	return nil
 }
@@ -94,7 +96,7 @@ func (b *bench) addRecordCPU(id, label, phase string) {
 	with, ok := b.res.cpu(phase, pathEmberSDK)
 	without, ok2 := b.res.cpu(phase, pathNoRecord)
 	if ok && ok2 {
-		b.res.addMetric(recordMetric(id, label, unitMicros, with.Ember, without.Ember))
+		b.res.addMetric(recordMetric(id, label, harness.UnitMicros, with.Ember, without.Ember))
 	}
 }
 
@@ -112,7 +114,7 @@ func recordMetric(id, label, unit string, with, without float64) metric {
 // overhead is what recording adds, in percent of the figure without it:
 // of a time, or, for a rate, of the time per invocation, its inverse.
 func overhead(unit string, with, without float64) float64 {
-	if unit == unitPerSecond {
+	if unit == harness.UnitPerSecond {
 		return 100 * (without/with - 1)
 	}
 	return 100 * (with - without) / without

@@ -2,27 +2,19 @@ package main
 
 import (
 	"bytes"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"math"
-	"os"
-	"runtime"
 	"strings"
-	"text/tabwriter"
-	"time"
-	"unicode/utf8"
+
+	"github.com/emberfn/ember/bench/internal/harness"
 )
 
 // results are the figures of a run, as printed and as written with -json.
 type results struct {
-	Time     time.Time `json:"time"`
-	Go       string    `json:"go"`
-	OS       string    `json:"os"`
-	Arch     string    `json:"arch"`
-	CPUs     int       `json:"cpus"`
-	Settings settings  `json:"settings"`
+	harness.Machine
+	Settings settings `json:"settings"`
 	// Sandboxed says whether the REPORT line of an Invoke said that ember
 	// enforced the function's limits, which it does in a sandbox with
 	// cgroups only.
@@ -30,10 +22,10 @@ type results struct {
 	Metrics   []metric `json:"metrics"`
 	// Memory is missing where the memory of another process cannot be
 	// read.
-	Memory *memory  `json:"memory,omitempty"`
-	Checks []check  `json:"checks"`
-	CPU    []cpuUse `json:"cpu,omitempty"`
-	Notes  []string `json:"notes,omitempty"`
+	Memory *memory          `json:"memory,omitempty"`
+	Checks []check          `json:"checks"`
+	CPU    []harness.CPUUse `json:"cpu,omitempty"`
+	Notes  []string         `json:"notes,omitempty"`
 	// Summary says where the time goes, in words computed from the
 	// figures.
 	Summary string `json:"summary,omitempty"`
@@ -69,13 +61,6 @@ type settings struct {
 	PageBytes  int `json:"page_bytes"`
 	ListRounds int `json:"list_rounds"`
 }
-
-// Units of a metric.
-const (
-	unitMillis    = "ms"
-	unitPerSecond = "1/s"
-	unitMicros    = "µs"
-)
 
 // Groups of metrics, a table each.
 const (
@@ -121,9 +106,9 @@ type memory struct {
 	Functions int `json:"functions"`
 	// Idle is before any function was created, Created after the
 	// functions were, Listed after they were all listed.
-	Idle    procMemory `json:"idle"`
-	Created procMemory `json:"created"`
-	Listed  procMemory `json:"listed"`
+	Idle    harness.ProcMemory `json:"idle"`
+	Created harness.ProcMemory `json:"created"`
+	Listed  harness.ProcMemory `json:"listed"`
 	// PerFunctionRSS is (Created.RSS − Idle.RSS) / Functions, and
 	// PerFunctionHWM the same of VmHWM.
 	PerFunctionRSS float64 `json:"per_function_rss"`
@@ -139,23 +124,9 @@ type check struct {
 	ErrorDetail string `json:"error_detail,omitempty"`
 }
 
-// cpuUse is the CPU time per request, in microseconds, that each process
-// on a path used during the path's turns; a process not on the path has
-// no figure.
-type cpuUse struct {
-	Phase    string  `json:"phase"`
-	Path     string  `json:"path"`
-	Total    float64 `json:"total_us"`
-	Client   float64 `json:"client_us"`
-	Ember    float64 `json:"ember_us,omitempty"`
-	Runtimes float64 `json:"runtimes_us,omitempty"`
-	Echo     float64 `json:"echo_us,omitempty"`
-}
-
 func newResults(cfg config) *results {
 	return &results{
-		Time: time.Now().UTC(),
-		Go:   runtime.Version(), OS: runtime.GOOS, Arch: runtime.GOARCH, CPUs: runtime.NumCPU(),
+		Machine: harness.ThisMachine(),
 		Settings: settings{
 			N: cfg.n, Warmup: cfg.warmup, Clients: cfg.clients, Duration: cfg.duration.String(),
 			Creates: cfg.creates, Functions: cfg.functions, NoSandbox: cfg.noSandbox,
@@ -170,13 +141,13 @@ func (r *results) note(format string, a ...any) {
 
 // addMetric adds m with its ratios.
 func (r *results) addMetric(m metric) {
-	m.Ratio = ratio(m.Ember, m.Baseline)
+	m.Ratio = harness.Ratio(m.Ember, m.Baseline)
 	if m.EchoSDK != nil {
-		v := ratio(*m.EchoSDK, m.Baseline)
+		v := harness.Ratio(*m.EchoSDK, m.Baseline)
 		m.EchoSDKRatio = &v
 	}
 	if m.EmberHTTP != nil {
-		v := ratio(*m.EmberHTTP, m.Baseline)
+		v := harness.Ratio(*m.EmberHTTP, m.Baseline)
 		m.EmberHTTPRatio = &v
 	}
 	r.Metrics = append(r.Metrics, m)
@@ -186,11 +157,11 @@ func (r *results) addMetric(m metric) {
 // time per request that cpu measured for each.
 func (r *results) addPaths(phase string, cpu *cpuMeter, paths []*path) {
 	for _, p := range paths {
-		r.Checks = append(r.Checks, check{Phase: phase, Path: p.name, Requests: p.t.requests,
-			Errors: p.t.errors, ErrorDetail: p.t.describe()})
+		r.Checks = append(r.Checks, check{Phase: phase, Path: p.name, Requests: p.t.Requests,
+			Errors: p.t.Errors, ErrorDetail: p.t.Describe()})
 	}
 	if cpu.err != nil {
-		if !errors.Is(cpu.err, errNoProc) {
+		if !errors.Is(cpu.err, harness.ErrNoProc) {
 			r.note("%s: CPU time not measured: %v", phase, cpu.err)
 		}
 		return
@@ -200,15 +171,14 @@ func (r *results) addPaths(phase string, cpu *cpuMeter, paths []*path) {
 		if t == nil {
 			continue
 		}
-		n := p.t.requests
-		u := cpuUse{Phase: phase, Path: p.name, Client: perRequest(t.client, n)}
+		n := p.t.Requests
+		u := harness.CPUUse{Phase: phase, Path: p.name, Client: harness.PerRequest(t.client, n)}
 		if strings.HasPrefix(p.name, "ember") {
-			u.Ember, u.Runtimes = perRequest(t.ember, n), perRequest(t.runtimes, n)
+			u.Ember, u.Runtimes = harness.PerRequest(t.ember, n), harness.PerRequest(t.runtimes, n)
 		} else {
-			u.Echo = perRequest(t.echo, n)
+			u.Echo = harness.PerRequest(t.echo, n)
 		}
-		u.Total = u.Client + u.Ember + u.Runtimes + u.Echo
-		r.CPU = append(r.CPU, u)
+		r.CPU = append(r.CPU, u.WithTotal())
 	}
 }
 
@@ -231,20 +201,13 @@ func (r *results) metric(id string) (metric, bool) {
 	return metric{}, false
 }
 
-func (r *results) cpu(phase, path string) (cpuUse, bool) {
+func (r *results) cpu(phase, path string) (harness.CPUUse, bool) {
 	for _, c := range r.CPU {
 		if c.Phase == phase && c.Path == path {
 			return c, true
 		}
 	}
-	return cpuUse{}, false
-}
-
-func ratio(a, b float64) float64 {
-	if b == 0 {
-		return 0
-	}
-	return a / b
+	return harness.CPUUse{}, false
 }
 
 func (r *results) print(w io.Writer) error {
@@ -290,7 +253,7 @@ func (r *results) write(w io.Writer) {
 	if m := r.Memory; m == nil {
 		fmt.Fprintln(w, "memory of ember serve: n/a")
 	} else {
-		tw := tabwriter.NewWriter(w, 0, 0, 3, ' ', 0)
+		tw := harness.NewTable(w)
 		fmt.Fprintln(tw, "memory of ember serve\tVmRSS\tVmHWM\tVmRSS − idle\tper function")
 		fmt.Fprintf(tw, "idle, no functions\t%s\t%s\t\t\n", mib(m.Idle.RSS), mib(m.Idle.HWM))
 		fmt.Fprintf(tw, "after %d CreateFunction\t%s\t%s\t%s\t%s\n", m.Functions, mib(m.Created.RSS), mib(m.Created.HWM),
@@ -301,7 +264,7 @@ func (r *results) write(w io.Writer) {
 	}
 
 	fmt.Fprintln(w)
-	tw := tabwriter.NewWriter(w, 0, 0, 3, ' ', 0)
+	tw := harness.NewTable(w)
 	fmt.Fprintln(tw, "phase\tpath\trequests\terrors")
 	for _, c := range r.Checks {
 		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\n", c.Phase, c.Path, c.Requests, c.Errors)
@@ -317,28 +280,20 @@ func (r *results) write(w io.Writer) {
 	if len(r.CPU) == 0 {
 		fmt.Fprintln(w, "CPU per request: n/a")
 	} else {
-		tw = tabwriter.NewWriter(w, 0, 0, 3, ' ', 0)
+		tw = harness.NewTable(w)
 		fmt.Fprintln(tw, "CPU per request\tpath\ttotal\tclient\tember\truntimes\techo")
 		for _, c := range r.CPU {
 			ember, runtimes := "-", "-"
 			if strings.HasPrefix(c.Path, "ember") {
-				ember, runtimes = micros(c.Ember), dashIfZero(c.Runtimes)
+				ember, runtimes = harness.FormatMicros(c.Ember), dashIfZero(c.Runtimes)
 			}
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", c.Phase, c.Path, micros(c.Total), micros(c.Client),
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", c.Phase, c.Path, harness.FormatMicros(c.Total), harness.FormatMicros(c.Client),
 				ember, runtimes, dashIfZero(c.Echo))
 		}
 		tw.Flush()
 	}
 
-	if len(r.Notes) > 0 {
-		fmt.Fprintln(w)
-		for _, n := range r.Notes {
-			fmt.Fprintln(w, "note:", n)
-		}
-	}
-	if r.Summary != "" {
-		fmt.Fprintf(w, "\n%s\n", wrap("where the time goes: "+r.Summary, 80))
-	}
+	harness.WriteNotes(w, r.Notes, r.Summary, false, isUnit)
 }
 
 // table writes the metrics of group under a header of title and columns;
@@ -353,67 +308,26 @@ func (r *results) table(w io.Writer, group, title string, columns []string, row 
 	if len(rows) == 0 {
 		return
 	}
-	fmt.Fprintln(w)
-	tw := tabwriter.NewWriter(w, 0, 0, 3, ' ', 0)
-	fmt.Fprintln(tw, title+"\t"+strings.Join(columns, "\t"))
-	for _, cells := range rows {
-		fmt.Fprintln(tw, strings.Join(cells, "\t"))
-	}
-	tw.Flush()
+	harness.WriteTable(w, append([]string{title}, columns...), rows)
 }
 
-// wrap breaks s into lines of at most width characters between words,
-// keeping a unit on the line of its number.
-func wrap(s string, width int) string {
-	var words []string
-	for _, w := range strings.Fields(s) {
-		if len(words) > 0 && (strings.HasPrefix(w, "ms") || strings.HasPrefix(w, "µs") || strings.HasPrefix(w, "MiB") || strings.HasPrefix(w, "KiB")) {
-			words[len(words)-1] += " " + w
-			continue
-		}
-		words = append(words, w)
-	}
-	var b strings.Builder
-	n := 0
-	for i, w := range words {
-		l := utf8.RuneCountInString(w)
-		switch {
-		case i == 0:
-		case n+1+l > width:
-			b.WriteByte('\n')
-			n = 0
-		default:
-			b.WriteByte(' ')
-			n++
-		}
-		b.WriteString(w)
-		n += l
-	}
-	return b.String()
-}
-
-// micros shows a CPU time per request.
-func micros(v float64) string {
-	if v >= 10000 {
-		return fmt.Sprintf("%.1f ms", v/1000)
-	}
-	return fmt.Sprintf("%.0f µs", v)
+// isUnit says which words the wrapped text keeps on the line of the
+// number before them.
+func isUnit(w string) bool {
+	return strings.HasPrefix(w, "ms") || strings.HasPrefix(w, "µs") || strings.HasPrefix(w, "MiB") || strings.HasPrefix(w, "KiB")
 }
 
 func dashIfZero(v float64) string {
 	if v == 0 {
 		return "-"
 	}
-	return micros(v)
+	return harness.FormatMicros(v)
 }
 
 func mib(b int64) string { return fmt.Sprintf("%.1f MiB", float64(b)/(1<<20)) }
 
 func signedMiB(b int64) string {
-	if b < 0 {
-		return "−" + mib(-b)
-	}
-	return "+" + mib(b)
+	return harness.Signed(float64(b), func(v float64) string { return mib(int64(v)) })
 }
 
 func perFunction(b float64) string {
@@ -427,22 +341,7 @@ func perFunction(b float64) string {
 	return fmt.Sprintf("%s%.0f B", sign, b)
 }
 
-func (m metric) format(v float64) string {
-	switch m.Unit {
-	case unitPerSecond:
-		return fmt.Sprintf("%.0f/s", v)
-	case unitMicros:
-		return micros(v)
-	}
-	switch {
-	case v < 10:
-		return fmt.Sprintf("%.3f ms", v)
-	case v < 100:
-		return fmt.Sprintf("%.2f ms", v)
-	default:
-		return fmt.Sprintf("%.1f ms", v)
-	}
-}
+func (m metric) format(v float64) string { return harness.FormatValue(m.Unit, v) }
 
 // signedPct shows a percentage with its sign, "-" when there is none.
 func signedPct(v *float64) string {
@@ -476,25 +375,5 @@ func (m metric) formatPtr(v *float64) string {
 // formatRatio shows a latency's ratio as a multiple and a rate's as a
 // percentage.
 func (m metric) formatRatio(ratio *float64) string {
-	if m.Baseline <= 0 || ratio == nil {
-		return "-"
-	}
-	if m.Unit == unitPerSecond {
-		return fmt.Sprintf("%.1f%%", 100**ratio)
-	}
-	return fmt.Sprintf("%.2f×", *ratio)
-}
-
-func (r *results) writeJSON(path string) error {
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false)
-	enc.SetIndent("", "  ")
-	if err := enc.Encode(r); err != nil {
-		return err
-	}
-	if err := os.WriteFile(path, buf.Bytes(), 0o644); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	return nil
+	return harness.FormatRatio(m.Unit, m.Baseline, ratio)
 }

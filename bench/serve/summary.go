@@ -3,6 +3,8 @@ package main
 import (
 	"fmt"
 	"strings"
+
+	"github.com/emberfn/ember/bench/internal/harness"
 )
 
 // whereTimeGoes says in words where the time of an Invoke and of a
@@ -15,7 +17,7 @@ func (r *results) whereTimeGoes() string {
 
 	if m, ok := r.metric("warm_p50"); ok && m.EchoSDK != nil {
 		sdk := *m.EchoSDK
-		add("A warm Invoke through ember serve with the SDK took %.3f ms at p50, %.2f× a plain net/http round trip to the echo server (%.3f ms). "+
+		add("A warm Invoke through ember serve with the SDK took %.3f ms at p50, %.2f× a plain net/http round trip to the echo harness.Server (%.3f ms). "+
 			"Through the SDK the echo server's round trip took %.3f ms, so the SDK itself added %.3f ms, and ember's path beyond it %.3f ms: "+
 			"the Lambda API, the event's way to the runtime and the answer's way back (two more HTTP exchanges)%s.",
 			m.Ember, m.Ratio, m.Baseline, sdk, sdk-m.Baseline, m.Ember-sdk, r.sandboxWork())
@@ -29,7 +31,7 @@ func (r *results) whereTimeGoes() string {
 	}
 	if m, ok := r.metric("concurrent_rate"); ok && m.EchoSDK != nil {
 		add("With %d clients ember served %.0f Invokes/s, %.1f%% of the echo server's %.0f round trips/s with net/http and %.1f%% of its %.0f/s through the SDK.",
-			r.Settings.Clients, m.Ember, 100*m.Ratio, m.Baseline, 100*ratio(m.Ember, *m.EchoSDK), *m.EchoSDK)
+			r.Settings.Clients, m.Ember, 100*m.Ratio, m.Baseline, 100*harness.Ratio(m.Ember, *m.EchoSDK), *m.EchoSDK)
 	}
 
 	if m, ok := r.metric("record_p50"); ok && m.OverheadPct != nil && m.TargetPct != nil {
@@ -53,7 +55,7 @@ func (r *results) whereTimeGoes() string {
 	if dok && sok && d.EmberHTTP != nil && same.EmberHTTP != nil {
 		add("A CreateFunction of the %d-byte zip (a %d-byte body: the zip in base64, in JSON) took %.1f ms at p50 through the SDK and %.1f ms with "+
 			"the same body sent with net/http, so the SDK's building of the body (base64, JSON, and the SHA-256 of it that SigV4 signs) took "+
-			"about %.1f ms; posting the body to the echo server and reading it back took %.1f ms. With the same code each time, which ember "+
+			"about %.1f ms; posting the body to the echo harness.Server and reading it back took %.1f ms. With the same code each time, which ember "+
 			"keeps once and finds by its SHA-256, it took %.1f ms through the SDK and %.1f ms with net/http: keeping a new 10 MiB object in "+
 			"JetStream took about %.1f ms of a create with code of its own, and the other %.1f ms of ember's %.1f ms (with net/http) went to "+
 			"receiving the body, decoding its JSON and base64, checking and hashing the zip and saving the function.",
@@ -64,13 +66,13 @@ func (r *results) whereTimeGoes() string {
 		hs, ok3 := r.cpu(phaseCreate, pathEmberHTTP+", same")
 		if ok1 && ok2 && ok3 {
 			add("Per create with code of its own ember used %.0f ms of CPU, and %.0f ms with the same code, %.0f%% of that create's p50 "+
-				"with net/http (CPU time passes wall time when the garbage collector runs beside the request); the client used %.0f ms "+
+				"with net/http (CPU time passes wall time when the garbage collector runs beside the harness.Request); the client used %.0f ms "+
 				"through the SDK against %.0f ms with net/http.",
-				hd.Ember/1000, hs.Ember/1000, 100*ratio(hs.Ember/1000, *same.EmberHTTP), sd.Client/1000, hd.Client/1000)
+				hd.Ember/1000, hs.Ember/1000, 100*harness.Ratio(hs.Ember/1000, *same.EmberHTTP), sd.Client/1000, hd.Client/1000)
 		}
 	}
 	if m, ok := r.metric("create_small_p50"); ok {
-		add("A CreateFunction of the %d-byte zip took %.2f ms at p50, %.2f× a round trip of its body to the echo server (%.3f ms).",
+		add("A CreateFunction of the %d-byte zip took %.2f ms at p50, %.2f× a round trip of its body to the echo harness.Server (%.3f ms).",
 			r.Settings.SmallZipBytes, m.Ember, m.Ratio, m.Baseline)
 	}
 

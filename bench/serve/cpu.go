@@ -3,56 +3,16 @@ package main
 import (
 	"errors"
 	"time"
+
+	"github.com/emberfn/ember/bench/internal/harness"
 )
-
-// errNoProc says that this system has no /proc to read the CPU time and
-// memory of another process from.
-var errNoProc = errors.New("CPU time and memory per process are read from /proc, Linux only")
-
-// errProcGone says that a process ended before its CPU time was read.
-var errProcGone = errors.New("process gone")
-
-// procKey names a process: a pid, and its start time since boot, because
-// a pid can be used again.
-type procKey struct {
-	pid   int
-	start uint64
-}
-
-// descendantsCPU reads the CPU time of the descendants of pid alive now:
-// ember's function runtimes and their sandboxes' processes.
-func descendantsCPU(pid int) (map[procKey]time.Duration, error) {
-	cpus := make(map[procKey]time.Duration)
-	queue, err := childPIDs(pid)
-	if err != nil {
-		return cpus, err
-	}
-	for len(queue) > 0 {
-		pid := queue[0]
-		queue = queue[1:]
-		key, cpu, err := procCPU(pid)
-		if errors.Is(err, errProcGone) {
-			continue
-		}
-		if err != nil {
-			return cpus, err
-		}
-		cpus[key] = cpu
-		kids, err := childPIDs(pid)
-		if err != nil {
-			return cpus, err
-		}
-		queue = append(queue, kids...)
-	}
-	return cpus, nil
-}
 
 // cpuSample is the CPU time (user and system) the processes of a path
 // have used so far.
 type cpuSample struct {
 	client, ember, echo time.Duration
 	// runtimes are ember's descendants.
-	runtimes map[procKey]time.Duration
+	runtimes map[harness.ProcKey]time.Duration
 }
 
 // cpuTotals add up the CPU time the processes used during the turns of
@@ -91,16 +51,16 @@ func (m *cpuMeter) sample(path string) (cpuSample, error) {
 	if !ok {
 		ember = m.ember
 	}
-	if s.client, err = selfCPU(); err != nil {
+	if s.client, err = harness.SelfCPU(); err != nil {
 		return s, err
 	}
-	if _, s.ember, err = procCPU(ember); err != nil {
+	if _, s.ember, err = harness.ProcCPU(ember); err != nil {
 		return s, err
 	}
-	if _, s.echo, err = procCPU(m.echo); err != nil {
+	if _, s.echo, err = harness.ProcCPU(m.echo); err != nil {
 		return s, err
 	}
-	s.runtimes, err = descendantsCPU(ember)
+	s.runtimes, err = harness.DescendantsCPU(ember)
 	return s, err
 }
 
@@ -128,22 +88,6 @@ func (m *cpuMeter) turn(path string, f func()) {
 	t.echo += after.echo - before.echo
 	// A runtime that started during the turn counts from its start; one
 	// that ended is lost, with what it used.
-	for key, cpu := range after.runtimes {
-		t.runtimes += cpu - before.runtimes[key]
-	}
-}
-
-// perRequest is d per request in microseconds.
-func perRequest(d time.Duration, n int) float64 {
-	if n == 0 {
-		return 0
-	}
-	return float64(d) / float64(time.Microsecond) / float64(n)
-}
-
-// procMemory is the resident memory of a process, from /proc/PID/status:
-// VmRSS now, and VmHWM, the most it has had since it started, in bytes.
-type procMemory struct {
-	RSS int64 `json:"vm_rss"`
-	HWM int64 `json:"vm_hwm"`
+	runtimes, _ := harness.CPUBetween(before.runtimes, after.runtimes)
+	t.runtimes += runtimes
 }

@@ -1,4 +1,4 @@
-package main
+package harness
 
 import (
 	"bufio"
@@ -16,46 +16,46 @@ import (
 
 // clockTick is the unit of utime and stime in /proc/PID/stat: USER_HZ,
 // which `getconf CLK_TCK` prints. It is 100 Hz on every Linux architecture
-// Go supports, whatever the kernel's own HZ, so the benchmark assumes it
+// Go supports, whatever the kernel's own HZ, so the harness assumes it
 // rather than ask sysconf, which would take cgo.
 const clockTick = time.Second / 100
 
-// procCPU reads the user and system time pid has used, fields 14 and 15
+// ProcCPU reads the user and system time pid has used, fields 14 and 15
 // of /proc/PID/stat, and its start time, field 22.
-func procCPU(pid int) (procKey, time.Duration, error) {
+func ProcCPU(pid int) (ProcKey, time.Duration, error) {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
 	if err != nil {
-		return procKey{}, 0, procErr(err)
+		return ProcKey{}, 0, procErr(err)
 	}
 	// Field 2, the command name in parentheses, may hold spaces and
 	// parentheses itself: field 3 comes after the last ')'.
 	i := bytes.LastIndexByte(b, ')')
 	if i < 0 {
-		return procKey{}, 0, fmt.Errorf("/proc/%d/stat: no command name in %q", pid, b)
+		return ProcKey{}, 0, fmt.Errorf("/proc/%d/stat: no command name in %q", pid, b)
 	}
 	fields := strings.Fields(string(b[i+1:]))
 	if len(fields) < 22-2 {
-		return procKey{}, 0, fmt.Errorf("/proc/%d/stat: %d fields, want 22 or more", pid, len(fields)+2)
+		return ProcKey{}, 0, fmt.Errorf("/proc/%d/stat: %d fields, want 22 or more", pid, len(fields)+2)
 	}
 	var v [3]uint64
 	for j, n := range []int{14, 15, 22} {
 		if v[j], err = strconv.ParseUint(fields[n-3], 10, 64); err != nil {
-			return procKey{}, 0, fmt.Errorf("/proc/%d/stat field %d: %w", pid, n, err)
+			return ProcKey{}, 0, fmt.Errorf("/proc/%d/stat field %d: %w", pid, n, err)
 		}
 	}
-	return procKey{pid: pid, start: v[2]}, time.Duration(v[0]+v[1]) * clockTick, nil
+	return ProcKey{PID: pid, Start: v[2]}, time.Duration(v[0]+v[1]) * clockTick, nil
 }
 
-// childPIDs returns the children of pid, which /proc/PID/task/TID/children
+// ChildPIDs returns the children of pid, which /proc/PID/task/TID/children
 // lists for each of its threads; none when pid has ended.
-func childPIDs(pid int) ([]int, error) {
+func ChildPIDs(pid int) ([]int, error) {
 	files, err := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/children", pid))
 	if err != nil {
 		return nil, err
 	}
 	if len(files) == 0 {
 		_, err := os.Stat(fmt.Sprintf("/proc/%d", pid))
-		if errors.Is(procErr(err), errProcGone) {
+		if errors.Is(procErr(err), ErrProcGone) {
 			return nil, nil
 		}
 		if err != nil {
@@ -66,7 +66,7 @@ func childPIDs(pid int) ([]int, error) {
 	var pids []int
 	for _, f := range files {
 		b, err := os.ReadFile(f)
-		if errors.Is(procErr(err), errProcGone) {
+		if errors.Is(procErr(err), ErrProcGone) {
 			continue // the thread ended
 		}
 		if err != nil {
@@ -83,18 +83,18 @@ func childPIDs(pid int) ([]int, error) {
 	return pids, nil
 }
 
-// procErr marks with errProcGone an error that says the process or thread
+// procErr marks with ErrProcGone an error that says the process or thread
 // whose /proc file was read has ended.
 func procErr(err error) error {
 	if errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ESRCH) {
-		return fmt.Errorf("%w: %v", errProcGone, err)
+		return fmt.Errorf("%w: %v", ErrProcGone, err)
 	}
 	return err
 }
 
-// selfCPU is the user and system time the benchmark's own process has used
+// SelfCPU is the user and system time the benchmark's own process has used
 // so far, to the microsecond.
-func selfCPU() (time.Duration, error) {
+func SelfCPU() (time.Duration, error) {
 	var ru syscall.Rusage
 	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
 		return 0, fmt.Errorf("getrusage: %w", err)
@@ -102,14 +102,14 @@ func selfCPU() (time.Duration, error) {
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano()), nil
 }
 
-// readMemory reads VmRSS and VmHWM of pid from /proc/PID/status.
-func readMemory(pid int) (procMemory, error) {
+// ReadMemory reads VmRSS and VmHWM of pid from /proc/PID/status.
+func ReadMemory(pid int) (ProcMemory, error) {
 	path := fmt.Sprintf("/proc/%d/status", pid)
 	b, err := os.ReadFile(path)
 	if err != nil {
-		return procMemory{}, procErr(err)
+		return ProcMemory{}, procErr(err)
 	}
-	var m procMemory
+	var m ProcMemory
 	found := 0
 	sc := bufio.NewScanner(bytes.NewReader(b))
 	for sc.Scan() {

@@ -1,0 +1,12 @@
+// Package harness is the shared harness of ember's benchmarks (bench/rie,
+// bench/serve, bench/runtimes): it builds ember and the echo function,
+// starts and stops the child processes they measure (ember, the echo
+// baseline server), reads the CPU time and memory of processes from
+// /proc, sends requests (plain net/http, or the Lambda client of
+// aws-sdk-go-v2) in turns that alternate between the paths being
+// compared, collects their latencies as samples with percentiles and
+// rates, and prints and writes the tables and the JSON of a run.
+//
+// What a benchmark measures, and how it words its figures, stays in the
+// benchmark's own package main.
+package harness
