@@ -181,7 +181,7 @@ func (s *Server) createFunction(w http.ResponseWriter, r *http.Request, body []b
 	if req.Code == nil {
 		return missing("code")
 	}
-	if !rolePattern.MatchString(req.Role) {
+	if !rolePattern().MatchString(req.Role) {
 		return invocation.Errorf(invocation.ErrValidation,
 			"1 validation error detected: Value '%s' at 'role' failed to satisfy constraint: Member must satisfy regular expression pattern: arn:(aws[a-zA-Z-]*)?:iam::\\d{12}:role/?[a-zA-Z_0-9+=,.@\\-_/]+", req.Role)
 	}
@@ -653,7 +653,7 @@ func (s *Server) updateFunctionConfiguration(w http.ResponseWriter, r *http.Requ
 	}
 	return s.updateLatest(w, r, req.RevisionID, func(v *store.Version) error {
 		if req.Role != nil {
-			if !rolePattern.MatchString(*req.Role) {
+			if !rolePattern().MatchString(*req.Role) {
 				return invocation.Errorf(invocation.ErrValidation,
 					"1 validation error detected: Value '%s' at 'role' failed to satisfy constraint: Member must satisfy regular expression pattern: arn:(aws[a-zA-Z-]*)?:iam::\\d{12}:role/?[a-zA-Z_0-9+=,.@\\-_/]+", *req.Role)
 			}

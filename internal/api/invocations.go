@@ -6,7 +6,6 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	"regexp"
 	"time"
 
 	"github.com/emberfn/ember/internal/function"
@@ -227,12 +226,12 @@ func (s *Server) functionLogs(w http.ResponseWriter, r *http.Request, _ []byte) 
 	return nil
 }
 
-var digestPattern = regexp.MustCompile(`^[0-9a-f]{64}$`)
+var digestPattern = pattern(`^[0-9a-f]{64}$`)
 
 // code serves a stored zip: GetFunction's Code.Location.
 func (s *Server) code(w http.ResponseWriter, r *http.Request, _ []byte) error {
 	digest := r.PathValue("digest")
-	if !digestPattern.MatchString(digest) {
+	if !digestPattern().MatchString(digest) {
 		return invocation.Errorf(invocation.ErrNotFound, "No code with digest %q", digest)
 	}
 	dir, err := os.MkdirTemp("", "ember-code-")

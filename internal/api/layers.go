@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"regexp"
 	"slices"
 	"strconv"
 
@@ -15,8 +14,8 @@ import (
 )
 
 var (
-	layerNamePattern = regexp.MustCompile(`^[a-zA-Z0-9-_]{1,140}$`)
-	layerARNPattern  = regexp.MustCompile(`^arn:(aws[a-zA-Z-]*)?:lambda:([a-z]{2}(?:-gov)?-[a-z]+-\d):(\d{12}):layer:([a-zA-Z0-9-_]+)(?::([0-9]+))?$`)
+	layerNamePattern = pattern(`^[a-zA-Z0-9-_]{1,140}$`)
+	layerARNPattern  = pattern(`^arn:(aws[a-zA-Z-]*)?:lambda:([a-z]{2}(?:-gov)?-[a-z]+-\d):(\d{12}):layer:([a-zA-Z0-9-_]+)(?::([0-9]+))?$`)
 )
 
 // layerVersion is the API's shape of a layer version: PublishLayerVersion's
@@ -86,13 +85,13 @@ func (s *Server) layerListItem(lv store.LayerVersion) layerVersionsListItem {
 
 // layerName reads a LayerName of the path: a name or the layer's ARN.
 func (s *Server) layerName(raw string) (string, error) {
-	if m := layerARNPattern.FindStringSubmatch(raw); m != nil && m[5] == "" {
+	if m := layerARNPattern().FindStringSubmatch(raw); m != nil && m[5] == "" {
 		if m[2] != s.opts.Region || m[3] != s.opts.AccountID {
 			return "", invocation.Errorf(invocation.ErrNotFound, "Layer not found: %s", raw)
 		}
 		return m[4], nil
 	}
-	if !layerNamePattern.MatchString(raw) {
+	if !layerNamePattern().MatchString(raw) {
 		return "", invocation.Errorf(invocation.ErrValidation,
 			"1 validation error detected: Value '%s' at 'layerName' failed to satisfy constraint: Member must satisfy regular expression pattern: (arn:[a-zA-Z0-9-]+:lambda:[a-zA-Z0-9-]+:\\d{12}:layer:[a-zA-Z0-9-_]+)|[a-zA-Z0-9-_]+", raw)
 	}
@@ -269,7 +268,7 @@ func (s *Server) layers(w http.ResponseWriter, r *http.Request, _ []byte) error 
 	q := r.URL.Query()
 	if q.Get("find") == "LayerVersion" {
 		arn := q.Get("Arn")
-		m := layerARNPattern.FindStringSubmatch(arn)
+		m := layerARNPattern().FindStringSubmatch(arn)
 		if m == nil || m[5] == "" {
 			return invocation.Errorf(invocation.ErrValidation,
 				"1 validation error detected: Value '%s' at 'arn' failed to satisfy constraint: Member must satisfy regular expression pattern: arn:(aws[a-zA-Z-]*)?:lambda:[a-z]{2}((-gov)|(-iso(b?)))?-[a-z]+-\\d{1}:\\d{12}:layer:[a-zA-Z0-9-_]+:[0-9]+", arn)
@@ -334,7 +333,7 @@ func (s *Server) resolveLayers(ctx context.Context, v *store.Version) error {
 
 // layerByARN reads the layer version that a function's Layers names.
 func (s *Server) layerByARN(ctx context.Context, arn string) (store.LayerVersion, error) {
-	m := layerARNPattern.FindStringSubmatch(arn)
+	m := layerARNPattern().FindStringSubmatch(arn)
 	if m == nil || m[5] == "" {
 		return store.LayerVersion{}, invocation.Errorf(invocation.ErrValidation,
 			"1 validation error detected: Value '[%s]' at 'layers' failed to satisfy constraint: Member must satisfy constraint: [Member must have length less than or equal to 140, Member must have length greater than or equal to 1, Member must satisfy regular expression pattern: (arn:[a-zA-Z0-9-]+:lambda:[a-zA-Z0-9-]+:\\d{12}:layer:[a-zA-Z0-9-_]+:[0-9]+)|(arn:[a-zA-Z0-9-]+:lambda:::awslayer:[a-zA-Z0-9-_]+), Member must not be null]", arn)

@@ -4,20 +4,28 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/emberfn/ember/internal/function"
 	"github.com/emberfn/ember/internal/invocation"
 )
 
+// pattern compiles expr on first use. The ember binary starts often (every
+// sandbox's init stage is a start of it), and compiling every pattern of
+// the API at each start would cost it most of a millisecond.
+func pattern(expr string) func() *regexp.Regexp {
+	return sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(expr) })
+}
+
 // The API model's patterns, anchored.
 var (
-	functionNamePattern = regexp.MustCompile(`^[a-zA-Z0-9-_]{1,64}$`)
-	qualifierPattern    = regexp.MustCompile(`^(\$LATEST|[a-zA-Z0-9-_]{1,128})$`)
-	aliasPattern        = regexp.MustCompile(`^[a-zA-Z0-9-_]{1,128}$`)
-	versionPattern      = regexp.MustCompile(`^(\$LATEST|[0-9]{1,10})$`)
-	rolePattern         = regexp.MustCompile(`^arn:(aws[a-zA-Z-]*)?:iam::\d{12}:role/?[a-zA-Z_0-9+=,.@\-_/]+$`)
-	regionPattern       = regexp.MustCompile(`^[a-z]{2}((-gov)|(-iso([a-z]?)))?-[a-z]+-\d$`)
-	accountPattern      = regexp.MustCompile(`^\d{12}$`)
+	functionNamePattern = pattern(`^[a-zA-Z0-9-_]{1,64}$`)
+	qualifierPattern    = pattern(`^(\$LATEST|[a-zA-Z0-9-_]{1,128})$`)
+	aliasPattern        = pattern(`^[a-zA-Z0-9-_]{1,128}$`)
+	versionPattern      = pattern(`^(\$LATEST|[0-9]{1,10})$`)
+	rolePattern         = pattern(`^arn:(aws[a-zA-Z-]*)?:iam::\d{12}:role/?[a-zA-Z_0-9+=,.@\-_/]+$`)
+	regionPattern       = pattern(`^[a-z]{2}((-gov)|(-iso([a-z]?)))?-[a-z]+-\d$`)
+	accountPattern      = pattern(`^\d{12}$`)
 )
 
 // functionRef is a function name as a request gives it: a name, a
@@ -40,7 +48,7 @@ func (s *Server) parseFunctionRef(raw, field string) (functionRef, error) {
 	switch {
 	case len(parts) >= 7 && parts[0] == "arn" && parts[2] == "lambda" && parts[5] == "function":
 		// arn:aws:lambda:REGION:ACCOUNT:function:NAME[:QUALIFIER]
-		if len(parts) > 8 || !strings.HasPrefix(parts[1], "aws") || !regionPattern.MatchString(parts[3]) || !accountPattern.MatchString(parts[4]) {
+		if len(parts) > 8 || !strings.HasPrefix(parts[1], "aws") || !regionPattern().MatchString(parts[3]) || !accountPattern().MatchString(parts[4]) {
 			return functionRef{}, invalid
 		}
 		if parts[3] != s.opts.Region || parts[4] != s.opts.AccountID {
@@ -52,7 +60,7 @@ func (s *Server) parseFunctionRef(raw, field string) (functionRef, error) {
 		}
 	case len(parts) >= 3 && parts[1] == "function":
 		// ACCOUNT:function:NAME[:QUALIFIER]
-		if len(parts) > 4 || !accountPattern.MatchString(parts[0]) {
+		if len(parts) > 4 || !accountPattern().MatchString(parts[0]) {
 			return functionRef{}, invalid
 		}
 		if parts[0] != s.opts.AccountID {
@@ -70,10 +78,10 @@ func (s *Server) parseFunctionRef(raw, field string) (functionRef, error) {
 	default:
 		return functionRef{}, invalid
 	}
-	if !functionNamePattern.MatchString(ref.Name) {
+	if !functionNamePattern().MatchString(ref.Name) {
 		return functionRef{}, invalid
 	}
-	if len(parts) > 1 && ref.Qualifier != "" && !qualifierPattern.MatchString(ref.Qualifier) || len(parts) > 1 && ref.Qualifier == "" && parts[len(parts)-1] == "" {
+	if len(parts) > 1 && ref.Qualifier != "" && !qualifierPattern().MatchString(ref.Qualifier) || len(parts) > 1 && ref.Qualifier == "" && parts[len(parts)-1] == "" {
 		return functionRef{}, invalid
 	}
 	return ref, nil
@@ -85,7 +93,7 @@ func (s *Server) withQualifier(ref functionRef, q string) (functionRef, error) {
 	if q == "" {
 		return ref, nil
 	}
-	if !qualifierPattern.MatchString(q) {
+	if !qualifierPattern().MatchString(q) {
 		return ref, invocation.Errorf(invocation.ErrValidation,
 			"1 validation error detected: Value '%s' at 'qualifier' failed to satisfy constraint: Member must satisfy regular expression pattern: (|[a-zA-Z0-9$_-]+)", q)
 	}

@@ -171,7 +171,7 @@ type aliasRequest struct {
 
 // checkAlias checks an alias's versions and weights as Lambda does.
 func (s *Server) checkAlias(ctx context.Context, a store.Alias) error {
-	if !versionPattern.MatchString(a.FunctionVersion) {
+	if !versionPattern().MatchString(a.FunctionVersion) {
 		return invocation.Errorf(invocation.ErrValidation,
 			"1 validation error detected: Value '%s' at 'functionVersion' failed to satisfy constraint: Member must satisfy regular expression pattern: (\\$LATEST|[0-9]+)", a.FunctionVersion)
 	}
@@ -248,7 +248,7 @@ func checkAliasName(name string) error {
 	if name == "" {
 		return missing("name")
 	}
-	if !aliasPattern.MatchString(name) || isVersionNumber(name) {
+	if !aliasPattern().MatchString(name) || isVersionNumber(name) {
 		return invocation.Errorf(invocation.ErrValidation,
 			"1 validation error detected: Value '%s' at 'name' failed to satisfy constraint: Member must satisfy regular expression pattern: (?!^[0-9]+$)([a-zA-Z0-9-_]+)", name)
 	}
