@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"runtime"
+	"syscall"
 	"time"
 
 	"github.com/emberfn/ember/internal/environment"
@@ -67,6 +68,9 @@ func isolation(log *slog.Logger, disabled bool, spareImages int) (*environment.I
 	default:
 		iso.Cgroups = cgroups
 		log.Debug("sandboxes with cgroups", "mode", cgroups.Mode())
+		if err := cgroups.RemoveStale(staleSubtree); err != nil {
+			log.Warn("cgroups that a killed ember left behind could not all be removed", "err", err)
+		}
 	}
 	return iso, func() {
 		iso.Images.Close()
@@ -108,4 +112,18 @@ func (f sandboxFlags) apply(fn *function.Config) error {
 		return &usageError{err.Error()}
 	}
 	return nil
+}
+
+// staleSubtree reports whether a cgroup subtree is one that an ember
+// process made and left behind when it was killed: named
+// ember-PID-STARTNANOS, with no process of that pid alive.
+func staleSubtree(name string) bool {
+	var pid, nanos int64
+	if n, err := fmt.Sscanf(name, "ember-%d-%d", &pid, &nanos); err != nil || n != 2 || fmt.Sprintf("ember-%d-%d", pid, nanos) != name {
+		return false
+	}
+	if pid == int64(os.Getpid()) {
+		return false
+	}
+	return syscall.Kill(int(pid), 0) == syscall.ESRCH
 }

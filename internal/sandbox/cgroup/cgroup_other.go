@@ -56,3 +56,6 @@ func (g *Group) Delete() error { return nil }
 
 // SetCPU returns ErrUnsupported.
 func (g *Group) SetCPU(cpus float64) error { return ErrUnsupported }
+
+// RemoveStale does nothing where there are no cgroups.
+func (m *Manager) RemoveStale(stale func(name string) bool) error { return nil }
