@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"runtime"
 	"syscall"
 	"time"
@@ -36,7 +37,8 @@ func isolation(log *slog.Logger, disabled bool, spareImages int) (*environment.I
 		log.Warn("LIMITS ARE NOT ENFORCED: functions run as plain processes, without memory, CPU or /tmp limits, freezing or isolation: " + why)
 		return nil, func() {}, nil
 	}
-	stateDir, err := os.MkdirTemp("", "ember-state-")
+	removeStaleStateDirs(log)
+	stateDir, err := os.MkdirTemp("", fmt.Sprintf("ember-state-%d-", os.Getpid()))
 	if err != nil {
 		return nil, nil, fmt.Errorf("state directory: %w", err)
 	}
@@ -126,4 +128,26 @@ func staleSubtree(name string) bool {
 		return false
 	}
 	return syscall.Kill(int(pid), 0) == syscall.ESRCH
+}
+
+// removeStaleStateDirs removes the state directories (sandboxes' /tmp
+// images among them) of ember processes that were killed before they could:
+// named ember-state-PID-…, with no process of that pid alive.
+func removeStaleStateDirs(log *slog.Logger) {
+	dirs, err := filepath.Glob(filepath.Join(os.TempDir(), "ember-state-*"))
+	if err != nil {
+		return
+	}
+	for _, dir := range dirs {
+		var pid int
+		if _, err := fmt.Sscanf(filepath.Base(dir), "ember-state-%d-", &pid); err != nil || pid == os.Getpid() {
+			continue
+		}
+		if syscall.Kill(pid, 0) != syscall.ESRCH {
+			continue
+		}
+		if err := os.RemoveAll(dir); err != nil {
+			log.Warn("the state that a killed ember left behind could not be removed", "dir", dir, "err", err)
+		}
+	}
 }

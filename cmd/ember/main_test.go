@@ -6,6 +6,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -318,5 +319,24 @@ func TestStaleSubtree(t *testing.T) {
 		if got := staleSubtree(name); got != want {
 			t.Errorf("staleSubtree(%q) = %v; want %v", name, got, want)
 		}
+	}
+}
+
+// TestStaleStateRemoved leaves a state directory as a killed ember would,
+// and checks that the next ember that builds sandboxes removes it.
+func TestStaleStateRemoved(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("not root: ember builds no sandboxes, and keeps no state directory")
+	}
+	stale := filepath.Join(os.TempDir(), "ember-state-4194400-test")
+	if err := os.MkdirAll(filepath.Join(stale, "img"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(stale) })
+	if _, stderr, code := emberRun(t, "", "run", testfunc.Build(t, "echo")); code != 0 {
+		t.Fatalf("ember run: %d %s", code, stderr)
+	}
+	if _, err := os.Stat(stale); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("the state of a dead ember is still there: %v", err)
 	}
 }
