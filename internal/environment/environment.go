@@ -241,6 +241,9 @@ func (e *Environment) Invoke(req invocation.Request) (invocation.Response, <-cha
 		if !ok {
 			return resp, r.done, nil
 		}
+		// What init wrote comes before the invocation's START, as on
+		// Lambda: the runtime wrote it before it asked for the event.
+		proc.pump.sync()
 		r.samplePeak(proc.mem)
 	} else {
 		r.peak.Store(e.resting.Load())
