@@ -3,9 +3,7 @@ package runtimes
 import (
 	"bytes"
 	"encoding/json"
-	"flag"
 	"fmt"
-	"io/fs"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -28,19 +26,6 @@ import (
 // the real environment starts node with the installed client, the handler
 // files of testdata/nodejs/<case> as the code and OPT_DIR as the layers.
 
-func init() {
-	// -update rewrites the golden files; another test file of the package
-	// may define the flag too.
-	if flag.Lookup("update") == nil {
-		flag.Bool("update", false, "rewrite golden files")
-	}
-}
-
-func nodeUpdating() bool {
-	f := flag.Lookup("update")
-	return f != nil && f.Value.String() == "true"
-}
-
 // nodeRuntime finds node for nodejs20.x, or skips the test.
 func nodeRuntime(t testing.TB) Runtime {
 	t.Helper()
@@ -51,29 +36,11 @@ func nodeRuntime(t testing.TB) Runtime {
 	return rt
 }
 
-// nodeLogs collects the environment's log lines.
-type nodeLogs struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *nodeLogs) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *nodeLogs) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 // nodeFunction is one function on one environment.
 type nodeFunction struct {
 	env     *environment.Environment
 	cfg     function.Config
-	logs    *nodeLogs
+	logs    *syncLogs
 	code    string // LAMBDA_TASK_ROOT
 	runtime string // where the client was installed (/var/runtime)
 	opt     string // OPT_DIR
@@ -92,16 +59,16 @@ type nodeOptions struct {
 func nodeStart(t testing.TB, name string, o nodeOptions) *nodeFunction {
 	t.Helper()
 	rt := nodeRuntime(t)
-	f := &nodeFunction{logs: &nodeLogs{}}
+	f := &nodeFunction{logs: &syncLogs{}}
 	f.runtime = nodeTempDir(t)
 	if err := Install(f.runtime); err != nil {
 		t.Fatalf("install the clients: %v", err)
 	}
 	f.code = nodeTempDir(t)
-	nodeCopy(t, filepath.Join("testdata", "nodejs", name), f.code)
+	copyTree(t, filepath.Join("testdata", "nodejs", name), f.code)
 	f.opt = nodeTempDir(t)
 	if o.layer {
-		nodeCopy(t, filepath.Join("testdata", "nodejs", "layers", "opt"), f.opt)
+		copyTree(t, filepath.Join("testdata", "nodejs", "layers", "opt"), f.opt)
 	}
 	if o.handler == "" {
 		o.handler = "index.handler"
@@ -141,34 +108,6 @@ func nodeTempDir(t testing.TB) string {
 		t.Fatal(err)
 	}
 	return dir
-}
-
-func nodeCopy(t testing.TB, src, dst string) {
-	t.Helper()
-	err := filepath.WalkDir(src, func(path string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		rel, err := filepath.Rel(src, path)
-		if err != nil {
-			return err
-		}
-		target := filepath.Join(dst, rel)
-		if d.IsDir() {
-			return os.MkdirAll(target, 0o755)
-		}
-		if d.Name() == ".keep" {
-			return nil
-		}
-		b, err := os.ReadFile(path)
-		if err != nil {
-			return err
-		}
-		return os.WriteFile(target, b, 0o644)
-	})
-	if err != nil {
-		t.Fatalf("copy %s: %v", src, err)
-	}
 }
 
 // nodeRequest is an invocation of f with payload.
@@ -245,7 +184,7 @@ func (f *nodeFunction) normalizeLogs() string {
 func nodeGolden(t testing.TB, name, got string) {
 	t.Helper()
 	path := filepath.Join("testdata", "nodejs", "golden", name)
-	if nodeUpdating() {
+	if *update {
 		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
 			t.Fatal(err)
 		}
@@ -298,7 +237,7 @@ func nodeErrorBody(t testing.TB, f *nodeFunction, resp invocation.Response) map[
 func nodeGoldenBody(t testing.TB, name string, got map[string]any) {
 	t.Helper()
 	path := filepath.Join("testdata", "nodejs", "golden", name)
-	if nodeUpdating() {
+	if *update {
 		var b bytes.Buffer
 		enc := json.NewEncoder(&b)
 		enc.SetEscapeHTML(false)
@@ -893,7 +832,7 @@ func TestNodeRuntimeAPIClientHTTP(t *testing.T) {
 		t.Fatal(err)
 	}
 	code := nodeTempDir(t)
-	nodeCopy(t, filepath.Join("testdata", "nodejs", "echo"), code)
+	copyTree(t, filepath.Join("testdata", "nodejs", "echo"), code)
 
 	big := strings.Repeat("x", 3<<20)
 	clientContext := fmt.Sprintf(`{"custom":{"pad":%q}}`, strings.Repeat("c", 3000))
@@ -967,7 +906,7 @@ func TestNodeRuntimeAPIClientHTTP(t *testing.T) {
 		"LAMBDA_TASK_ROOT=" + code,
 		"NODE_PATH=" + rt.Env()["NODE_PATH"],
 	}
-	var out nodeLogs
+	var out syncLogs
 	cmd.Stdout, cmd.Stderr = &out, &out
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)

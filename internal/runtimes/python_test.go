@@ -3,15 +3,12 @@ package runtimes
 import (
 	"bytes"
 	"encoding/json"
-	"flag"
 	"fmt"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"reflect"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -23,23 +20,6 @@ import (
 // The Python client's tests run real functions from testdata/python in real
 // execution environments (plain processes), once for every Python runtime
 // this machine has an interpreter for.
-
-// pyUpdateFlag is -update, which rewrites golden files. The package's other
-// tests may register the same flag; whichever file does so first owns it.
-var pyUpdateFlag = pyRegisterUpdate()
-
-func pyRegisterUpdate() flag.Value {
-	if f := flag.Lookup("update"); f != nil {
-		return f.Value
-	}
-	flag.Bool("update", false, "rewrite golden files")
-	return flag.Lookup("update").Value
-}
-
-func pyUpdate() bool {
-	g, ok := pyUpdateFlag.(flag.Getter)
-	return ok && g.Get() == true
-}
 
 // pyEach runs test once for every Python runtime with an interpreter here:
 // in the registry's directories, and first in those listed in
@@ -73,24 +53,6 @@ func pyMinor(rt Runtime) int {
 	return minor
 }
 
-// pyLogBuffer collects an environment's log lines.
-type pyLogBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *pyLogBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *pyLogBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 // pyOptions shape one test function.
 type pyOptions struct {
 	handler string
@@ -107,7 +69,7 @@ type pyOptions struct {
 type pyFunction struct {
 	env        *environment.Environment
 	cfg        function.Config
-	logs       *pyLogBuffer
+	logs       *syncLogs
 	codeDir    string // what the function sees as /var/task
 	optDir     string // what it sees as /opt
 	runtimeDir string // what it sees as /var/runtime
@@ -117,20 +79,20 @@ type pyFunction struct {
 func pyStart(t *testing.T, rt Runtime, code string, o pyOptions) *pyFunction {
 	t.Helper()
 	f := &pyFunction{
-		logs:       &pyLogBuffer{},
+		logs:       &syncLogs{},
 		codeDir:    filepath.Join(t.TempDir(), "task"),
 		optDir:     filepath.Join(t.TempDir(), "opt"),
 		runtimeDir: filepath.Join(t.TempDir(), "runtime"),
 	}
-	pyCopyDir(t, filepath.Join("testdata", "python", code), f.codeDir)
+	copyTree(t, filepath.Join("testdata", "python", code), f.codeDir)
 	if err := os.MkdirAll(f.optDir, 0o755); err != nil {
 		t.Fatal(err)
 	}
 	if o.opt != "" {
-		pyCopyDir(t, filepath.Join("testdata", "python", o.opt), f.optDir)
+		copyTree(t, filepath.Join("testdata", "python", o.opt), f.optDir)
 	}
 	if o.sitePackages != "" {
-		pyCopyDir(t, filepath.Join("testdata", "python", o.sitePackages),
+		copyTree(t, filepath.Join("testdata", "python", o.sitePackages),
 			filepath.Join(f.optDir, "python", "lib", "python"+rt.Version, "site-packages"))
 	}
 	if err := Install(f.runtimeDir); err != nil {
@@ -159,35 +121,6 @@ func pyStart(t *testing.T, rt Runtime, code string, o pyOptions) *pyFunction {
 	t.Cleanup(env.Shutdown)
 	f.env = env
 	return f
-}
-
-// pyCopyDir copies the tree src to dst.
-func pyCopyDir(t *testing.T, src, dst string) {
-	t.Helper()
-	err := filepath.WalkDir(src, func(path string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		rel, err := filepath.Rel(src, path)
-		if err != nil {
-			return err
-		}
-		target := filepath.Join(dst, rel)
-		if d.IsDir() {
-			if d.Name() == "__pycache__" {
-				return filepath.SkipDir
-			}
-			return os.MkdirAll(target, 0o755)
-		}
-		b, err := os.ReadFile(path)
-		if err != nil {
-			return err
-		}
-		return os.WriteFile(target, b, 0o644)
-	})
-	if err != nil {
-		t.Fatalf("copy %s: %v", src, err)
-	}
 }
 
 // invoke runs req and waits for its report.
@@ -259,7 +192,7 @@ func (f *pyFunction) normalize(s string) string {
 func pyGolden(t *testing.T, name, got string) {
 	t.Helper()
 	path := filepath.Join("testdata", "python", "golden", name)
-	if pyUpdate() {
+	if *update {
 		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
 			t.Fatal(err)
 		}
