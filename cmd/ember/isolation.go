@@ -22,8 +22,10 @@ import (
 // (not Linux, not root, no cgroups) it says so loudly and returns nil: the
 // functions then run as plain processes and every REPORT says that limits
 // are not enforced. spareImages is how many /tmp images of each size to
-// keep made ahead. The returned func releases what was set up.
-func isolation(log *slog.Logger, disabled bool, spareImages int) (*environment.Isolation, func(), error) {
+// keep made ahead, blanks how many sandboxes of each network mode to keep
+// started ahead, for any function. The returned func releases what was set
+// up.
+func isolation(log *slog.Logger, disabled bool, spareImages, blanks int) (*environment.Isolation, func(), error) {
 	why := ""
 	switch {
 	case disabled:
@@ -54,6 +56,7 @@ func isolation(log *slog.Logger, disabled bool, spareImages int) (*environment.I
 			log.Warn("outbound sandboxes reach this host only, not beyond: no NAT", "err", err)
 		}
 	}
+	iso.Sandboxes = sandbox.NewPool(blanks, iso.Network)
 	// The start time in the name keeps a subtree that a killed ember left
 	// behind from blocking a later one with the same pid.
 	cgroups, err := cgroup.New(fmt.Sprintf("ember-%d-%d", os.Getpid(), time.Now().UnixNano()))
@@ -61,6 +64,7 @@ func isolation(log *slog.Logger, disabled bool, spareImages int) (*environment.I
 	case errors.Is(err, cgroup.ErrUnsupported):
 		log.Warn("LIMITS ARE NOT ENFORCED: no usable cgroups; functions run sandboxed but without memory, CPU or pids limits or freezing", "err", err)
 	case err != nil:
+		iso.Sandboxes.Close()
 		iso.Images.Close()
 		if iso.Network != nil {
 			iso.Network.Close()
@@ -75,6 +79,9 @@ func isolation(log *slog.Logger, disabled bool, spareImages int) (*environment.I
 		}
 	}
 	return iso, func() {
+		if err := iso.Sandboxes.Close(); err != nil {
+			log.Warn("end the sandboxes started ahead", "err", err)
+		}
 		iso.Images.Close()
 		if iso.Network != nil {
 			if err := iso.Network.Close(); err != nil {
@@ -89,6 +96,10 @@ func isolation(log *slog.Logger, disabled bool, spareImages int) (*environment.I
 		os.RemoveAll(stateDir)
 	}, nil
 }
+
+// startedSandboxesUsage explains --started-sandboxes, a flag of the
+// commands that serve invocations.
+const startedSandboxesUsage = "sandboxes kept started ahead for any function, waiting to be built for the next cold start that needs one (0: each started when needed)"
 
 // sandboxFlags are the flags of every command that runs functions in
 // sandboxes.

@@ -44,6 +44,7 @@ func rieCommand(ctx context.Context, args, environ []string, stdout, stderr io.W
 	queue := fs.Duration("queue-timeout", 0, "how long an invocation waits for an environment at the limit before a 429 (0: none)")
 	idle := fs.Duration("idle-timeout", 10*time.Minute, "how long an idle environment lives")
 	spares := fs.Int("prepared-sandboxes", 1, "sandboxes kept built ahead for cold starts")
+	blanks := fs.Int("started-sandboxes", 1, startedSandboxesUsage)
 	sandboxed := addSandboxFlags(fs)
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "Usage: ember rie [flags] [BOOTSTRAP [ARGS...] [HANDLER]]")
@@ -68,7 +69,7 @@ func rieCommand(ctx context.Context, args, environ []string, stdout, stderr io.W
 	if err := sandboxed.apply(&fn); err != nil {
 		return err
 	}
-	iso, release, err := isolation(log, *sandboxed.noSandbox, 2)
+	iso, release, err := isolation(log, *sandboxed.noSandbox, 2, *blanks)
 	if err != nil {
 		return err
 	}

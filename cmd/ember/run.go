@@ -116,7 +116,7 @@ func runCommand(ctx context.Context, args []string, stdin io.Reader, stdout, std
 		}
 		rt.Configure(&fn, dir)
 	}
-	iso, release, err := isolation(log, *sandboxed.noSandbox, 0)
+	iso, release, err := isolation(log, *sandboxed.noSandbox, 0, 0)
 	if err != nil {
 		return err
 	}

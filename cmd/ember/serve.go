@@ -47,6 +47,7 @@ func serveCommand(ctx context.Context, args, environ []string, stdout, stderr io
 	maxConc := fs.Int("max-concurrency", 1000, "the account's concurrency limit: most environments running at once")
 	idle := fs.Duration("idle-timeout", 10*time.Minute, "how long an idle environment lives")
 	spares := fs.Int("prepared-sandboxes", 0, "sandboxes each function version keeps built ahead for cold starts")
+	blanks := fs.Int("started-sandboxes", 1, startedSandboxesUsage)
 	noSandbox := fs.Bool("no-sandbox", false, "run functions as plain processes: no isolation, no limits")
 	record := fs.Bool("record", true, "keep a record of each invocation (ember cost) and count it in the metrics (/metrics)")
 	pricesFile := fs.String("prices", "", "a JSON file of Lambda prices that override ember's table (see ember's README)")
@@ -118,7 +119,7 @@ func serveCommand(ctx context.Context, args, environ []string, stdout, stderr io
 	if err != nil {
 		return err
 	}
-	iso, release, err := isolation(log, *noSandbox, 1)
+	iso, release, err := isolation(log, *noSandbox, 1, *blanks)
 	if err != nil {
 		return err
 	}

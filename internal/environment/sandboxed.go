@@ -32,6 +32,9 @@ type Isolation struct {
 	// Network gives outbound functions their link; nil gives every
 	// sandbox loopback only.
 	Network *sandbox.Network
+	// Sandboxes starts the sandboxes, from those it started ahead when it
+	// can; nil starts each when needed.
+	Sandboxes *sandbox.Pool
 }
 
 // Lambda's figures for a sandbox.
@@ -184,7 +187,7 @@ func (e *Environment) buildSandbox(argv, env []string) (_ *prepared, err error) 
 		Binds:    binds,
 		HostRoot: true,
 		Etc:      e.iso.etc(),
-		Tmp:      sandbox.TmpSpec{SizeMB: e.fn.EphemeralStorageMB, Image: e.tmpImage},
+		Tmp:      sandbox.TmpSpec{SizeMB: e.fn.EphemeralStorageMB, Image: e.tmpImage, Images: e.iso.Images},
 		Hostname: sandboxHostname,
 		UID:      sandboxUID,
 		GID:      sandboxGID,
@@ -222,7 +225,7 @@ func (e *Environment) buildSandbox(argv, env []string) (_ *prepared, err error) 
 			return nil, fmt.Errorf("start runtime: /tmp image: %w", err)
 		}
 	}
-	if pr.sb, err = sandbox.Start(spec); err != nil {
+	if pr.sb, err = e.iso.Sandboxes.Start(spec); err != nil {
 		return nil, fmt.Errorf("start runtime: %w", err)
 	}
 	cleanup = append(cleanup, func() { pr.sb.Destroy() })

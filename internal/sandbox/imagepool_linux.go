@@ -13,8 +13,10 @@ import (
 const refillDelay = 200 * time.Millisecond
 
 // ImagePool makes /tmp images ahead, so that a sandbox's first start need
-// not wait for mkfs: Take moves a fresh image into place, and the pool makes
-// another in the background. It keeps spares of the sizes it was asked for.
+// not wait for mkfs, nor for the mount of its file system: Take moves a
+// fresh image into place, and the pool makes another in the background. It
+// keeps spares of the sizes it was asked for. A sandbox whose TmpSpec names
+// the pool takes the image's file system mounted already.
 type ImagePool struct {
 	dir    string
 	spares int
@@ -24,10 +26,30 @@ type ImagePool struct {
 
 	mu sync.Mutex
 	// ready holds fresh images by size in MB.
-	ready map[int][]string
+	ready map[int][]spareImage
+	// taken holds the mounts of the images that Take moved into place and
+	// no sandbox has taken yet, by their path.
+	taken map[string]spareImage
 	// sizes are those Take was asked for.
-	sizes map[int]bool
-	seq   int
+	sizes  map[int]bool
+	closed bool
+	seq    int
+}
+
+// spareImage is a fresh image and, where the kernel can mount a file
+// system without attaching it (Linux 5.2), the mount of its file system.
+type spareImage struct {
+	name string
+	// mnt is the mount, attached nowhere, or nil; dev is its loop device.
+	mnt *os.File
+	dev string
+}
+
+func (im spareImage) remove() {
+	if im.mnt != nil {
+		im.mnt.Close()
+	}
+	os.Remove(im.name)
 }
 
 // NewImagePool keeps spares fresh images of each size asked for in dir.
@@ -38,7 +60,8 @@ func NewImagePool(dir string, spares int) *ImagePool {
 		wake:   make(chan struct{}, 1),
 		stop:   make(chan struct{}),
 		done:   make(chan struct{}),
-		ready:  map[int][]string{},
+		ready:  map[int][]spareImage{},
+		taken:  map[string]spareImage{},
 		sizes:  map[int]bool{},
 	}
 	go p.fill()
@@ -50,20 +73,51 @@ func NewImagePool(dir string, spares int) *ImagePool {
 func (p *ImagePool) Take(path string, sizeMB int) error {
 	p.mu.Lock()
 	p.sizes[sizeMB] = true
-	var spare string
+	var spare spareImage
 	if list := p.ready[sizeMB]; len(list) > 0 {
 		spare = list[len(list)-1]
 		p.ready[sizeMB] = list[:len(list)-1]
 	}
 	p.mu.Unlock()
 	p.poke()
-	if spare != "" {
-		if err := os.Rename(spare, path); err == nil {
-			return nil
-		}
-		os.Remove(spare)
+	if spare.name == "" {
+		return ensureImage(path, sizeMB)
 	}
-	return ensureImage(path, sizeMB)
+	if err := os.Rename(spare.name, path); err != nil {
+		spare.remove()
+		return ensureImage(path, sizeMB)
+	}
+	if spare.mnt == nil {
+		return nil
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if old, ok := p.taken[path]; ok {
+		old.mnt.Close()
+	}
+	if p.closed {
+		spare.mnt.Close()
+		return nil
+	}
+	spare.name = path
+	p.taken[path] = spare
+	return nil
+}
+
+// takeMount gives the file system of the image at path mounted, and its
+// loop device, if the pool has it: once, to the sandbox that mounts it.
+func (p *ImagePool) takeMount(path string) (*os.File, string) {
+	if p == nil {
+		return nil, ""
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	im, ok := p.taken[path]
+	if !ok {
+		return nil, ""
+	}
+	delete(p.taken, path)
+	return im.mnt, im.dev
 }
 
 func (p *ImagePool) poke() {
@@ -98,8 +152,17 @@ func (p *ImagePool) fill() {
 				// Take makes images itself when there is no spare.
 				break
 			}
+			im := spareImage{name: name}
+			// Without a mount, the sandbox mounts the image itself.
+			if loop, dev, err := attachLoop(name); err == nil {
+				mnt, err := mountDetached(dev)
+				loop.Close()
+				if err == nil {
+					im.mnt, im.dev = mnt, dev
+				}
+			}
 			p.mu.Lock()
-			p.ready[size] = append(p.ready[size], name)
+			p.ready[size] = append(p.ready[size], im)
 			p.mu.Unlock()
 			select {
 			case <-p.stop:
@@ -129,11 +192,16 @@ func (p *ImagePool) Close() error {
 	<-p.done
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	p.closed = true
 	for _, list := range p.ready {
-		for _, name := range list {
-			os.Remove(name)
+		for _, im := range list {
+			im.remove()
 		}
 	}
-	p.ready = map[int][]string{}
+	for _, im := range p.taken {
+		im.mnt.Close()
+	}
+	p.ready = map[int][]spareImage{}
+	p.taken = map[string]spareImage{}
 	return nil
 }

@@ -327,29 +327,39 @@ func makeDev(root string) error {
 	return remountReadOnly(dev)
 }
 
-// mountTmp mounts the sandbox's /tmp: the loop device's ext4 file system,
-// or a tmpfs, writable by everyone with the sticky bit.
+// mountTmp mounts the sandbox's /tmp: the file system that the host side
+// sends, mounted already or as its loop device, or a tmpfs; writable by
+// everyone with the sticky bit.
 func mountTmp(spec *initSpec, root string) error {
 	tmp, err := mountPoint(root, "/tmp", true)
 	if err != nil {
 		return err
 	}
-	if spec.TmpDevice != "" {
-		err = unix.Mount(spec.TmpDevice, tmp, "ext4", unix.MS_NOSUID|unix.MS_NODEV, "noinit_itable")
-		// The mount holds the device now; with its last holder gone the
-		// device detaches itself.
-		unix.Close(fdLoop)
-	} else {
-		err = unix.Mount("tmpfs", tmp, "tmpfs", unix.MS_NOSUID|unix.MS_NODEV, fmt.Sprintf("size=%dm", spec.TmpSizeMB))
+	if !spec.Tmp {
+		if err := unix.Mount("tmpfs", tmp, "tmpfs", unix.MS_NOSUID|unix.MS_NODEV, fmt.Sprintf("size=%dm", spec.TmpSizeMB)); err != nil {
+			return err
+		}
+		return os.Chmod(tmp, os.ModeSticky|0o777)
 	}
+	msg, fd, err := receiveTmp(fdSpec)
 	if err != nil {
 		return err
 	}
-	if spec.TmpDevice != "" {
-		// A new /tmp is empty: mkfs's lost+found goes at the first mount.
-		if err := unix.Rmdir(filepath.Join(tmp, "lost+found")); err != nil && err != unix.ENOENT {
-			return fmt.Errorf("remove lost+found: %w", err)
+	// The mount holds what fd refers to now: the file system goes, and
+	// its loop device detaches itself, with the sandbox's mount namespace.
+	defer unix.Close(fd)
+	switch msg.Role {
+	case roleTmpMount:
+		// Made ready by the host side: lost+found gone and mode set.
+		return unix.MoveMount(fd, "", unix.AT_FDCWD, tmp, unix.MOVE_MOUNT_F_EMPTY_PATH)
+	case roleTmpDevice:
+		if err := unix.Mount(msg.Device, tmp, "ext4", unix.MS_NOSUID|unix.MS_NODEV, tmpMountOptions); err != nil {
+			return err
 		}
+		if err := removeLostFound(tmp); err != nil {
+			return err
+		}
+		return os.Chmod(tmp, os.ModeSticky|0o777)
 	}
-	return os.Chmod(tmp, os.ModeSticky|0o777)
+	return fmt.Errorf("unknown file system role %q", msg.Role)
 }

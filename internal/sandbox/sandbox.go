@@ -146,4 +146,7 @@ type TmpSpec struct {
 	// not memory. Empty Image makes /tmp a tmpfs of SizeMB, whose pages
 	// count as the sandbox's memory.
 	Image string
+	// Images is the pool that Image was taken from, if it was: its file
+	// system may be mounted there already.
+	Images *ImagePool
 }

@@ -16,14 +16,15 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // The files the init stage inherits, after stdin, stdout and stderr.
 const (
-	fdSpec   = 3 + iota // the initSpec as JSON, up to EOF
+	fdSpec   = 3 + iota // a socket: the initSpec as JSON, up to EOF, with the files it names
 	fdGo                // one byte releases the exec; EOF cancels it
 	fdStatus            // initMessages back; close-on-exec, so EOF after "ready" is a successful exec
-	fdLoop              // the loop device of /tmp's image, when there is one
 )
 
 // stepTimeout bounds each wait on the init stage: its set-up, its exec and
@@ -34,13 +35,16 @@ const stepTimeout = 10 * time.Second
 type phase int
 
 const (
-	phaseReady     phase = iota // the init stage waits before exec
+	phaseBlank     phase = iota // the init stage waits for its spec
+	phaseReady                  // the init stage waits before exec
 	phaseRunning                // released; the command runs (or exec failed)
 	phaseDestroyed              // killed and cleaned up
 )
 
 func (p phase) String() string {
 	switch p {
+	case phaseBlank:
+		return "blank"
 	case phaseReady:
 		return "ready"
 	case phaseRunning:
@@ -61,8 +65,13 @@ type Sandbox struct {
 	// loopDev is the loop device that holds /tmp, or "", and loopFile the
 	// image it holds, as the kernel names it.
 	loopDev, loopFile string
-	// veth is an outbound sandbox's link, or nil.
-	veth *veth
+	// network is the mode the sandbox was started with, and veth an
+	// outbound sandbox's link.
+	network NetworkMode
+	veth    *veth
+	// specConn is this side's end of the spec socket, until the spec is
+	// sent.
+	specConn *os.File
 	// status reads the init stage's messages.
 	status *bufio.Reader
 	// statusFile is status's pipe.
@@ -84,16 +93,32 @@ type Sandbox struct {
 
 // Start creates a sandbox as spec says and runs its init stage up to just
 // before the exec of the command: Exec releases it, Destroy ends it.
-func Start(spec Spec) (_ *Sandbox, err error) {
+func Start(spec Spec) (*Sandbox, error) {
 	if err := validate(spec); err != nil {
 		return nil, fmt.Errorf("start sandbox: %w", err)
 	}
+	s, err := startBlank(spec.Network, spec.Outbound)
+	if err != nil {
+		return nil, fmt.Errorf("start sandbox: %w", err)
+	}
+	if err := s.build(spec); err != nil {
+		s.Destroy()
+		return nil, fmt.Errorf("start sandbox: %w", err)
+	}
+	return s, nil
+}
+
+// startBlank starts a sandbox's process in its new namespaces, with the
+// link of an outbound sandbox, and leaves its init stage waiting for the
+// spec: all that a sandbox needs before it knows what it will hold. build
+// sends the spec.
+func startBlank(mode NetworkMode, outbound *Network) (_ *Sandbox, err error) {
 	if os.Geteuid() != 0 {
-		return nil, fmt.Errorf("start sandbox: not root: %w", ErrUnsupported)
+		return nil, fmt.Errorf("not root: %w", ErrUnsupported)
 	}
 	root, err := os.MkdirTemp("", "ember-sandbox-")
 	if err != nil {
-		return nil, fmt.Errorf("start sandbox: %w", err)
+		return nil, err
 	}
 	// files are this side's ends of what the init stage inherits; they are
 	// closed once it has them.
@@ -104,7 +129,7 @@ func Start(spec Spec) (_ *Sandbox, err error) {
 		}
 		files = nil
 	}
-	s := &Sandbox{root: root, done: make(chan struct{})}
+	s := &Sandbox{root: root, network: mode, done: make(chan struct{})}
 	started := false
 	defer func() {
 		if err == nil {
@@ -115,17 +140,89 @@ func Start(spec Spec) (_ *Sandbox, err error) {
 			s.Destroy()
 			return
 		}
-		if s.goPipe != nil {
-			s.goPipe.Close()
-		}
-		if s.statusFile != nil {
-			s.statusFile.Close()
+		for _, f := range []*os.File{s.goPipe, s.statusFile, s.specConn} {
+			if f != nil {
+				f.Close()
+			}
 		}
 		os.Remove(root)
 	}()
 
+	pair, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_SEQPACKET|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return nil, fmt.Errorf("spec socket: %w", err)
+	}
+	s.specConn = os.NewFile(uintptr(pair[0]), "spec")
+	files = append(files, os.NewFile(uintptr(pair[1]), "spec"))
+	goR, goW, err := os.Pipe()
+	if err != nil {
+		return nil, err
+	}
+	files = append(files, goR)
+	s.goPipe = goW
+	statusR, statusW, err := os.Pipe()
+	if err != nil {
+		return nil, err
+	}
+	files = append(files, statusW)
+	s.statusFile = statusR
+	s.status = bufio.NewReader(statusR)
+
+	// The running binary, even if its file has been replaced since. Its
+	// standard files are /dev/null until the spec brings others.
+	cmd := exec.Command("/proc/self/exe", InitArg)
+	cmd.Env = []string{}
+	cmd.ExtraFiles = files
+	cmd.SysProcAttr = &syscall.SysProcAttr{
+		Cloneflags: syscall.CLONE_NEWNS | syscall.CLONE_NEWPID | syscall.CLONE_NEWNET |
+			syscall.CLONE_NEWIPC | syscall.CLONE_NEWUTS,
+		// The sandbox dies with the thread that started it. Go keeps its
+		// threads for the life of the process unless a goroutine ends
+		// while locked to one; Listen does that only when it cannot leave
+		// the sandbox's network again.
+		Pdeathsig: syscall.SIGKILL,
+		Setpgid:   true,
+	}
+	s.cmd = cmd
+	if err := cmd.Start(); err != nil {
+		if errors.Is(err, syscall.EPERM) || errors.Is(err, syscall.EINVAL) {
+			return nil, fmt.Errorf("namespaces: %w (%w)", ErrUnsupported, err)
+		}
+		return nil, err
+	}
+	started = true
+	closeFiles()
+	go s.reap()
+
+	var blank blankMessage
+	if mode == NetworkOutbound {
+		if s.veth, err = outbound.newVeth(s.Pid()); err != nil {
+			return nil, fmt.Errorf("outbound network: %w", err)
+		}
+		blank.Net = s.veth.initNet()
+	}
+	if err := sendMessage(int(s.specConn.Fd()), blank, nil); err != nil {
+		return nil, fmt.Errorf("send start message: %w", err)
+	}
+	return s, nil
+}
+
+// build sends spec to the init stage of a blank sandbox and waits until
+// the sandbox is built. The work on this side, the file system of /tmp
+// and the move into the cgroup, runs while the init stage works on its
+// side (or, for a sandbox started just now, starts up).
+func (s *Sandbox) build(spec Spec) error {
+	s.mu.Lock()
+	err := s.transitionLocked(phaseBlank, phaseReady)
+	s.mu.Unlock()
+	if err != nil {
+		return err
+	}
+	if spec.Network != s.network {
+		return fmt.Errorf("a sandbox started for network %v cannot have %v", s.network, spec.Network)
+	}
 	is := initSpec{
-		Root:      root,
+		Root:      s.root,
 		Command:   spec.Command,
 		Env:       spec.Env,
 		Dir:       spec.Dir,
@@ -140,137 +237,98 @@ func Start(spec Spec) (_ *Sandbox, err error) {
 
 		NoProcRlimit: spec.NoProcRlimit,
 	}
-	var loop *os.File
-	if spec.Tmp.Image != "" {
-		if err := ensureImage(spec.Tmp.Image, spec.Tmp.SizeMB); err != nil {
-			return nil, fmt.Errorf("start sandbox: /tmp image: %w", err)
-		}
-		loop, is.TmpDevice, err = attachLoop(spec.Tmp.Image)
-		if err != nil {
-			return nil, fmt.Errorf("start sandbox: /tmp image: %w", err)
-		}
-		s.loopDev = is.TmpDevice
-		s.loopFile = realPath(spec.Tmp.Image)
-		files = append(files, loop)
-	}
-
-	specR, specW, err := os.Pipe()
-	if err != nil {
-		return nil, fmt.Errorf("start sandbox: %w", err)
-	}
-	files = append(files, specR)
-	goR, goW, err := os.Pipe()
-	if err != nil {
-		specW.Close()
-		return nil, fmt.Errorf("start sandbox: %w", err)
-	}
-	files = append(files, goR)
-	s.goPipe = goW
-	statusR, statusW, err := os.Pipe()
-	if err != nil {
-		specW.Close()
-		return nil, fmt.Errorf("start sandbox: %w", err)
-	}
-	files = append(files, statusW)
-	s.statusFile = statusR
-	s.status = bufio.NewReader(statusR)
-
-	// The running binary, even if its file has been replaced since.
-	cmd := exec.Command("/proc/self/exe", InitArg)
-	cmd.Env = []string{}
-	cmd.ExtraFiles = []*os.File{specR, goR, statusW}
-	if loop != nil {
-		cmd.ExtraFiles = append(cmd.ExtraFiles, loop)
-	}
-	if spec.Stdout != nil {
-		cmd.Stdout = spec.Stdout
-	}
-	if spec.Stderr != nil {
-		cmd.Stderr = spec.Stderr
-	}
-	cmd.SysProcAttr = &syscall.SysProcAttr{
-		Cloneflags: syscall.CLONE_NEWNS | syscall.CLONE_NEWPID | syscall.CLONE_NEWNET |
-			syscall.CLONE_NEWIPC | syscall.CLONE_NEWUTS,
-		// The sandbox dies with the thread that started it. Go keeps its
-		// threads for the life of the process unless a goroutine ends
-		// while locked to one; Listen does that only when it cannot leave
-		// the sandbox's network again.
-		Pdeathsig: syscall.SIGKILL,
-		Setpgid:   true,
-	}
-	s.cmd = cmd
-	if err := cmd.Start(); err != nil {
-		specW.Close()
-		if errors.Is(err, syscall.EPERM) || errors.Is(err, syscall.EINVAL) {
-			return nil, fmt.Errorf("start sandbox: namespaces: %w (%w)", ErrUnsupported, err)
-		}
-		return nil, fmt.Errorf("start sandbox: %w", err)
-	}
-	started = true
-	closeFiles()
-	go s.reap()
-
-	// The init stage reads the spec before it configures the network: the
-	// veth's end is in its namespace by then.
-	if spec.Network == NetworkOutbound {
-		if err := s.startOutbound(spec, &is); err != nil {
-			specW.Close()
-			return nil, fmt.Errorf("start sandbox: outbound network: %w", err)
+	if s.veth != nil {
+		if is.Etc, err = etcWithHost(spec, s.veth.hostAddr.Addr()); err != nil {
+			return fmt.Errorf("/etc/hosts: %w", err)
 		}
 	}
 	// The move into the cgroup waits for the kernel (milliseconds on v1):
-	// it runs while the init stage builds the sandbox, and must be done
-	// before the exec.
+	// it runs while the sandbox is built, and must be done before the
+	// exec.
 	added := make(chan error, 1)
 	if spec.Cgroup != nil {
-		go func() { added <- spec.Cgroup.Add(cmd.Process.Pid) }()
+		go func() { added <- spec.Cgroup.Add(s.Pid()) }()
 	} else {
 		added <- nil
 	}
-	err = json.NewEncoder(specW).Encode(is)
-	if cerr := specW.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		return nil, fmt.Errorf("start sandbox: send spec: %w", err)
+	sendErr := s.sendSpec(spec, &is)
+	addErr := <-added
+	// An init stage that failed stops reading: its own error says why.
+	if sendErr != nil && !errors.Is(sendErr, syscall.EPIPE) && !errors.Is(sendErr, syscall.ECONNRESET) {
+		return sendErr
 	}
 	msg, err := s.readStatus()
-	addErr := <-added
 	switch {
+	case err == nil && msg.Error != "":
+		return msg.err()
+	case sendErr != nil:
+		return sendErr
 	case err == io.EOF:
-		return nil, fmt.Errorf("start sandbox: init stage ended before it was ready")
+		return errors.New("init stage ended before it was ready")
 	case err != nil:
-		return nil, fmt.Errorf("start sandbox: %w", err)
-	case msg.Error != "":
-		return nil, fmt.Errorf("start sandbox: %w", msg.err())
+		return err
 	case !msg.Ready:
-		return nil, fmt.Errorf("start sandbox: unexpected message from init stage")
+		return errors.New("unexpected message from init stage")
 	}
 	if addErr != nil {
-		return nil, fmt.Errorf("start sandbox: add to cgroup: %w", addErr)
+		return fmt.Errorf("add to cgroup: %w", addErr)
 	}
 	// After pivot_root nothing is mounted on root any more, in any mount
 	// namespace: it can go now, so that it is not left behind even by a
 	// sandbox that is never destroyed. (Removed earlier, it would take the
 	// mounts on it along.)
-	if err := os.Remove(root); err != nil {
-		return nil, fmt.Errorf("start sandbox: %w", err)
-	}
-	return s, nil
+	return os.Remove(s.root)
 }
 
-// startOutbound creates the veth pair of a started sandbox and completes
-// is with it.
-func (s *Sandbox) startOutbound(spec Spec, is *initSpec) error {
-	var err error
-	s.veth, err = spec.Outbound.newVeth(s.Pid())
-	if err != nil {
-		return err
+// sendSpec sends is, with the files it needs, to the init stage, and then
+// readies /tmp's file system and sends it, while the init stage builds the
+// rest.
+func (s *Sandbox) sendSpec(spec Spec, is *initSpec) error {
+	s.mu.Lock()
+	conn := s.specConn
+	s.specConn = nil
+	s.mu.Unlock()
+	if conn == nil {
+		return errors.New("sandbox was destroyed")
 	}
-	is.Net = s.veth.initNet()
-	is.Etc, err = etcWithHost(spec, s.veth.hostAddr.Addr())
-	if err != nil {
-		return fmt.Errorf("/etc/hosts: %w", err)
+	defer conn.Close()
+
+	var files []*os.File
+	for _, out := range []struct {
+		f    *os.File
+		role fileRole
+	}{{spec.Stdout, roleStdout}, {spec.Stderr, roleStderr}} {
+		if out.f != nil {
+			files = append(files, out.f)
+			is.Files = append(is.Files, out.role)
+		}
+	}
+	is.Tmp = spec.Tmp.Image != ""
+	if err := sendMessage(int(conn.Fd()), is, files); err != nil {
+		return fmt.Errorf("send spec: %w", err)
+	}
+	if !is.Tmp {
+		return nil
+	}
+	role := roleTmpMount
+	f, dev := spec.Tmp.Images.takeMount(spec.Tmp.Image)
+	if f == nil {
+		if err := ensureImage(spec.Tmp.Image, spec.Tmp.SizeMB); err != nil {
+			return fmt.Errorf("/tmp image: %w", err)
+		}
+		var err error
+		if f, role, dev, err = openTmp(spec.Tmp.Image); err != nil {
+			return fmt.Errorf("/tmp image: %w", err)
+		}
+	}
+	defer f.Close()
+	s.loopDev, s.loopFile = dev, realPath(spec.Tmp.Image)
+	msg := tmpMessage{Role: role}
+	if role == roleTmpDevice {
+		msg.Device = dev
+	}
+	if err := sendMessage(int(conn.Fd()), msg, []*os.File{f}); err != nil {
+		return fmt.Errorf("send /tmp: %w", err)
 	}
 	return nil
 }
@@ -458,6 +516,10 @@ func (s *Sandbox) Destroy() error {
 	if s.goPipe != nil {
 		s.goPipe.Close()
 		s.goPipe = nil
+	}
+	if s.specConn != nil {
+		s.specConn.Close()
+		s.specConn = nil
 	}
 	s.mu.Unlock()
 

@@ -37,6 +37,18 @@ func (s *Sandbox) Signal(sig os.Signal) error { return ErrUnsupported }
 // Destroy does nothing.
 func (s *Sandbox) Destroy() error { return nil }
 
+// Pool keeps no sandboxes where they cannot run.
+type Pool struct{}
+
+// NewPool returns a pool whose Start fails.
+func NewPool(spares int, outbound *Network) *Pool { return &Pool{} }
+
+// Start returns ErrUnsupported.
+func (p *Pool) Start(spec Spec) (*Sandbox, error) { return nil, ErrUnsupported }
+
+// Close does nothing.
+func (p *Pool) Close() error { return nil }
+
 // ImagePool makes no images where sandboxes cannot run.
 type ImagePool struct{}
 

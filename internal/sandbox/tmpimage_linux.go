@@ -120,6 +120,92 @@ func attachLoop(path string) (*os.File, string, error) {
 	return nil, "", errors.New("no free loop device")
 }
 
+// tmpMountOptions are /tmp's ext4 options: the inode tables that mkfs
+// left to the kernel stay unwritten until they are needed.
+const tmpMountOptions = "noinit_itable"
+
+// openTmp readies the image at path as a sandbox's /tmp: mounted here but
+// attached nowhere, for the init stage to move into place, so that the
+// mount itself is done while the init stage starts. Where the kernel has
+// no mount API for that (before Linux 5.2) it gives the attached loop
+// device instead, for the init stage to mount. It returns the file to
+// send with the spec, its role and the loop device's name.
+func openTmp(path string) (*os.File, fileRole, string, error) {
+	loop, dev, err := attachLoop(path)
+	if err != nil {
+		return nil, "", "", err
+	}
+	mnt, err := mountDetached(dev)
+	if errors.Is(err, unix.ENOSYS) {
+		return loop, roleTmpDevice, dev, nil
+	}
+	// The mount holds the device now; without one, the device detaches
+	// itself.
+	loop.Close()
+	if err != nil {
+		return nil, "", "", fmt.Errorf("mount %s: %w", dev, err)
+	}
+	return mnt, roleTmpMount, dev, nil
+}
+
+// mountDetached mounts the ext4 file system on dev without attaching it
+// anywhere, empties it of mkfs's lost+found and opens it to everyone, with
+// the sticky bit, as /tmp. The mount goes with the last reference to it:
+// the returned file, or the mount namespace it is moved into.
+func mountDetached(dev string) (*os.File, error) {
+	fsfd, err := unix.Fsopen("ext4", unix.FSOPEN_CLOEXEC)
+	if err != nil {
+		return nil, err
+	}
+	defer unix.Close(fsfd)
+	if err := unix.FsconfigSetString(fsfd, "source", dev); err != nil {
+		return nil, err
+	}
+	if err := unix.FsconfigSetFlag(fsfd, tmpMountOptions); err != nil {
+		return nil, err
+	}
+	if err := unix.FsconfigCreate(fsfd); err != nil {
+		return nil, err
+	}
+	mfd, err := unix.Fsmount(fsfd, unix.FSMOUNT_CLOEXEC, unix.MOUNT_ATTR_NOSUID|unix.MOUNT_ATTR_NODEV)
+	if err != nil {
+		return nil, err
+	}
+	mnt := os.NewFile(uintptr(mfd), dev)
+	if err := removeLostFoundAt(mfd); err != nil {
+		mnt.Close()
+		return nil, err
+	}
+	root, err := unix.Openat(mfd, ".", unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err == nil {
+		err = unix.Fchmod(root, unix.S_ISVTX|0o777)
+		unix.Close(root)
+	}
+	if err != nil {
+		mnt.Close()
+		return nil, fmt.Errorf("mode of /tmp: %w", err)
+	}
+	return mnt, nil
+}
+
+// removeLostFound removes mkfs's lost+found from a new /tmp mounted at
+// dir: a new /tmp is empty.
+func removeLostFound(dir string) error {
+	d, err := unix.Open(dir, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("remove lost+found: %w", err)
+	}
+	defer unix.Close(d)
+	return removeLostFoundAt(d)
+}
+
+func removeLostFoundAt(dirfd int) error {
+	if err := unix.Unlinkat(dirfd, "lost+found", unix.AT_REMOVEDIR); err != nil && err != unix.ENOENT {
+		return fmt.Errorf("remove lost+found: %w", err)
+	}
+	return nil
+}
+
 // waitDetached waits until the loop device dev no longer holds the file
 // at path (absolute, without symbolic links): detached, or reused for
 // another file.
