@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
-	"strconv"
-	"strings"
 	"syscall"
 	"time"
 
@@ -33,18 +31,21 @@ type process struct {
 }
 
 // ExitError says how a runtime process ended.
-type ExitError struct{ State *os.ProcessState }
+type ExitError struct {
+	Status syscall.WaitStatus
+	// Err is a failure to learn Status.
+	Err error
+}
 
 // Error gives the words Lambda uses after "Runtime exited with error: ".
 func (e *ExitError) Error() string {
-	if e.State == nil {
+	switch {
+	case e.Err != nil:
 		return "exit status unknown"
+	case e.Status.Signaled():
+		return "signal: " + e.Status.Signal().String()
 	}
-	ws, ok := e.State.Sys().(syscall.WaitStatus)
-	if ok && ws.Signaled() {
-		return "signal: " + ws.Signal().String()
-	}
-	return fmt.Sprintf("exit status %d", e.State.ExitCode())
+	return fmt.Sprintf("exit status %d", e.Status.ExitStatus())
 }
 
 // startPlain starts argv as a plain process in its own process group with
@@ -71,9 +72,13 @@ func startPlain(argv []string, dir string, env []string, emit func([]byte)) (*pr
 		return nil, fmt.Errorf("start runtime %s: %w", argv[0], err)
 	}
 	pid := cmd.Process.Pid
-	p, err := newProcess(pid, start, r, emit, func() *os.ProcessState {
+	p, err := newProcess(pid, start, r, emit, func() (syscall.WaitStatus, error) {
 		cmd.Wait()
-		return cmd.ProcessState
+		if cmd.ProcessState == nil {
+			return 0, errors.New("not waited for")
+		}
+		ws, _ := cmd.ProcessState.Sys().(syscall.WaitStatus)
+		return ws, nil
 	})
 	if err != nil {
 		cmd.Process.Kill()
@@ -86,7 +91,7 @@ func startPlain(argv []string, dir string, env []string, emit func([]byte)) (*pr
 
 // newProcess tracks a started process: its output on out, its end through
 // wait.
-func newProcess(pid int, start time.Time, out *os.File, emit func([]byte), wait func() *os.ProcessState) (*process, error) {
+func newProcess(pid int, start time.Time, out *os.File, emit func([]byte), wait func() (syscall.WaitStatus, error)) (*process, error) {
 	pu, err := newPump(out, emit)
 	if err != nil {
 		return nil, fmt.Errorf("start runtime: %w", err)
@@ -95,8 +100,8 @@ func newProcess(pid int, start time.Time, out *os.File, emit func([]byte), wait 
 	p := &process{pid: pid, start: start, ctx: ctx, exited: make(chan struct{}), pump: pu, mem: newMeter(pid), release: func() {}}
 	go pu.run()
 	go func() {
-		state := wait()
-		cancel(&ExitError{State: state})
+		status, err := wait()
+		cancel(&ExitError{Status: status, Err: err})
 		close(p.exited)
 	}()
 	return p, nil
@@ -121,38 +126,11 @@ func (p *process) stop(grace time.Duration) {
 		p.cg.Thaw()
 	}
 	p.signalTree(syscall.SIGTERM)
-	// A runtime without a SIGTERM handler dies of the signal at once on
-	// Lambda. In a sandbox it is process 1 of its PID namespace, which the
-	// kernel keeps from signals it does not handle: kill it now rather
-	// than wait out the grace period for nothing.
-	if catches, err := catchesSignal(p.pid, syscall.SIGTERM); err == nil && !catches {
-		p.kill()
-		return
-	}
 	select {
 	case <-p.exited:
 	case <-time.After(grace):
 	}
 	p.kill()
-}
-
-// catchesSignal reports whether process pid has a handler for sig, from
-// the SigCgt mask of /proc/PID/status.
-func catchesSignal(pid int, sig syscall.Signal) (bool, error) {
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/status")
-	if err != nil {
-		return false, err
-	}
-	for _, line := range strings.Split(string(b), "\n") {
-		if mask, ok := strings.CutPrefix(line, "SigCgt:"); ok {
-			bits, err := strconv.ParseUint(strings.TrimSpace(mask), 16, 64)
-			if err != nil {
-				return false, fmt.Errorf("SigCgt of %d: %w", pid, err)
-			}
-			return bits&(1<<(uint(sig)-1)) != 0, nil
-		}
-	}
-	return false, fmt.Errorf("no SigCgt in /proc/%d/status", pid)
 }
 
 // outOfMemory reports whether the kernel killed a process of the tree for

@@ -246,10 +246,7 @@ func (e *Environment) launch(pr *prepared, name string) (*process, error) {
 	}
 	pr.w.Close()
 	sb, l, cg := pr.sb, pr.l, pr.cg
-	p, err := newProcess(sb.Pid(), start, pr.r, e.logs.write, func() *os.ProcessState {
-		state, _ := sb.Wait()
-		return state
-	})
+	p, err := newProcess(sb.CommandPid(), start, pr.r, e.logs.write, sb.Wait)
 	if err != nil {
 		pr.discard()
 		return nil, err

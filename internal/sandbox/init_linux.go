@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/signal"
 	"runtime"
 	"syscall"
 
@@ -18,18 +19,20 @@ var errCancelled = errors.New("released by nobody: the sandbox was destroyed bef
 
 // RunInit is the init stage of a sandbox: PID 1 of the new namespaces, run
 // as root. It builds the sandbox from the spec it is sent, reports ready,
-// waits to be released and executes the command. It returns only on
-// failure, which it has reported to the host side too; the caller exits.
+// waits to be released, starts the command and stays as the sandbox's
+// process 1 until the command ends; then it reports how and exits. It
+// returns only on failure, which it has reported to the host side too;
+// the caller exits.
 func RunInit() error {
-	// Credentials, no_new_privs and the seccomp filter belong to a thread,
-	// and exec keeps the calling thread's: everything happens on this one.
+	// no_new_privs and the seccomp filter belong to a thread, and the
+	// command is started from this one, which it inherits them from.
 	runtime.LockOSThread()
 
 	status := os.NewFile(fdStatus, "status")
 	if status == nil {
 		return errors.New("no status pipe: not started by a sandbox")
 	}
-	// Close-on-exec: the host side reads EOF once the exec has worked.
+	// Nothing that the init stage starts inherits it.
 	syscall.CloseOnExec(fdStatus)
 	defer status.Close()
 
@@ -97,14 +100,72 @@ func runInit(status *os.File) error {
 		return fmt.Errorf("wait for release: %w", err)
 	}
 
-	// Nothing but the standard files and the status pipe reaches the
-	// command. (fdSpec, fdGo and the files sent with the spec are closed
-	// by now, or close on exec.)
+	// Nothing but the standard files reaches the command. (fdSpec, fdGo
+	// and the files sent with the spec are closed by now.)
 	if err := unix.CloseRange(fdStatus+1, ^uint(0), unix.CLOSE_RANGE_CLOEXEC); err != nil {
 		return fmt.Errorf("close inherited files: %w", err)
 	}
-	err = syscall.Exec(spec.Command[0], spec.Command, spec.Env)
-	return fmt.Errorf("exec %s: %w", spec.Command[0], err)
+	return supervise(spec, status)
+}
+
+// forwarded are the signals that the init stage passes on to the
+// command's processes.
+var forwarded = []os.Signal{syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP, syscall.SIGQUIT, syscall.SIGUSR1, syscall.SIGUSR2}
+
+// supervise starts the command as the init stage's child, as the
+// sandbox's user, and stays as process 1 of the sandbox: it reaps the
+// orphans the command leaves, passes on the signals the host side sends,
+// and, when the command has ended, reports how and exits, which ends
+// every other process of the sandbox. It returns only if the command did
+// not start.
+//
+// A child, not an exec of the init stage: an exec replaces a
+// multi-threaded process with a large memory map, which takes a
+// millisecond more than a vfork and exec.
+func supervise(spec *initSpec, status *os.File) error {
+	signals := make(chan os.Signal, 8)
+	signal.Notify(signals, forwarded...)
+	attr := &syscall.ProcAttr{
+		Env:   spec.Env,
+		Files: []uintptr{0, 1, 2},
+		Sys: &syscall.SysProcAttr{
+			Credential: &syscall.Credential{Uid: uint32(spec.UID), Gid: uint32(spec.GID), Groups: []uint32{}},
+			Pdeathsig:  syscall.SIGKILL,
+		},
+	}
+	// On this thread, the one with the seccomp filter, which the child
+	// inherits.
+	pid, err := syscall.ForkExec(spec.Command[0], spec.Command, attr)
+	if err != nil {
+		signal.Stop(signals)
+		return fmt.Errorf("exec %s: %w", spec.Command[0], err)
+	}
+	if err := writeMessage(status, initMessage{Started: true}); err != nil {
+		unix.Kill(pid, unix.SIGKILL)
+		return fmt.Errorf("report start: %w", err)
+	}
+	go func() {
+		for sig := range signals {
+			// Every process of the namespace but this one.
+			unix.Kill(-1, sig.(syscall.Signal))
+		}
+	}()
+	for {
+		var ws unix.WaitStatus
+		got, err := unix.Wait4(-1, &ws, 0, nil)
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("wait for %s: %w", spec.Command[0], err)
+		}
+		if got != pid {
+			continue
+		}
+		exit := uint32(ws)
+		writeMessage(status, initMessage{Exit: &exit})
+		os.Exit(0)
+	}
 }
 
 // prepare sets up what every sandbox has, before the spec: loopback, the
@@ -141,7 +202,8 @@ func prepare() (*seccompFilter, error) {
 }
 
 // configure sets up everything but the file system and the network, as
-// the last steps before exec: host name, limits, user, seccomp.
+// the last steps before the command starts: host name, limits, working
+// directory and the seccomp filter, which the command inherits.
 func configure(spec *initSpec, filter *seccompFilter) error {
 	if spec.Hostname != "" {
 		if err := unix.Sethostname([]byte(spec.Hostname)); err != nil {
@@ -166,33 +228,8 @@ func configure(spec *initSpec, filter *seccompFilter) error {
 	if err := os.Chdir(dir); err != nil {
 		return fmt.Errorf("working directory: %w", err)
 	}
-	if err := setUser(spec.UID, spec.GID); err != nil {
-		return err
-	}
-	// A change of user clears the parent-death signal: set it again.
-	if err := unix.Prctl(unix.PR_SET_PDEATHSIG, uintptr(unix.SIGKILL), 0, 0, 0); err != nil {
-		return fmt.Errorf("set parent-death signal: %w", err)
-	}
 	if err := filter.load(); err != nil {
 		return fmt.Errorf("seccomp: %w", err)
-	}
-	return nil
-}
-
-// setUser makes the calling thread's user uid and group gid, with no
-// supplementary groups. Only this thread changes (the syscall package's
-// Setuid would stop every thread of the process for it, a quarter of a
-// millisecond): it is the one that executes the command, and the other
-// threads end with that exec.
-func setUser(uid, gid int) error {
-	if _, _, errno := unix.RawSyscall(sysSetgroups, 0, 0, 0); errno != 0 {
-		return fmt.Errorf("setgroups: %w", errno)
-	}
-	if _, _, errno := unix.RawSyscall(sysSetresgid, uintptr(gid), uintptr(gid), uintptr(gid)); errno != 0 {
-		return fmt.Errorf("setgid %d: %w", gid, errno)
-	}
-	if _, _, errno := unix.RawSyscall(sysSetresuid, uintptr(uid), uintptr(uid), uintptr(uid)); errno != 0 {
-		return fmt.Errorf("setuid %d: %w", uid, errno)
 	}
 	return nil
 }

@@ -204,10 +204,13 @@ type initNet struct {
 }
 
 // initMessage is one line of JSON from the init stage on fdStatus: ready
-// before the exec, or what failed.
+// before the exec, the command started, how it ended, or what failed.
 type initMessage struct {
-	Ready bool   `json:"ready,omitempty"`
-	Error string `json:"error,omitempty"`
+	Ready   bool `json:"ready,omitempty"`
+	Started bool `json:"started,omitempty"`
+	// Exit is the command's wait status, as the kernel encodes it.
+	Exit  *uint32 `json:"exit,omitempty"`
+	Error string  `json:"error,omitempty"`
 	// Errno is the failing system call's error number, if there was one.
 	Errno int `json:"errno,omitempty"`
 }

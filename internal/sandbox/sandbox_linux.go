@@ -13,6 +13,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -72,15 +74,19 @@ type Sandbox struct {
 	// specConn is this side's end of the spec socket, until the spec is
 	// sent.
 	specConn *os.File
-	// status reads the init stage's messages.
-	status *bufio.Reader
-	// statusFile is status's pipe.
-	statusFile *os.File
+	// statusFile brings the init stage's messages, which readMessages
+	// passes on to messages (but for the command's exit, which it keeps in
+	// exit) until it closes messages and messagesRead at the init stage's
+	// end. There are few: messages holds them all.
+	statusFile   *os.File
+	messages     chan initMessage
+	messagesRead chan struct{}
+	exit         *uint32
 
-	// done is closed when the process has ended and state and waitErr are
-	// set.
+	// done is closed when the process has ended and status and waitErr
+	// are set.
 	done    chan struct{}
-	state   *os.ProcessState
+	status  syscall.WaitStatus
 	waitErr error
 
 	// mu guards the fields below.
@@ -89,6 +95,8 @@ type Sandbox struct {
 	phase phase
 	// goPipe releases the init stage; nil once written or closed.
 	goPipe *os.File
+	// commandPid is the command's host pid, once started.
+	commandPid int
 }
 
 // Start creates a sandbox as spec says and runs its init stage up to just
@@ -166,7 +174,8 @@ func startBlank(mode NetworkMode, outbound *Network) (_ *Sandbox, err error) {
 	}
 	files = append(files, statusW)
 	s.statusFile = statusR
-	s.status = bufio.NewReader(statusR)
+	s.messages = make(chan initMessage, 8)
+	s.messagesRead = make(chan struct{})
 
 	// The running binary, even if its file has been replaced since. Its
 	// standard files are /dev/null until the spec brings others.
@@ -192,6 +201,7 @@ func startBlank(mode NetworkMode, outbound *Network) (_ *Sandbox, err error) {
 	}
 	started = true
 	closeFiles()
+	go s.readMessages()
 	go s.reap()
 
 	var blank blankMessage
@@ -397,39 +407,61 @@ func etcWithHost(spec Spec, addr netip.Addr) (map[string]string, error) {
 	return etc, nil
 }
 
-// reap waits for the process and records how it ended. It ends with the
-// process, which Destroy ensures.
+// readMessages reads the init stage's messages until its end. There is
+// no writer left then: the init stage keeps its end from what it starts.
+func (s *Sandbox) readMessages() {
+	defer close(s.messagesRead)
+	defer close(s.messages)
+	r := bufio.NewReader(s.statusFile)
+	for {
+		line, err := r.ReadBytes('\n')
+		if len(line) == 0 && err != nil {
+			return
+		}
+		var msg initMessage
+		if err := json.Unmarshal(line, &msg); err != nil {
+			msg = initMessage{Error: fmt.Sprintf("read init stage: %v: %q", err, line)}
+		}
+		if msg.Exit != nil {
+			s.exit = msg.Exit
+			continue
+		}
+		s.messages <- msg
+	}
+}
+
+// reap waits for the process and records how it and its command ended.
+// It ends with the process, which Destroy ensures.
 func (s *Sandbox) reap() {
 	err := s.cmd.Wait()
-	s.state = s.cmd.ProcessState
-	// An exit status is in state, as os.Process.Wait has it.
+	// An exit status is in ProcessState, as os.Process.Wait has it.
 	var exit *exec.ExitError
 	if !errors.As(err, &exit) {
 		s.waitErr = err
 	}
+	if state := s.cmd.ProcessState; state != nil {
+		s.status, _ = state.Sys().(syscall.WaitStatus)
+	}
+	// The command's end, if the init stage saw it, comes before EOF.
+	<-s.messagesRead
+	if s.exit != nil {
+		s.status = syscall.WaitStatus(*s.exit)
+	}
 	close(s.done)
 }
 
-// readStatus reads the init stage's next message, within stepTimeout.
+// readStatus waits up to stepTimeout for the init stage's next message.
+// It returns io.EOF when the init stage has ended without one.
 func (s *Sandbox) readStatus() (initMessage, error) {
-	var msg initMessage
-	if err := s.statusFile.SetReadDeadline(time.Now().Add(stepTimeout)); err != nil {
-		return msg, err
-	}
-	line, err := s.status.ReadBytes('\n')
-	if err != nil {
-		if errors.Is(err, os.ErrDeadlineExceeded) {
-			return msg, fmt.Errorf("init stage did not answer within %v", stepTimeout)
-		}
-		if err == io.EOF && len(line) == 0 {
+	select {
+	case msg, ok := <-s.messages:
+		if !ok {
 			return msg, io.EOF
 		}
-		return msg, fmt.Errorf("read init stage: %w", err)
+		return msg, nil
+	case <-time.After(stepTimeout):
+		return initMessage{}, fmt.Errorf("init stage did not answer within %v", stepTimeout)
 	}
-	if err := json.Unmarshal(line, &msg); err != nil {
-		return msg, fmt.Errorf("read init stage: %w", err)
-	}
-	return msg, nil
 }
 
 // transitionLocked moves the sandbox from one phase to the next and refuses
@@ -442,11 +474,19 @@ func (s *Sandbox) transitionLocked(from, to phase) error {
 	return nil
 }
 
-// Pid is the host pid of the sandbox's process: the init stage, which
-// becomes the command.
+// Pid is the host pid of the sandbox's process 1: the init stage, which
+// builds the sandbox, starts the command and stays until it ends.
 func (s *Sandbox) Pid() int { return s.cmd.Process.Pid }
 
-// Exec releases the init stage to execute the command and reports whether
+// CommandPid is the host pid of the command, once Exec has started it;
+// 0 before.
+func (s *Sandbox) CommandPid() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.commandPid
+}
+
+// Exec releases the init stage to start the command and reports whether
 // that worked. A command that does not exist gives an error that matches
 // os.ErrNotExist.
 func (s *Sandbox) Exec() error {
@@ -467,28 +507,59 @@ func (s *Sandbox) Exec() error {
 	msg, err := s.readStatus()
 	switch {
 	case err == io.EOF:
-		return nil
+		return errors.New("exec in sandbox: init stage ended before it started the command")
 	case err != nil:
 		return fmt.Errorf("exec in sandbox: %w", err)
 	case msg.Error != "":
 		return fmt.Errorf("exec in sandbox: %w", msg.err())
+	case !msg.Started:
+		return errors.New("exec in sandbox: unexpected message from init stage")
 	}
-	return errors.New("exec in sandbox: unexpected message from init stage")
+	pid, err := onlyChild(s.Pid())
+	if err != nil {
+		return fmt.Errorf("exec in sandbox: %w", err)
+	}
+	s.mu.Lock()
+	s.commandPid = pid
+	s.mu.Unlock()
+	return nil
+}
+
+// onlyChild finds the one child of process pid, as its threads list them.
+func onlyChild(pid int) (int, error) {
+	tasks, err := os.ReadDir(fmt.Sprintf("/proc/%d/task", pid))
+	if err != nil {
+		return 0, fmt.Errorf("find the command: %w", err)
+	}
+	for _, t := range tasks {
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/task/%s/children", pid, t.Name()))
+		if err != nil {
+			continue
+		}
+		if fields := strings.Fields(string(b)); len(fields) > 0 {
+			return strconv.Atoi(fields[0])
+		}
+	}
+	return 0, fmt.Errorf("find the command: process %d has no child", pid)
 }
 
 // Done is closed when the sandbox's process has ended.
 func (s *Sandbox) Done() <-chan struct{} { return s.done }
 
-// Wait waits for the sandbox's process to end and tells how it ended, like
-// os.Process.Wait: an error is a failure to wait, not an exit status. It
-// may be called any number of times, from any goroutine.
-func (s *Sandbox) Wait() (*os.ProcessState, error) {
+// Wait waits for the sandbox to end and tells how its command ended: as
+// the init stage saw it, or, when the sandbox ended otherwise (destroyed
+// or never started), how the init stage itself did. An error is a failure
+// to wait, not an exit status. It may be called any number of times, from
+// any goroutine.
+func (s *Sandbox) Wait() (syscall.WaitStatus, error) {
 	<-s.done
-	return s.state, s.waitErr
+	return s.status, s.waitErr
 }
 
-// Signal sends sig to the sandbox's process. The process is PID 1 of its
-// namespace: a signal it has no handler for is ignored, except SIGKILL.
+// Signal sends sig to every process of the sandbox through its init stage,
+// which passes on SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1 and SIGUSR2 to
+// the command and what it started; SIGKILL ends the whole sandbox. Other
+// signals are ignored.
 func (s *Sandbox) Signal(sig os.Signal) error {
 	if err := s.cmd.Process.Signal(sig); err != nil {
 		return fmt.Errorf("signal sandbox %d: %w", s.Pid(), err)

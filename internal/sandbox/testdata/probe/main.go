@@ -211,6 +211,14 @@ func check(name, param string) string {
 			return result(err) + " " + strings.TrimSpace(string(out))
 		}
 		return strings.TrimSpace(string(out))
+	case "zombies":
+		// A process whose parent exits before it: an orphan, which
+		// process 1 inherits and must reap when it ends.
+		if err := exec.Command("/bin/sh", "-c", "sleep 0.05 &").Run(); err != nil {
+			return result(err)
+		}
+		time.Sleep(300 * time.Millisecond)
+		return strconv.Itoa(len(zombies()))
 	case "int80":
 		// A system call of another ABI than the filter's.
 		if !haveInt80 {
@@ -295,4 +303,21 @@ func defaultRoute() string {
 		return f[0] + " via " + ip.String()
 	}
 	return "none"
+}
+
+// zombies lists the processes that have ended and wait to be reaped.
+func zombies() []string {
+	entries, _ := os.ReadDir("/proc")
+	var z []string
+	for _, e := range entries {
+		b, err := os.ReadFile("/proc/" + e.Name() + "/stat")
+		if err != nil {
+			continue
+		}
+		// pid (comm) state ...: the state follows the last ')'.
+		if i := strings.LastIndexByte(string(b), ')'); i >= 0 && strings.HasPrefix(string(b[i+1:]), " Z") {
+			z = append(z, e.Name())
+		}
+	}
+	return z
 }
