@@ -77,6 +77,13 @@ func isolation(log *slog.Logger, disabled bool, spareImages, blanks int) (*envir
 		if err := cgroups.RemoveStale(staleSubtree); err != nil {
 			log.Warn("cgroups that a killed ember left behind could not all be removed", "err", err)
 		}
+		// Without limits, beside the environments' groups (whose names
+		// have no "sandbox-" prefix).
+		if inits, err := cgroups.NewGroup("sandbox-inits", cgroup.Limits{}); err != nil {
+			log.Warn("sandboxes' init stages stay in their runtime's cgroup", "err", err)
+		} else if iso.InitCgroup, err = inits.ProcsFiles(); err != nil {
+			log.Warn("sandboxes' init stages stay in their runtime's cgroup", "err", err)
+		}
 	}
 	return iso, func() {
 		if err := iso.Sandboxes.Close(); err != nil {
@@ -87,6 +94,9 @@ func isolation(log *slog.Logger, disabled bool, spareImages, blanks int) (*envir
 			if err := iso.Network.Close(); err != nil {
 				log.Warn("remove the NAT rule", "err", err)
 			}
+		}
+		for _, f := range iso.InitCgroup {
+			f.Close()
 		}
 		if iso.Cgroups != nil {
 			if err := iso.Cgroups.Close(); err != nil {

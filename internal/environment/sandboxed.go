@@ -9,7 +9,6 @@ import (
 	"runtime"
 	"strings"
 	"syscall"
-	"time"
 
 	"github.com/emberfn/ember/internal/function"
 	"github.com/emberfn/ember/internal/sandbox"
@@ -35,6 +34,10 @@ type Isolation struct {
 	// Sandboxes starts the sandboxes, from those it started ahead when it
 	// can; nil starts each when needed.
 	Sandboxes *sandbox.Pool
+	// InitCgroup are the cgroup.procs files of the cgroup, beside those of
+	// the environments, where the sandboxes' init stages go once the
+	// runtime has started (sandbox.Spec.InitCgroup).
+	InitCgroup []*os.File
 }
 
 // Lambda's figures for a sandbox.
@@ -153,7 +156,7 @@ func (e *Environment) startSandboxed(argv, env []string) (*process, error) {
 	e.mu.Unlock()
 	if pr == nil {
 		var err error
-		if pr, err = e.buildSandbox(argv, env); err != nil {
+		if pr, err = e.buildSandbox(argv, env, true); err != nil {
 			return nil, err
 		}
 	}
@@ -161,8 +164,9 @@ func (e *Environment) startSandboxed(argv, env []string) (*process, error) {
 }
 
 // buildSandbox builds a sandbox for the runtime up to the exec, with the
-// Runtime API served at 127.0.0.1:9001 inside it.
-func (e *Environment) buildSandbox(argv, env []string) (_ *prepared, err error) {
+// Runtime API's listener at 127.0.0.1:9001 inside it. With now, the
+// runtime starts as soon as the sandbox is built; launch must follow.
+func (e *Environment) buildSandbox(argv, env []string, now bool) (_ *prepared, err error) {
 	if len(argv) == 0 {
 		return nil, errors.New("start runtime: empty command")
 	}
@@ -193,29 +197,45 @@ func (e *Environment) buildSandbox(argv, env []string) (_ *prepared, err error) 
 		GID:      sandboxGID,
 		Stdout:   w,
 		Stderr:   w,
+		Listen:   []string{sandboxRuntimeAPI},
+
+		ExecWhenBuilt: now,
 	}
 	if e.fn.Network == function.NetworkOutbound && e.iso.Network != nil {
 		spec.Network = sandbox.NetworkOutbound
 		spec.Outbound = e.iso.Network
 	}
+	var cg *pendingGroup
 	if e.iso.Cgroups != nil {
 		e.starts++
-		pr.cg, err = e.iso.Cgroups.NewGroup(fmt.Sprintf("%s-%d", e.id, e.starts), cgroup.Limits{
-			MemoryBytes: int64(e.fn.MemoryMB) << 20,
-			CPU:         cpuShare(e.fn.MemoryMB),
-			Pids:        maxTasks,
+		name := fmt.Sprintf("%s-%d", e.id, e.starts)
+		// Made while the sandbox is built: the sandbox waits for it only to
+		// add its process.
+		cg = newPendingGroup(func() (*cgroup.Group, error) {
+			g, err := e.iso.Cgroups.NewGroup(name, cgroup.Limits{
+				MemoryBytes: int64(e.fn.MemoryMB) << 20,
+				CPU:         cpuShare(e.fn.MemoryMB),
+				Pids:        maxTasks,
+			})
+			if err != nil {
+				return nil, err
+			}
+			// As on Lambda, init runs with burst CPU: the quota holds
+			// from the first invocation on (see Environment.init).
+			if err := g.SetCPU(0); err != nil {
+				g.Delete()
+				return nil, err
+			}
+			return g, nil
 		})
-		if err != nil {
-			return nil, fmt.Errorf("start runtime: %w", err)
-		}
-		cg := pr.cg
-		cleanup = append(cleanup, func() { cg.Kill(); cg.Delete() })
-		// As on Lambda, init runs with burst CPU: the quota holds from
-		// the first invocation on (see Environment.init).
-		if err = cg.SetCPU(0); err != nil {
-			return nil, fmt.Errorf("start runtime: %w", err)
-		}
+		cleanup = append(cleanup, func() {
+			if g, _ := cg.wait(); g != nil {
+				g.Kill()
+				g.Delete()
+			}
+		})
 		spec.Cgroup = cg
+		spec.InitCgroup = e.iso.InitCgroup
 		// The pids limit bounds each environment's tasks; RLIMIT_NPROC
 		// would bound those of every sandbox together.
 		spec.NoProcRlimit = true
@@ -228,22 +248,56 @@ func (e *Environment) buildSandbox(argv, env []string) (_ *prepared, err error) 
 	if pr.sb, err = e.iso.Sandboxes.Start(spec); err != nil {
 		return nil, fmt.Errorf("start runtime: %w", err)
 	}
-	cleanup = append(cleanup, func() { pr.sb.Destroy() })
-	if pr.l, err = pr.sb.Listen("tcp", sandboxRuntimeAPI); err != nil {
-		return nil, fmt.Errorf("start runtime: listen in sandbox: %w", err)
+	if cg != nil {
+		// Made, since the sandbox was added to it.
+		pr.cg, _ = cg.wait()
 	}
+	pr.l = pr.sb.Listeners()[0]
 	return pr, nil
+}
+
+// pendingGroup is a cgroup being made, which a sandbox can be added to
+// once it is there.
+type pendingGroup struct {
+	done chan struct{}
+	g    *cgroup.Group
+	err  error
+}
+
+// newPendingGroup makes a cgroup with create, in the background.
+func newPendingGroup(create func() (*cgroup.Group, error)) *pendingGroup {
+	p := &pendingGroup{done: make(chan struct{})}
+	go func() {
+		defer close(p.done)
+		p.g, p.err = create()
+	}()
+	return p
+}
+
+// wait waits for the cgroup to be made.
+func (p *pendingGroup) wait() (*cgroup.Group, error) {
+	<-p.done
+	return p.g, p.err
+}
+
+// Add adds process pid to the cgroup once it is made.
+func (p *pendingGroup) Add(pid int) error {
+	g, err := p.wait()
+	if err != nil {
+		return err
+	}
+	return g.Add(pid)
 }
 
 // launch execs the runtime in a prepared sandbox. Its Init Duration starts
 // here: like Lambda's, it counts the runtime's init, not the platform's.
 func (e *Environment) launch(pr *prepared, name string) (*process, error) {
 	e.serve(pr.l)
-	start := time.Now()
 	if err := pr.sb.Exec(); err != nil {
 		pr.discard()
 		return nil, fmt.Errorf("start runtime %s: %w", name, err)
 	}
+	start := pr.sb.Released()
 	pr.w.Close()
 	sb, l, cg := pr.sb, pr.l, pr.cg
 	p, err := newProcess(sb.CommandPid(), start, pr.r, e.logs.write, sb.Wait)
@@ -276,7 +330,7 @@ func (e *Environment) Prepare() error {
 	if busy {
 		return nil
 	}
-	pr, err := e.buildSandbox(e.command(), e.sandboxVariables())
+	pr, err := e.buildSandbox(e.command(), e.sandboxVariables(), false)
 	if err != nil {
 		return err
 	}

@@ -70,10 +70,10 @@ func runInit(status *os.File) error {
 	}
 	for role, fd := range map[fileRole]int{roleStdout: 1, roleStderr: 2} {
 		if from, ok := files[role]; ok {
-			if err := unix.Dup3(from, fd, 0); err != nil {
+			if err := unix.Dup3(from[0], fd, 0); err != nil {
 				return fmt.Errorf("%s: %w", role, err)
 			}
-			unix.Close(from)
+			unix.Close(from[0])
 		}
 	}
 
@@ -105,7 +105,7 @@ func runInit(status *os.File) error {
 	if err := unix.CloseRange(fdStatus+1, ^uint(0), unix.CLOSE_RANGE_CLOEXEC); err != nil {
 		return fmt.Errorf("close inherited files: %w", err)
 	}
-	return supervise(spec, status)
+	return supervise(spec, status, files[roleInitCgroup])
 }
 
 // forwarded are the signals that the init stage passes on to the
@@ -113,7 +113,8 @@ func runInit(status *os.File) error {
 var forwarded = []os.Signal{syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP, syscall.SIGQUIT, syscall.SIGUSR1, syscall.SIGUSR2}
 
 // supervise starts the command as the init stage's child, as the
-// sandbox's user, and stays as process 1 of the sandbox: it reaps the
+// sandbox's user, moves itself to the cgroup of initCgroup's files, and
+// stays as process 1 of the sandbox: it reaps the
 // orphans the command leaves, passes on the signals the host side sends,
 // and, when the command has ended, reports how and exits, which ends
 // every other process of the sandbox. It returns only if the command did
@@ -122,7 +123,7 @@ var forwarded = []os.Signal{syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP, sys
 // A child, not an exec of the init stage: an exec replaces a
 // multi-threaded process with a large memory map, which takes a
 // millisecond more than a vfork and exec.
-func supervise(spec *initSpec, status *os.File) error {
+func supervise(spec *initSpec, status *os.File, initCgroup []int) error {
 	signals := make(chan os.Signal, 8)
 	signal.Notify(signals, forwarded...)
 	attr := &syscall.ProcAttr{
@@ -143,6 +144,13 @@ func supervise(spec *initSpec, status *os.File) error {
 	if err := writeMessage(status, initMessage{Started: true}); err != nil {
 		unix.Kill(pid, unix.SIGKILL)
 		return fmt.Errorf("report start: %w", err)
+	}
+	// Out of the command's cgroup: where the move fails, the init stage
+	// stays there, which costs the freezing a little time and nothing
+	// else.
+	for _, fd := range initCgroup {
+		unix.Write(fd, []byte("0"))
+		unix.Close(fd)
 	}
 	go func() {
 		for sig := range signals {
@@ -169,7 +177,8 @@ func supervise(spec *initSpec, status *os.File) error {
 }
 
 // prepare sets up what every sandbox has, before the spec: loopback, the
-// network the blankMessage brings, the seccomp filter to load at the end.
+// root begun, the network the blankMessage brings, the seccomp filter to
+// load at the end.
 func prepare() (*seccompFilter, error) {
 	if err := loopbackUp(); err != nil {
 		return nil, fmt.Errorf("bring loopback up: %w", err)
@@ -184,6 +193,9 @@ func prepare() (*seccompFilter, error) {
 	}
 	for _, fd := range fds {
 		unix.Close(fd)
+	}
+	if err := prebuild(blank.Root); err != nil {
+		return nil, err
 	}
 	if blank.Net != nil {
 		if err := outboundUp(blank.Net); err != nil {

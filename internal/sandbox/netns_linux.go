@@ -1,11 +1,13 @@
 package sandbox
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net"
 	"os"
 	"runtime"
+	"syscall"
 
 	"golang.org/x/sys/unix"
 )
@@ -66,7 +68,16 @@ func listenOnThread(ns *os.File, network, addr string) (net.Listener, error) {
 		runtime.UnlockOSThread()
 		return nil, fmt.Errorf("enter network namespace: %w", err)
 	}
-	l, lerr := net.Listen(network, addr)
+	// IP_FREEBIND: the address need not be up yet. A sandbox's loopback
+	// comes up as its init stage starts, perhaps after this.
+	lc := net.ListenConfig{Control: func(_, _ string, c syscall.RawConn) error {
+		var serr error
+		err := c.Control(func(fd uintptr) {
+			serr = unix.SetsockoptInt(int(fd), unix.IPPROTO_IP, unix.IP_FREEBIND, 1)
+		})
+		return errors.Join(err, serr)
+	}}
+	l, lerr := lc.Listen(context.Background(), network, addr)
 	if err := unix.Setns(int(home.Fd()), unix.CLONE_NEWNET); err != nil {
 		if l != nil {
 			l.Close()

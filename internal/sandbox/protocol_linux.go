@@ -42,6 +42,9 @@ type initSpec struct {
 // the sandbox has started: what it can set up before it knows what it
 // will hold.
 type blankMessage struct {
+	// Root is the empty host directory to build the new root on: as much
+	// of it as any sandbox has comes before the spec.
+	Root string
 	// Net, if set, configures eth0, the end of a veth pair that the host
 	// side has created in the sandbox's network namespace.
 	Net *initNet `json:",omitempty"`
@@ -61,6 +64,9 @@ type fileRole string
 const (
 	roleStdout fileRole = "stdout"
 	roleStderr fileRole = "stderr"
+	// roleInitCgroup is a cgroup.procs file that the init stage writes
+	// itself to once the command has started.
+	roleInitCgroup fileRole = "init-cgroup"
 	// roleTmpMount is /tmp's file system, mounted by the host side and
 	// attached nowhere yet (fsmount): the init stage moves it into place.
 	roleTmpMount fileRole = "tmp-mount"
@@ -70,7 +76,7 @@ const (
 )
 
 // maxSentFiles bounds the files that come with one message.
-const maxSentFiles = 4
+const maxSentFiles = 8
 
 // maxMessage bounds a message to the init stage. The kernel refuses a
 // packet larger than a socket's send buffer (EMSGSIZE), some 200 KB.
@@ -154,8 +160,8 @@ func receiveMessage(conn int, v any) ([]int, error) {
 }
 
 // receiveSpec reads the spec and gives back the files that came with it
-// by role.
-func receiveSpec(conn int) (*initSpec, map[fileRole]int, error) {
+// by role, in order.
+func receiveSpec(conn int) (*initSpec, map[fileRole][]int, error) {
 	var spec initSpec
 	fds, err := receiveMessage(conn, &spec)
 	if err == io.EOF {
@@ -170,9 +176,9 @@ func receiveSpec(conn int) (*initSpec, map[fileRole]int, error) {
 		}
 		return nil, nil, fmt.Errorf("read spec: %d files for %d roles", len(fds), len(spec.Files))
 	}
-	files := make(map[fileRole]int, len(fds))
+	files := make(map[fileRole][]int, len(fds))
 	for i, role := range spec.Files {
-		files[role] = fds[i]
+		files[role] = append(files[role], fds[i])
 	}
 	return &spec, files, nil
 }

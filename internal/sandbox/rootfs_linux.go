@@ -18,30 +18,61 @@ var hostRootDirs = []string{"usr", "lib", "lib64", "lib32", "bin", "sbin"}
 // devices are the host devices bound into the sandbox's /dev.
 var devices = []string{"null", "zero", "full", "random", "urandom", "tty"}
 
-// buildRoot builds the sandbox's file system on spec.Root and makes it the
-// root: binds, /etc, /proc, /dev and /tmp, then pivot_root, and the root
-// made read-only.
-func buildRoot(spec *initSpec) error {
+// prebuild builds, on root, what the root of every sandbox of the host's
+// programs (Spec.HostRoot) has, before the spec comes: the root tmpfs, the
+// host's directories, /proc and /dev.
+func prebuild(root string) error {
 	// Nothing mounted from here on reaches the host's mount namespace.
 	if err := unix.Mount("", "/", "", unix.MS_REC|unix.MS_PRIVATE, ""); err != nil {
 		return fmt.Errorf("make mounts private: %w", err)
 	}
+	if err := unix.Mount("tmpfs", root, "tmpfs", unix.MS_NOSUID|unix.MS_NODEV, "mode=0755,size=1m"); err != nil {
+		return fmt.Errorf("root tmpfs: %w", err)
+	}
+	if err := bindHostRoot(root); err != nil {
+		return err
+	}
+	return makeProcDev(root)
+}
+
+// makeProcDev mounts the sandbox's /proc and makes its /dev.
+func makeProcDev(root string) error {
+	proc, err := mountPoint(root, "/proc", true)
+	if err != nil {
+		return fmt.Errorf("/proc: %w", err)
+	}
+	if err := unix.Mount("proc", proc, "proc", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, ""); err != nil {
+		return fmt.Errorf("mount /proc: %w", err)
+	}
+	if err := makeDev(root); err != nil {
+		return fmt.Errorf("/dev: %w", err)
+	}
+	return nil
+}
+
+// buildRoot completes the sandbox's file system on spec.Root, which
+// prebuild has begun, and makes it the root: binds, /etc and /tmp, then
+// pivot_root, and the root made read-only. A spec without HostRoot starts
+// again from an empty root, or from its image (RootFS) with its own /proc
+// and /dev.
+func buildRoot(spec *initSpec) error {
 	root := spec.Root
 	// fromImage says that root is an image, bound read-only, in which
 	// nothing can be created.
 	fromImage := spec.RootFS != ""
-	if fromImage {
-		if err := bindReadOnly(spec.RootFS, root); err != nil {
-			return fmt.Errorf("root file system: %w", err)
+	if !spec.HostRoot {
+		if err := unix.Unmount(root, unix.MNT_DETACH); err != nil {
+			return fmt.Errorf("undo the root begun: %w", err)
 		}
-	} else {
-		if err := unix.Mount("tmpfs", root, "tmpfs", unix.MS_NOSUID|unix.MS_NODEV, "mode=0755,size=1m"); err != nil {
+		if fromImage {
+			if err := bindReadOnly(spec.RootFS, root); err != nil {
+				return fmt.Errorf("root file system: %w", err)
+			}
+		} else if err := unix.Mount("tmpfs", root, "tmpfs", unix.MS_NOSUID|unix.MS_NODEV, "mode=0755,size=1m"); err != nil {
 			return fmt.Errorf("root tmpfs: %w", err)
 		}
-		if spec.HostRoot {
-			if err := bindHostRoot(root); err != nil {
-				return err
-			}
+		if err := makeProcDev(root); err != nil {
+			return err
 		}
 	}
 
@@ -56,16 +87,6 @@ func buildRoot(spec *initSpec) error {
 	}
 	if err := makeEtc(spec, root); err != nil {
 		return fmt.Errorf("/etc: %w", err)
-	}
-	proc, err := mountPoint(root, "/proc", true)
-	if err != nil {
-		return fmt.Errorf("/proc: %w", err)
-	}
-	if err := unix.Mount("proc", proc, "proc", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, ""); err != nil {
-		return fmt.Errorf("mount /proc: %w", err)
-	}
-	if err := makeDev(root); err != nil {
-		return fmt.Errorf("/dev: %w", err)
 	}
 	if err := mountTmp(spec, root); err != nil {
 		return fmt.Errorf("/tmp: %w", err)

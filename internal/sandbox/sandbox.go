@@ -91,6 +91,12 @@ type Spec struct {
 	// Cgroup, if set, is given the host pid of the sandbox's process before
 	// its command is executed.
 	Cgroup interface{ Add(pid int) error }
+	// InitCgroup, if set, are the cgroup.procs files (one per hierarchy)
+	// of the cgroup that the init stage moves itself to once the command
+	// has started, so that Cgroup holds the command's processes alone:
+	// freezing them then waits for none of the init stage's threads. The
+	// caller keeps them open.
+	InitCgroup []*os.File
 	// NoProcRlimit leaves RLIMIT_NPROC alone, for a caller that limits
 	// the tree's processes another way (a pids cgroup). Without a user
 	// namespace the kernel counts RLIMIT_NPROC per user across the whole
@@ -102,6 +108,15 @@ type Spec struct {
 	Network NetworkMode
 	// Outbound gives a NetworkOutbound sandbox its link and addresses.
 	Outbound *Network
+	// Listen are TCP addresses, such as "127.0.0.1:9001", to listen on in
+	// the sandbox's network before the command starts. Listeners gives
+	// them to the caller, who serves and closes them.
+	Listen []string
+	// ExecWhenBuilt starts the command as soon as the sandbox is built,
+	// without waiting for Exec, which must still be called and reports
+	// whether it started. It spares a cold start a round trip between
+	// the two sides.
+	ExecWhenBuilt bool
 }
 
 // NetworkMode is what a sandbox's network namespace holds.

@@ -97,6 +97,10 @@ type Sandbox struct {
 	goPipe *os.File
 	// commandPid is the command's host pid, once started.
 	commandPid int
+	// released is when the init stage was released to start the command.
+	released time.Time
+	// listeners are those of Spec.Listen, until Listeners hands them over.
+	listeners []net.Listener
 }
 
 // Start creates a sandbox as spec says and runs its init stage up to just
@@ -204,7 +208,7 @@ func startBlank(mode NetworkMode, outbound *Network) (_ *Sandbox, err error) {
 	go s.readMessages()
 	go s.reap()
 
-	var blank blankMessage
+	blank := blankMessage{Root: root}
 	if mode == NetworkOutbound {
 		if s.veth, err = outbound.newVeth(s.Pid()); err != nil {
 			return nil, fmt.Errorf("outbound network: %w", err)
@@ -218,12 +222,12 @@ func startBlank(mode NetworkMode, outbound *Network) (_ *Sandbox, err error) {
 }
 
 // build sends spec to the init stage of a blank sandbox and waits until
-// the sandbox is built. The work on this side, the file system of /tmp
-// and the move into the cgroup, runs while the init stage works on its
-// side (or, for a sandbox started just now, starts up).
-func (s *Sandbox) build(spec Spec) error {
+// the sandbox is built. The work on this side (the file system of /tmp,
+// the move into the cgroup, the listeners) runs while the init stage works
+// on its side, or, for a sandbox started just now, starts up.
+func (s *Sandbox) build(spec Spec) (err error) {
 	s.mu.Lock()
-	err := s.transitionLocked(phaseBlank, phaseReady)
+	err = s.transitionLocked(phaseBlank, phaseReady)
 	s.mu.Unlock()
 	if err != nil {
 		return err
@@ -252,17 +256,35 @@ func (s *Sandbox) build(spec Spec) error {
 			return fmt.Errorf("/etc/hosts: %w", err)
 		}
 	}
-	// The move into the cgroup waits for the kernel (milliseconds on v1):
-	// it runs while the sandbox is built, and must be done before the
-	// exec.
+	// The move into the cgroup waits for the kernel (milliseconds on v1).
+	// It and the listeners must be there before the command starts.
 	added := make(chan error, 1)
 	if spec.Cgroup != nil {
 		go func() { added <- spec.Cgroup.Add(s.Pid()) }()
 	} else {
 		added <- nil
 	}
+	listened := make(chan error, 1)
+	go func() { listened <- s.listen(spec.Listen) }()
+	defer func() {
+		if err != nil {
+			for _, l := range s.listeners {
+				l.Close()
+			}
+			s.listeners = nil
+		}
+	}()
 	sendErr := s.sendSpec(spec, &is)
 	addErr := <-added
+	if addErr != nil {
+		addErr = fmt.Errorf("add to cgroup: %w", addErr)
+	}
+	listenErr := <-listened
+	if spec.ExecWhenBuilt && sendErr == nil && addErr == nil && listenErr == nil {
+		if err := s.release(); err != nil {
+			return err
+		}
+	}
 	// An init stage that failed stops reading: its own error says why.
 	if sendErr != nil && !errors.Is(sendErr, syscall.EPIPE) && !errors.Is(sendErr, syscall.ECONNRESET) {
 		return sendErr
@@ -280,14 +302,64 @@ func (s *Sandbox) build(spec Spec) error {
 	case !msg.Ready:
 		return errors.New("unexpected message from init stage")
 	}
-	if addErr != nil {
-		return fmt.Errorf("add to cgroup: %w", addErr)
+	if err := errors.Join(addErr, listenErr); err != nil {
+		return err
 	}
 	// After pivot_root nothing is mounted on root any more, in any mount
 	// namespace: it can go now, so that it is not left behind even by a
 	// sandbox that is never destroyed. (Removed earlier, it would take the
 	// mounts on it along.)
 	return os.Remove(s.root)
+}
+
+// listen opens the listeners of addrs in the sandbox's network.
+func (s *Sandbox) listen(addrs []string) error {
+	for _, addr := range addrs {
+		l, err := listenInNetns(s.Pid(), "tcp", addr)
+		if err != nil {
+			return fmt.Errorf("listen on %s: %w", addr, err)
+		}
+		s.listeners = append(s.listeners, l)
+	}
+	return nil
+}
+
+// Listeners hands over the listeners of Spec.Listen, in its order, to the
+// caller, who closes them; later calls give nil.
+func (s *Sandbox) Listeners() []net.Listener {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	ls := s.listeners
+	s.listeners = nil
+	return ls
+}
+
+// release lets the init stage start the command, once.
+func (s *Sandbox) release() error {
+	s.mu.Lock()
+	goPipe := s.goPipe
+	s.goPipe = nil
+	if goPipe != nil {
+		s.released = time.Now()
+	}
+	s.mu.Unlock()
+	if goPipe == nil {
+		return nil
+	}
+	_, err := goPipe.Write([]byte{1})
+	goPipe.Close()
+	if err != nil {
+		return fmt.Errorf("release init stage: %w", err)
+	}
+	return nil
+}
+
+// Released is when the init stage was released to start the command (by
+// Exec, or by the build with ExecWhenBuilt); zero before.
+func (s *Sandbox) Released() time.Time {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.released
 }
 
 // sendSpec sends is, with the files it needs, to the init stage, and then
@@ -312,6 +384,10 @@ func (s *Sandbox) sendSpec(spec Spec, is *initSpec) error {
 			files = append(files, out.f)
 			is.Files = append(is.Files, out.role)
 		}
+	}
+	for _, f := range spec.InitCgroup {
+		files = append(files, f)
+		is.Files = append(is.Files, roleInitCgroup)
 	}
 	is.Tmp = spec.Tmp.Image != ""
 	if err := sendMessage(int(conn.Fd()), is, files); err != nil {
@@ -369,6 +445,11 @@ func validate(spec Spec) error {
 		}
 		if b.Source != "" && !filepath.IsAbs(b.Source) {
 			return fmt.Errorf("bind source %q: must be an absolute path", b.Source)
+		}
+		for _, own := range []string{"/proc", "/dev"} {
+			if t := filepath.Clean(b.Target); t == own || strings.HasPrefix(t, own+"/") {
+				return fmt.Errorf("bind target %q: %s is the sandbox's own", b.Target, own)
+			}
 		}
 	}
 	for name := range spec.Etc {
@@ -495,14 +576,9 @@ func (s *Sandbox) Exec() error {
 		s.mu.Unlock()
 		return fmt.Errorf("exec in sandbox: %w", err)
 	}
-	goPipe := s.goPipe
-	s.goPipe = nil
 	s.mu.Unlock()
-
-	_, err := goPipe.Write([]byte{1})
-	goPipe.Close()
-	if err != nil {
-		return fmt.Errorf("exec in sandbox: release init stage: %w", err)
+	if err := s.release(); err != nil {
+		return fmt.Errorf("exec in sandbox: %w", err)
 	}
 	msg, err := s.readStatus()
 	switch {

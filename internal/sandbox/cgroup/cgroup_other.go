@@ -2,7 +2,10 @@
 
 package cgroup
 
-import "fmt"
+import (
+	"fmt"
+	"os"
+)
 
 // Manager owns ember's subtree of cgroups; there are none outside Linux.
 type Manager struct{}
@@ -44,6 +47,9 @@ func (g *Group) MemoryPeak() (int64, error) { return 0, ErrUnsupported }
 
 // ResetMemoryPeak returns ErrUnsupported.
 func (g *Group) ResetMemoryPeak() error { return ErrUnsupported }
+
+// ProcsFiles returns ErrUnsupported.
+func (g *Group) ProcsFiles() ([]*os.File, error) { return nil, ErrUnsupported }
 
 // Procs returns ErrUnsupported.
 func (g *Group) Procs() ([]int, error) { return nil, ErrUnsupported }
