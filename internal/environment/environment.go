@@ -415,9 +415,11 @@ func (e *Environment) finish(r *run, proc *process, ctx context.Context, resp in
 		proc.mem.reset()
 		e.resting.Store(resident)
 		proc.pump.sync()
-		// Nothing of the runtime runs between invocations.
+		// Nothing of the runtime runs between invocations. The kernel
+		// stops it in the background, so that the next invocation need
+		// not wait.
 		if proc.cg != nil {
-			if err := proc.cg.Freeze(); err != nil {
+			if err := proc.cg.Pause(); err != nil {
 				e.log.Warn("freeze runtime", "err", err)
 			}
 		}

@@ -36,6 +36,9 @@ func (g *Group) Add(pid int) error { return ErrUnsupported }
 // Freeze returns ErrUnsupported.
 func (g *Group) Freeze() error { return ErrUnsupported }
 
+// Pause returns ErrUnsupported.
+func (g *Group) Pause() error { return ErrUnsupported }
+
 // Thaw returns ErrUnsupported.
 func (g *Group) Thaw() error { return ErrUnsupported }
 

@@ -348,6 +348,21 @@ func (g *Group) Freeze() error {
 	return nil
 }
 
+// Pause freezes the group like Freeze, but where the kernel completes a
+// freeze by itself (cgroup2's cgroup.freeze) it returns without waiting for
+// the processes to stop: each stops as it next runs, a running one at once,
+// one that its CPU quota holds back when the quota lets it run. With the v1
+// freezer it is Freeze.
+func (g *Group) Pause() error {
+	if !g.m.freezeV2 {
+		return g.Freeze()
+	}
+	if err := g.setFrozen(true); err != nil {
+		return fmt.Errorf("pause cgroup %s: %w", g.name, err)
+	}
+	return nil
+}
+
 // SetCPU changes the group's CPU limit: cpus CPUs of CFS quota, or none
 // for 0. On a v2 group made without a CPU limit, the cpu controller must
 // already be enabled for it (it is whenever the manager has it).
