@@ -526,6 +526,7 @@ func (e *Environment) Shutdown() {
 	e.tails.Wait()
 	e.serving.Wait()
 	if e.tmpImage != "" {
+		e.iso.Images.Drop(e.tmpImage)
 		if err := os.Remove(e.tmpImage); err != nil && !errors.Is(err, os.ErrNotExist) {
 			e.log.Warn("remove /tmp image", "err", err)
 		}

@@ -71,6 +71,8 @@ func NewImagePool(dir string, spares int) *ImagePool {
 // Take puts a fresh image of sizeMB at path: a spare when there is one,
 // else one made now.
 func (p *ImagePool) Take(path string, sizeMB int) error {
+	// A mount held for the image at path before is of another file now.
+	p.Drop(path)
 	p.mu.Lock()
 	p.sizes[sizeMB] = true
 	var spare spareImage
@@ -102,6 +104,15 @@ func (p *ImagePool) Take(path string, sizeMB int) error {
 	spare.name = path
 	p.taken[path] = spare
 	return nil
+}
+
+// Drop lets go of the mount the pool holds for the image at path, if no
+// sandbox took it: call it before the image is deleted, so that its loop
+// device and blocks are freed.
+func (p *ImagePool) Drop(path string) {
+	if mnt, _ := p.takeMount(path); mnt != nil {
+		mnt.Close()
+	}
 }
 
 // takeMount gives the file system of the image at path mounted, and its
@@ -154,12 +165,14 @@ func (p *ImagePool) fill() {
 			}
 			im := spareImage{name: name}
 			// Without a mount, the sandbox mounts the image itself.
-			if loop, dev, err := attachLoop(name); err == nil {
+			if loop, dev, err := attachLoop(name); err == nil && !noMountAPI {
 				mnt, err := mountDetached(dev)
 				loop.Close()
 				if err == nil {
 					im.mnt, im.dev = mnt, dev
 				}
+			} else if err == nil {
+				loop.Close()
 			}
 			p.mu.Lock()
 			p.ready[size] = append(p.ready[size], im)
@@ -186,13 +199,20 @@ func (p *ImagePool) next() (size int, name string) {
 	return 0, ""
 }
 
-// Close stops making images and removes the spares.
+// Close stops making images and removes the spares. Calls after the first
+// do nothing.
 func (p *ImagePool) Close() error {
+	p.mu.Lock()
+	if p.closed {
+		p.mu.Unlock()
+		return nil
+	}
+	p.closed = true
+	p.mu.Unlock()
 	close(p.stop)
 	<-p.done
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	p.closed = true
 	for _, list := range p.ready {
 		for _, im := range list {
 			im.remove()

@@ -75,6 +75,11 @@ func (p *Pool) Start(spec Spec) (*Sandbox, error) {
 	}
 	if err := s.build(spec); err != nil {
 		s.Destroy()
+		// A blank that died while it waited, before the pool could see
+		// it: start another.
+		if errors.Is(err, errInitEnded) {
+			return Start(spec)
+		}
 		return nil, fmt.Errorf("start sandbox: %w", err)
 	}
 	return s, nil

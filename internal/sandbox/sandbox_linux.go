@@ -29,6 +29,10 @@ const (
 	fdStatus            // initMessages back; close-on-exec, so EOF after "ready" is a successful exec
 )
 
+// errInitEnded is the error of a sandbox whose init stage ended before it
+// was ready, without saying why: killed, most often.
+var errInitEnded = errors.New("init stage ended before it was ready")
+
 // stepTimeout bounds each wait on the init stage: its set-up, its exec and
 // its end after SIGKILL.
 const stepTimeout = 10 * time.Second
@@ -293,10 +297,10 @@ func (s *Sandbox) build(spec Spec) (err error) {
 	switch {
 	case err == nil && msg.Error != "":
 		return msg.err()
+	case err == io.EOF:
+		return errors.Join(errInitEnded, sendErr)
 	case sendErr != nil:
 		return sendErr
-	case err == io.EOF:
-		return errors.New("init stage ended before it was ready")
 	case err != nil:
 		return err
 	case !msg.Ready:
@@ -560,7 +564,7 @@ func (s *Sandbox) transitionLocked(from, to phase) error {
 func (s *Sandbox) Pid() int { return s.cmd.Process.Pid }
 
 // CommandPid is the host pid of the command, once Exec has started it;
-// 0 before.
+// 0 before, or when the command ended before Exec could learn it.
 func (s *Sandbox) CommandPid() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -591,21 +595,21 @@ func (s *Sandbox) Exec() error {
 	case !msg.Started:
 		return errors.New("exec in sandbox: unexpected message from init stage")
 	}
-	pid, err := onlyChild(s.Pid())
-	if err != nil {
-		return fmt.Errorf("exec in sandbox: %w", err)
-	}
+	// A command that has ended already (and been reaped) has no pid left
+	// to know; Wait tells how it ended.
+	pid := onlyChild(s.Pid())
 	s.mu.Lock()
 	s.commandPid = pid
 	s.mu.Unlock()
 	return nil
 }
 
-// onlyChild finds the one child of process pid, as its threads list them.
-func onlyChild(pid int) (int, error) {
+// onlyChild finds the one child of process pid, as its threads list them,
+// or gives 0 when there is none.
+func onlyChild(pid int) int {
 	tasks, err := os.ReadDir(fmt.Sprintf("/proc/%d/task", pid))
 	if err != nil {
-		return 0, fmt.Errorf("find the command: %w", err)
+		return 0
 	}
 	for _, t := range tasks {
 		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/task/%s/children", pid, t.Name()))
@@ -613,10 +617,12 @@ func onlyChild(pid int) (int, error) {
 			continue
 		}
 		if fields := strings.Fields(string(b)); len(fields) > 0 {
-			return strconv.Atoi(fields[0])
+			if child, err := strconv.Atoi(fields[0]); err == nil {
+				return child
+			}
 		}
 	}
-	return 0, fmt.Errorf("find the command: process %d has no child", pid)
+	return 0
 }
 
 // Done is closed when the sandbox's process has ended.

@@ -58,6 +58,9 @@ func NewImagePool(dir string, spares int) *ImagePool { return &ImagePool{} }
 // Take returns ErrUnsupported.
 func (p *ImagePool) Take(path string, sizeMB int) error { return ErrUnsupported }
 
+// Drop does nothing.
+func (p *ImagePool) Drop(path string) {}
+
 // Close does nothing.
 func (p *ImagePool) Close() error { return nil }
 

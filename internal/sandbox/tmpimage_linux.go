@@ -221,7 +221,9 @@ func waitDetached(dev, path string, timeout time.Duration) error {
 	deadline := time.Now().Add(timeout)
 	for delay := 100 * time.Microsecond; ; delay = min(2*delay, 50*time.Millisecond) {
 		b, err := os.ReadFile(backing)
-		if errors.Is(err, fs.ErrNotExist) || (err == nil && strings.TrimSuffix(string(b), "\n") != path) {
+		// The kernel names a file deleted since with " (deleted)" after.
+		name := strings.TrimSuffix(strings.TrimSuffix(string(b), "\n"), " (deleted)")
+		if errors.Is(err, fs.ErrNotExist) || (err == nil && name != path) {
 			return nil
 		}
 		if time.Now().After(deadline) {
