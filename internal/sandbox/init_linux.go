@@ -112,6 +112,21 @@ func runInit(status *os.File) error {
 // command's processes.
 var forwarded = []os.Signal{syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP, syscall.SIGQUIT, syscall.SIGUSR1, syscall.SIGUSR2}
 
+// passSignalsOn passes the forwarded signals on to every process of the
+// sandbox's PID namespace but the init stage. It starts before the spec
+// comes: making signals go to a channel starts threads and makes the
+// init stage's own thread wait for them, which the start of the command
+// need not.
+func passSignalsOn() {
+	signals := make(chan os.Signal, 8)
+	signal.Notify(signals, forwarded...)
+	go func() {
+		for sig := range signals {
+			unix.Kill(-1, sig.(syscall.Signal))
+		}
+	}()
+}
+
 // supervise starts the command as the init stage's child, as the
 // sandbox's user, moves itself to the cgroup of initCgroup's files, and
 // stays as process 1 of the sandbox: it reaps the
@@ -124,8 +139,6 @@ var forwarded = []os.Signal{syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP, sys
 // multi-threaded process with a large memory map, which takes a
 // millisecond more than a vfork and exec.
 func supervise(spec *initSpec, status *os.File, initCgroup []int) error {
-	signals := make(chan os.Signal, 8)
-	signal.Notify(signals, forwarded...)
 	attr := &syscall.ProcAttr{
 		Env:   spec.Env,
 		Files: []uintptr{0, 1, 2},
@@ -138,7 +151,6 @@ func supervise(spec *initSpec, status *os.File, initCgroup []int) error {
 	// inherits.
 	pid, err := syscall.ForkExec(spec.Command[0], spec.Command, attr)
 	if err != nil {
-		signal.Stop(signals)
 		return fmt.Errorf("exec %s: %w", spec.Command[0], err)
 	}
 	if err := writeMessage(status, initMessage{Started: true}); err != nil {
@@ -152,12 +164,6 @@ func supervise(spec *initSpec, status *os.File, initCgroup []int) error {
 		unix.Write(fd, []byte("0"))
 		unix.Close(fd)
 	}
-	go func() {
-		for sig := range signals {
-			// Every process of the namespace but this one.
-			unix.Kill(-1, sig.(syscall.Signal))
-		}
-	}()
 	for {
 		var ws unix.WaitStatus
 		got, err := unix.Wait4(-1, &ws, 0, nil)
@@ -206,6 +212,7 @@ func prepare() (*seccompFilter, error) {
 	if err != nil {
 		return nil, fmt.Errorf("seccomp: %w", err)
 	}
+	passSignalsOn()
 	// The spec's decoding is then as quick in a sandbox started ahead as
 	// the rest: its code is paged in and its type information built.
 	var warm initSpec
