@@ -46,11 +46,15 @@ type emberServer struct {
 const (
 	variantSandboxed = "sandboxed"
 	variantNoSandbox = "--no-sandbox"
-	// variantOnDemand builds each sandbox when a cold start needs it
-	// (--prepared-sandboxes 0); variantPrepared takes one built ahead
-	// (--prepared-sandboxes 1, ember's default).
-	variantOnDemand = "sandboxed, on demand"
-	variantPrepared = "sandboxed, prepared"
+	// variantOnDemand builds the function's sandbox when a cold start
+	// needs it, from a sandbox started ahead (--prepared-sandboxes 0, with
+	// --started-sandboxes 1, the default); variantPrepared takes one built
+	// ahead (--prepared-sandboxes 1, ember's default); variantNothingAhead
+	// starts each sandbox from nothing when a cold start needs it
+	// (--prepared-sandboxes 0 --started-sandboxes 0).
+	variantOnDemand     = "sandboxed, on demand"
+	variantPrepared     = "sandboxed, prepared"
+	variantNothingAhead = "sandboxed, nothing ahead"
 )
 
 // variant names the kind of ember em is.

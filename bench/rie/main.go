@@ -12,8 +12,9 @@
 //   - the CPU time per request of each process in those two phases: the
 //     client, ember, its runtimes, the echo server and the proxy (Linux);
 //   - cold starts, from request to response on a fresh environment, with
-//     the sandbox built on demand and taken from those built ahead,
-//     against a fork/exec/wait of the same bootstrap;
+//     the sandbox taken from those built ahead, built on demand from one
+//     started ahead, and started from nothing, against a fork/exec/wait of
+//     the same bootstrap;
 //   - a 6 MB echo against the echo server with the same body.
 //
 // Ember runs its runtimes in sandboxes by default as root; each figure of
@@ -156,15 +157,23 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	b.stopEmber(warmPlain)
 	b.stopEmber(warm)
 
-	// Three embers serve the cold starts: two sandboxed ones, one that
-	// builds each sandbox when a request needs it and one that takes a
-	// sandbox built ahead (ember's default), and one with --no-sandbox.
+	// Four embers serve the cold starts: three sandboxed ones, one that
+	// builds the function's sandbox when a request needs it from one
+	// started ahead, one that takes a sandbox built ahead (ember's
+	// default) and one that starts each sandbox from nothing when a
+	// request needs it, and one with --no-sandbox.
 	coldOnDemand, err := startEmber(ctx, procs, client, bins, tmp, "ember-cold-on-demand", true, retried,
 		"--idle-timeout", "1ms", "--prepared-sandboxes", "0")
 	if err != nil {
 		return err
 	}
 	coldOnDemand.kind = variantOnDemand
+	coldNothing, err := startEmber(ctx, procs, client, bins, tmp, "ember-cold-nothing-ahead", true, retried,
+		"--idle-timeout", "1ms", "--prepared-sandboxes", "0", "--started-sandboxes", "0")
+	if err != nil {
+		return err
+	}
+	coldNothing.kind = variantNothingAhead
 	coldPrepared, err := startEmber(ctx, procs, client, bins, tmp, "ember-cold-prepared", true, retried,
 		"--idle-timeout", "1ms", "--prepared-sandboxes", "1")
 	if err != nil {
@@ -175,11 +184,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	if err := b.coldStarts(ctx, coldOnDemand, coldPrepared, coldPlain, bins); err != nil {
+	if err := b.coldStarts(ctx, coldOnDemand, coldPrepared, coldNothing, coldPlain, bins); err != nil {
 		return err
 	}
 	b.stopEmber(coldPlain)
 	b.stopEmber(coldPrepared)
+	b.stopEmber(coldNothing)
 	b.stopEmber(coldOnDemand)
 	for _, s := range []harness.Server{proxy, echo} {
 		if err := s.Child.Stop(); err != nil {

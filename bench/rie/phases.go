@@ -297,12 +297,15 @@ func (b *bench) big(ctx context.Context, em *emberServer) error {
 // coldStarts measures requests that each land on a fresh environment of an
 // ember rie whose environments die as soon as they are idle, against a
 // fork/exec/wait of the bootstrap, all taking turns: the sandboxed
-// onDemand, which builds each sandbox when the request comes, the
-// sandboxed prepared, which takes a sandbox built ahead (ember's default),
-// and the --no-sandbox plain.
-func (b *bench) coldStarts(ctx context.Context, onDemand, prepared, plain *emberServer, bins harness.Binaries) error {
+// onDemand, which builds the function's sandbox when the request comes
+// from a sandbox started ahead, the sandboxed prepared, which takes a
+// sandbox built ahead (ember's default), the sandboxed nothing, which
+// starts each sandbox from nothing when the request comes, and the
+// --no-sandbox plain.
+func (b *bench) coldStarts(ctx context.Context, onDemand, prepared, nothing, plain *emberServer, bins harness.Binaries) error {
 	body := smallPayload()
-	b.progress("cold start: %d requests %v apart to each of 3 embers, and as many fork/execs of the bootstrap", b.cfg.cold, b.cfg.coldGap)
+	embers := []*emberServer{onDemand, prepared, nothing, plain}
+	b.progress("cold start: %d requests %v apart to each of %d embers, and as many fork/execs of the bootstrap", b.cfg.cold, b.cfg.coldGap, len(embers))
 	env := benchEnv()
 	// Check that the bootstrap ends at once without a Runtime API, and
 	// bring it into the page cache.
@@ -312,12 +315,13 @@ func (b *bench) coldStarts(ctx context.Context, onDemand, prepared, plain *ember
 		}
 	}
 	var (
-		dt, pt, nt, bt tally
-		ds, ps, ns, bs harness.Samples
+		dt, pt, zt, nt, bt tally
+		ds, ps, zs, ns, bs harness.Samples
 	)
 	// coldStart returns a turn that sends one request to url and then
-	// leaves ember the time to reap the environment and, for prepared,
-	// to build the next sandbox ahead.
+	// leaves ember the time to reap the environment and to make ahead
+	// again what it makes ahead: the next sandbox started, for onDemand
+	// and prepared, and built, for prepared.
 	coldStart := func(url string, s *harness.Samples, t *tally) func() {
 		return func() {
 			s.Add(harness.Sequential(ctx, echoRequest(b.client, url, body), 1, t))
@@ -330,7 +334,7 @@ func (b *bench) coldStarts(ctx context.Context, onDemand, prepared, plain *ember
 	// One cold start of each ember first, not measured: it brings their
 	// files and the runtime's into the page cache, and lets an ember start
 	// making ahead what it makes ahead.
-	for _, e := range []*emberServer{onDemand, prepared, plain} {
+	for _, e := range embers {
 		var t tally
 		coldStart(e.URL, &harness.Samples{}, &t)()
 		if err := b.afterWarmup(ctx, "cold start", e, t); err != nil {
@@ -340,6 +344,7 @@ func (b *bench) coldStarts(ctx context.Context, onDemand, prepared, plain *ember
 	harness.Alternate(ctx, b.cfg.cold,
 		coldStart(onDemand.URL, &ds, &dt),
 		coldStart(prepared.URL, &ps, &pt),
+		coldStart(nothing.URL, &zs, &zt),
 		coldStart(plain.URL, &ns, &nt),
 		func() {
 			d, err := execBootstrap(ctx, bins, env)
@@ -360,6 +365,10 @@ func (b *bench) coldStarts(ctx context.Context, onDemand, prepared, plain *ember
 	if err != nil {
 		return err
 	}
+	nothingCounts, err := b.check(ctx, "cold start", nothing, zt, tally{}, tally{})
+	if err != nil {
+		return err
+	}
 	plainCounts, err := b.check(ctx, "cold start", plain, nt, tally{}, tally{})
 	if err != nil {
 		return err
@@ -368,7 +377,7 @@ func (b *bench) coldStarts(ctx context.Context, onDemand, prepared, plain *ember
 		em *emberServer
 		c  reportCounts
 		ok int
-	}{{onDemand, onDemandCounts, dt.ok}, {prepared, preparedCounts, pt.ok}, {plain, plainCounts, nt.ok}} {
+	}{{onDemand, onDemandCounts, dt.ok}, {prepared, preparedCounts, pt.ok}, {nothing, nothingCounts, zt.ok}, {plain, plainCounts, nt.ok}} {
 		if n := len(one.c.inits); n < one.ok {
 			b.res.note("cold start, %s: only %d of %d answered requests started a runtime (REPORT with Init Duration); the others found a warm environment",
 				one.em.variant(), n, one.ok)
@@ -388,12 +397,20 @@ func (b *bench) coldStarts(ctx context.Context, onDemand, prepared, plain *ember
 		withTarget(bound{Of: boundSandboxed, Op: "<=", Value: 5, Why: "from sandboxes created ahead"}))
 	b.res.compare(compareLatency("cold_p90", "cold start p90, "+variantPrepared, ps.Percentile(90), ns.Percentile(90)).
 		against("fork/exec", forkExec(90)))
+	b.res.compare(compareLatency("cold_nothing_ahead_p50", "cold start p50, "+variantNothingAhead, zs.Percentile(50), ns.Percentile(50)).
+		against("fork/exec", forkExec(50)))
+	b.res.compare(compareLatency("cold_nothing_ahead_p90", "cold start p90, "+variantNothingAhead, zs.Percentile(90), ns.Percentile(90)).
+		against("fork/exec", forkExec(90)))
 	// Runtime exec to its first /next, as ember measures it.
 	plainInits := harness.Samples{Lat: plainCounts.inits}
 	for _, one := range []struct {
 		id, variant string
 		inits       []time.Duration
-	}{{"init_on_demand_p50", variantOnDemand, onDemandCounts.inits}, {"init_p50", variantPrepared, preparedCounts.inits}} {
+	}{
+		{"init_on_demand_p50", variantOnDemand, onDemandCounts.inits},
+		{"init_p50", variantPrepared, preparedCounts.inits},
+		{"init_nothing_ahead_p50", variantNothingAhead, nothingCounts.inits},
+	} {
 		inits := harness.Samples{Lat: one.inits}
 		if len(inits.Lat) > 0 && len(plainInits.Lat) > 0 {
 			b.res.compare(compareLatency(one.id, "Init Duration p50 (cold start), "+one.variant, inits.Percentile(50), plainInits.Percentile(50)))

@@ -105,7 +105,8 @@ type bound struct {
 type check struct {
 	Phase string `json:"phase"`
 	// Ember is variantSandboxed or variantNoSandbox, and in the cold-start
-	// phase variantOnDemand, variantPrepared or variantNoSandbox.
+	// phase variantOnDemand, variantPrepared, variantNothingAhead or
+	// variantNoSandbox.
 	Ember string `json:"ember"`
 	// Requests were sent to ember.
 	Requests int `json:"requests"`

@@ -5,6 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"os"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/emberfn/ember/bench/internal/harness"
@@ -56,10 +59,10 @@ func (b *bench) createAll(ctx context.Context, em harness.Server) error {
 	return nil
 }
 
-// quiesce waits until ember at em has no child process left, none of its
-// environments' runtimes nor of the tools it runs for them, and then
-// settle, so that a cold-start turn does not share the machine with the
-// end of the last environment.
+// quiesce waits until ember at em has no child process left but the
+// sandboxes it keeps started ahead, none of its environments' runtimes nor
+// of the tools it runs for them, and then settle, so that a cold-start
+// turn does not share the machine with the end of the last environment.
 func (b *bench) quiesce(ctx context.Context, em harness.Server) error {
 	deadline := time.Now().Add(quiesceTimeout)
 	for {
@@ -70,6 +73,7 @@ func (b *bench) quiesce(ctx context.Context, em harness.Server) error {
 		if err != nil {
 			return fmt.Errorf("children of %s: %w", em.Name, err)
 		}
+		kids = slices.DeleteFunc(kids, idleSandbox)
 		if len(kids) == 0 {
 			return sleep(ctx, settle)
 		}
@@ -80,6 +84,18 @@ func (b *bench) quiesce(ctx context.Context, em harness.Server) error {
 			return err
 		}
 	}
+}
+
+// idleSandbox reports whether pid is a sandbox's init stage (ember's own
+// binary, re-executed with ember-sandbox-init) without a runtime: a
+// sandbox started ahead, waiting for a function.
+func idleSandbox(pid int) bool {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
+	if err != nil || !strings.HasSuffix(string(b), "\x00ember-sandbox-init\x00") {
+		return false
+	}
+	kids, err := harness.ChildPIDs(pid)
+	return err == nil && len(kids) == 0
 }
 
 func sleep(ctx context.Context, d time.Duration) error {

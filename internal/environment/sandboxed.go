@@ -297,7 +297,7 @@ func (e *Environment) launch(pr *prepared, name string) (*process, error) {
 		pr.discard()
 		return nil, fmt.Errorf("start runtime %s: %w", name, err)
 	}
-	start := pr.sb.Released()
+	start := pr.sb.Started()
 	pr.w.Close()
 	sb, l, cg := pr.sb, pr.l, pr.cg
 	p, err := newProcess(sb.CommandPid(), start, pr.r, e.logs.write, sb.Wait)

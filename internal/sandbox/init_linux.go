@@ -9,6 +9,7 @@ import (
 	"os/signal"
 	"runtime"
 	"syscall"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -149,11 +150,12 @@ func supervise(spec *initSpec, status *os.File, initCgroup []int) error {
 	}
 	// On this thread, the one with the seccomp filter, which the child
 	// inherits.
+	at := time.Now().UnixNano()
 	pid, err := syscall.ForkExec(spec.Command[0], spec.Command, attr)
 	if err != nil {
 		return fmt.Errorf("exec %s: %w", spec.Command[0], err)
 	}
-	if err := writeMessage(status, initMessage{Started: true}); err != nil {
+	if err := writeMessage(status, initMessage{Started: true, At: at}); err != nil {
 		unix.Kill(pid, unix.SIGKILL)
 		return fmt.Errorf("report start: %w", err)
 	}

@@ -214,6 +214,9 @@ type initNet struct {
 type initMessage struct {
 	Ready   bool `json:"ready,omitempty"`
 	Started bool `json:"started,omitempty"`
+	// At is when the init stage started the command, in nanoseconds since
+	// the Unix epoch: the host's clock, which the sandbox shares.
+	At int64 `json:"at,omitempty"`
 	// Exit is the command's wait status, as the kernel encodes it.
 	Exit  *uint32 `json:"exit,omitempty"`
 	Error string  `json:"error,omitempty"`

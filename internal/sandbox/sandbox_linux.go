@@ -101,8 +101,8 @@ type Sandbox struct {
 	goPipe *os.File
 	// commandPid is the command's host pid, once started.
 	commandPid int
-	// released is when the init stage was released to start the command.
-	released time.Time
+	// started is when the init stage started the command.
+	started time.Time
 	// listeners are those of Spec.Listen, until Listeners hands them over.
 	listeners []net.Listener
 }
@@ -343,9 +343,6 @@ func (s *Sandbox) release() error {
 	s.mu.Lock()
 	goPipe := s.goPipe
 	s.goPipe = nil
-	if goPipe != nil {
-		s.released = time.Now()
-	}
 	s.mu.Unlock()
 	if goPipe == nil {
 		return nil
@@ -358,12 +355,13 @@ func (s *Sandbox) release() error {
 	return nil
 }
 
-// Released is when the init stage was released to start the command (by
-// Exec, or by the build with ExecWhenBuilt); zero before.
-func (s *Sandbox) Released() time.Time {
+// Started is when the init stage started the command, once Exec has
+// returned: after the sandbox was built and it was released (by Exec, or
+// at once with ExecWhenBuilt).
+func (s *Sandbox) Started() time.Time {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.released
+	return s.started
 }
 
 // sendSpec sends is, with the files it needs, to the init stage, and then
@@ -600,6 +598,7 @@ func (s *Sandbox) Exec() error {
 	pid := onlyChild(s.Pid())
 	s.mu.Lock()
 	s.commandPid = pid
+	s.started = time.Unix(0, msg.At)
 	s.mu.Unlock()
 	return nil
 }

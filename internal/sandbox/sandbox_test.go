@@ -147,8 +147,12 @@ func start(t *testing.T, spec Spec) *started {
 func run(t *testing.T, spec Spec) map[string]string {
 	t.Helper()
 	s := start(t, spec)
+	released := time.Now()
 	if err := s.Exec(); err != nil {
 		t.Fatalf("Exec: %v", err)
+	}
+	if st := s.Started(); st.Before(released.Add(-time.Millisecond)) || st.After(time.Now()) {
+		t.Errorf("Started %v: not between the release at %v and the return of Exec", st, released)
 	}
 	return s.results(t)
 }
