@@ -28,6 +28,10 @@ type process struct {
 	release func()
 	// cg is the tree's cgroup; nil when limits are not enforced.
 	cg *cgroup.Group
+	// paused says that cg was paused after the last invocation, and is
+	// to be thawed before the next. Only the invocation that holds the
+	// environment touches it.
+	paused bool
 }
 
 // ExitError says how a runtime process ended.
