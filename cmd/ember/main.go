@@ -53,6 +53,7 @@ func main() {
 			fmt.Fprintln(os.Stderr, "ember sandbox init:", err)
 			os.Exit(127)
 		}
+		os.Exit(0)
 	}
 	os.Exit(run(os.Args, os.Stdin, os.Stdout, os.Stderr))
 }

@@ -16,6 +16,7 @@ func TestMain(m *testing.M) {
 			fmt.Fprintln(os.Stderr, "sandbox init:", err)
 			os.Exit(127)
 		}
+		os.Exit(0)
 	}
 	os.Exit(m.Run())
 }

@@ -165,14 +165,12 @@ func (p *ImagePool) fill() {
 			}
 			im := spareImage{name: name}
 			// Without a mount, the sandbox mounts the image itself.
-			if loop, dev, err := attachLoop(name); err == nil && !noMountAPI {
+			if loop, dev, err := attachLoop(name); err == nil {
 				mnt, err := mountDetached(dev)
 				loop.Close()
 				if err == nil {
 					im.mnt, im.dev = mnt, dev
 				}
-			} else if err == nil {
-				loop.Close()
 			}
 			p.mu.Lock()
 			p.ready[size] = append(p.ready[size], im)

@@ -21,9 +21,10 @@ var errCancelled = errors.New("released by nobody: the sandbox was destroyed bef
 // RunInit is the init stage of a sandbox: PID 1 of the new namespaces, run
 // as root. It builds the sandbox from the spec it is sent, reports ready,
 // waits to be released, starts the command and stays as the sandbox's
-// process 1 until the command ends; then it reports how and exits. It
-// returns only on failure, which it has reported to the host side too;
-// the caller exits.
+// process 1 until the command ends; then it reports how and returns nil,
+// and the caller exits, which ends every other process of the sandbox. On
+// failure it returns the error, which it has reported to the host side
+// too; the caller exits.
 func RunInit() error {
 	// no_new_privs and the seccomp filter belong to a thread, and the
 	// command is started from this one, which it inherits them from.
@@ -38,7 +39,7 @@ func RunInit() error {
 	defer status.Close()
 
 	err := runInit(status)
-	if errors.Is(err, errCancelled) {
+	if err == nil || errors.Is(err, errCancelled) {
 		return err
 	}
 	if werr := writeMessage(status, errorMessage(err)); werr != nil {
@@ -47,7 +48,7 @@ func RunInit() error {
 	return err
 }
 
-// runInit does RunInit's work and returns only on failure.
+// runInit does RunInit's work.
 func runInit(status *os.File) error {
 	// Everything that needs no spec comes first: a sandbox started ahead
 	// does it while it waits for one. With loopback up, the host side can
@@ -132,9 +133,8 @@ func passSignalsOn() {
 // sandbox's user, moves itself to the cgroup of initCgroup's files, and
 // stays as process 1 of the sandbox: it reaps the
 // orphans the command leaves, passes on the signals the host side sends,
-// and, when the command has ended, reports how and exits, which ends
-// every other process of the sandbox. It returns only if the command did
-// not start.
+// and, when the command has ended, reports how and returns nil. It
+// returns an error if the command did not start.
 //
 // A child, not an exec of the init stage: an exec replaces a
 // multi-threaded process with a large memory map, which takes a
@@ -179,8 +179,7 @@ func supervise(spec *initSpec, status *os.File, initCgroup []int) error {
 			continue
 		}
 		exit := uint32(ws)
-		writeMessage(status, initMessage{Exit: &exit})
-		os.Exit(0)
+		return writeMessage(status, initMessage{Exit: &exit})
 	}
 }
 

@@ -134,7 +134,16 @@ func checkGone(t *testing.T, s *Sandbox) {
 		t.Errorf("sandbox %d: root directory %s: %v, want it removed", s.Pid(), s.root, err)
 	}
 	if s.veth != nil {
-		if _, err := net.InterfaceByName(s.veth.host); err == nil {
+		// A link of a namespace that is going away may show a moment
+		// longer: the kernel removes it in the background.
+		gone := func() bool {
+			_, err := net.InterfaceByName(s.veth.host)
+			return err != nil
+		}
+		for deadline := time.Now().Add(5 * time.Second); !gone() && time.Now().Before(deadline); {
+			time.Sleep(10 * time.Millisecond)
+		}
+		if !gone() {
 			t.Errorf("sandbox %d: host link %s left", s.Pid(), s.veth.host)
 		}
 		if slotUsed(s.veth.net, s.veth.slot) {

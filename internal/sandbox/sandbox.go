@@ -117,6 +117,10 @@ type Spec struct {
 	// whether it started. It spares a cold start a round trip between
 	// the two sides.
 	ExecWhenBuilt bool
+
+	// noMountAPI has /tmp's image mounted as on a kernel without the
+	// mount API (Linux 5.2), for the tests of that path.
+	noMountAPI bool
 }
 
 // NetworkMode is what a sandbox's network namespace holds.

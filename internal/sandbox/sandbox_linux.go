@@ -405,7 +405,7 @@ func (s *Sandbox) sendSpec(spec Spec, is *initSpec) error {
 			return fmt.Errorf("/tmp image: %w", err)
 		}
 		var err error
-		if f, role, dev, err = openTmp(spec.Tmp.Image); err != nil {
+		if f, role, dev, err = openTmp(spec.Tmp.Image, !spec.noMountAPI); err != nil {
 			return fmt.Errorf("/tmp image: %w", err)
 		}
 	}

@@ -30,6 +30,7 @@ func TestMain(m *testing.M) {
 			fmt.Fprintln(os.Stderr, "sandbox init:", err)
 			os.Exit(127)
 		}
+		os.Exit(0)
 	}
 	code := m.Run()
 	if probeDir != "" {

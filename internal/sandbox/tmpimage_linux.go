@@ -120,10 +120,6 @@ func attachLoop(path string) (*os.File, string, error) {
 	return nil, "", errors.New("no free loop device")
 }
 
-// noMountAPI makes openTmp do as on a kernel without fsopen, for the
-// tests of that path.
-var noMountAPI = false
-
 // tmpMountOptions are /tmp's ext4 options: the inode tables that mkfs
 // left to the kernel stay unwritten until they are needed.
 const tmpMountOptions = "noinit_itable"
@@ -132,14 +128,15 @@ const tmpMountOptions = "noinit_itable"
 // attached nowhere, for the init stage to move into place, so that the
 // mount itself is done while the init stage starts. Where the kernel has
 // no mount API for that (before Linux 5.2) it gives the attached loop
-// device instead, for the init stage to mount. It returns the file to
-// send with the spec, its role and the loop device's name.
-func openTmp(path string) (*os.File, fileRole, string, error) {
+// device instead, for the init stage to mount; so does mountAPI false.
+// It returns the file to send with the spec, its role and the loop
+// device's name.
+func openTmp(path string, mountAPI bool) (*os.File, fileRole, string, error) {
 	loop, dev, err := attachLoop(path)
 	if err != nil {
 		return nil, "", "", err
 	}
-	if noMountAPI {
+	if !mountAPI {
 		return loop, roleTmpDevice, dev, nil
 	}
 	mnt, err := mountDetached(dev)

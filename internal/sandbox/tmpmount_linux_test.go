@@ -160,8 +160,8 @@ func TestTmpFromImagePool(t *testing.T) {
 func TestTmpPersists(t *testing.T) {
 	code := needSandbox(t)
 	needImages(t)
-	t.Run("image", func(t *testing.T) { checkTmpPersists(t, code, false) })
-	t.Run("image pool", func(t *testing.T) { checkTmpPersists(t, code, true) })
+	t.Run("image", func(t *testing.T) { checkTmpPersists(t, code, false, false) })
+	t.Run("image pool", func(t *testing.T) { checkTmpPersists(t, code, true, false) })
 }
 
 // TestTmpWithoutMountAPI checks /tmp as on a kernel without the mount
@@ -170,15 +170,11 @@ func TestTmpPersists(t *testing.T) {
 func TestTmpWithoutMountAPI(t *testing.T) {
 	code := needSandbox(t)
 	needImages(t)
-	was := noMountAPI
-	noMountAPI = true
-	t.Cleanup(func() { noMountAPI = was })
-
 	image := filepath.Join(t.TempDir(), "tmp.img")
 	if err := ensureImage(image, tmpTestMB); err != nil {
 		t.Fatal(err)
 	}
-	f, role, dev, err := openTmp(image)
+	f, role, dev, err := openTmp(image, false)
 	if err != nil {
 		t.Fatalf("openTmp: %v", err)
 	}
@@ -193,16 +189,17 @@ func TestTmpWithoutMountAPI(t *testing.T) {
 		t.Errorf("loop device of an image no sandbox took: %v", err)
 	}
 
-	t.Run("image", func(t *testing.T) { checkTmpPersists(t, code, false) })
+	t.Run("image", func(t *testing.T) { checkTmpPersists(t, code, false, true) })
 	// The first sandbox takes the pool's mount, the second mounts the
 	// device.
-	t.Run("image pool", func(t *testing.T) { checkTmpPersists(t, code, true) })
+	t.Run("image pool", func(t *testing.T) { checkTmpPersists(t, code, true, true) })
 }
 
 // checkTmpPersists runs two sandboxes on a new image, one after the other:
 // the first finds /tmp empty, writable and sticky and writes a file, the
-// second finds it. With pool the image is taken from an ImagePool.
-func checkTmpPersists(t *testing.T, code string, pool bool) {
+// second finds it. With pool the image is taken from an ImagePool; with
+// noMountAPI the sandboxes mount it as on a kernel without the mount API.
+func checkTmpPersists(t *testing.T, code string, pool, noMountAPI bool) {
 	dir := t.TempDir()
 	image := filepath.Join(dir, "tmp.img")
 	var images *ImagePool
@@ -215,6 +212,7 @@ func checkTmpPersists(t *testing.T, code string, pool bool) {
 
 	first := testSpec(code, image, "ls:/tmp", "mode:/tmp", "write:/tmp/file")
 	first.Tmp = tmpSpec
+	first.noMountAPI = noMountAPI
 	s := start(t, first)
 	if pool && s.loopDev != spare.dev {
 		t.Errorf("first sandbox: /tmp on %s, want the pool's %s", s.loopDev, spare.dev)
@@ -235,6 +233,7 @@ func checkTmpPersists(t *testing.T, code string, pool bool) {
 
 	second := testSpec(code, image, "exists:/tmp/file", "read:/tmp/file", "ls:/tmp", "mode:/tmp")
 	second.Tmp = tmpSpec
+	second.noMountAPI = noMountAPI
 	s = start(t, second)
 	if got := tmpMount(t, s.Pid()); got != "ext4 "+s.loopDev {
 		t.Errorf("second sandbox: /tmp is %s, want ext4 on %s", got, s.loopDev)
