@@ -79,7 +79,7 @@ func runInit(status *os.File) error {
 		}
 	}
 
-	err = buildRoot(spec)
+	err = buildRoot(spec, files[roleBind])
 	unix.Close(fdSpec)
 	if err != nil {
 		return err

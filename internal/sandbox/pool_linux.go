@@ -66,7 +66,9 @@ func (p *Pool) Start(spec Spec) (*Sandbox, error) {
 	if err := validate(spec); err != nil {
 		return nil, fmt.Errorf("start sandbox: %w", err)
 	}
-	if spec.Network == NetworkOutbound && spec.Outbound != p.outbound {
+	// A blank sandbox has a user namespace where the machine allows one,
+	// which a spec of an image's root cannot have (see Start).
+	if spec.Network == NetworkOutbound && spec.Outbound != p.outbound || spec.RootFS != "" || spec.noMountAPI {
 		return Start(spec)
 	}
 	s := p.take(spec.Network)
@@ -130,7 +132,7 @@ func (p *Pool) fill() {
 		case <-time.After(poolRefillDelay):
 		}
 		for mode := p.next(); mode >= 0; mode = p.next() {
-			s, err := startBlank(mode, p.outbound)
+			s, err := startBlank(mode, p.outbound, true)
 			if err != nil {
 				// Start starts sandboxes itself when there is no
 				// blank one; the next Start tries again.

@@ -28,6 +28,9 @@ type initSpec struct {
 	Etc      map[string]string
 	// Files names the files sent with the spec, in order.
 	Files []fileRole
+	// BindFiles says, for each of Binds, whether it comes as a file
+	// (roleBind, in order): a mount to move into place, not a path.
+	BindFiles []bool
 	// Tmp says that /tmp's file system follows in a tmpMessage; without it
 	// /tmp is a tmpfs of TmpSizeMB.
 	Tmp       bool
@@ -64,6 +67,8 @@ type fileRole string
 const (
 	roleStdout fileRole = "stdout"
 	roleStderr fileRole = "stderr"
+	// roleBind is a bind's mount, attached nowhere yet (open_tree).
+	roleBind fileRole = "bind"
 	// roleInitCgroup is a cgroup.procs file that the init stage writes
 	// itself to once the command has started.
 	roleInitCgroup fileRole = "init-cgroup"
@@ -76,7 +81,7 @@ const (
 )
 
 // maxSentFiles bounds the files that come with one message.
-const maxSentFiles = 8
+const maxSentFiles = 16
 
 // maxMessage bounds a message to the init stage. The kernel refuses a
 // packet larger than a socket's send buffer (EMSGSIZE), some 200 KB.

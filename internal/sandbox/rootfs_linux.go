@@ -52,10 +52,11 @@ func makeProcDev(root string) error {
 
 // buildRoot completes the sandbox's file system on spec.Root, which
 // prebuild has begun, and makes it the root: binds, /etc and /tmp, then
-// pivot_root, and the root made read-only. A spec without HostRoot starts
+// pivot_root, and the root made read-only. bindFDs are the files of the
+// binds that came with one (initSpec.BindFiles). A spec without HostRoot starts
 // again from an empty root, or from its image (RootFS) with its own /proc
 // and /dev.
-func buildRoot(spec *initSpec) error {
+func buildRoot(spec *initSpec, bindFDs []int) error {
 	root := spec.Root
 	// fromImage says that root is an image, bound read-only, in which
 	// nothing can be created.
@@ -76,12 +77,34 @@ func buildRoot(spec *initSpec) error {
 		}
 	}
 
-	binds := slices.Clone(spec.Binds)
-	slices.SortStableFunc(binds, func(a, b Bind) int {
+	// Each bind with the file it came with, if any.
+	type sentBind struct {
+		Bind
+		fd int
+	}
+	binds := make([]sentBind, len(spec.Binds))
+	for i, b := range spec.Binds {
+		binds[i] = sentBind{b, -1}
+		if i < len(spec.BindFiles) && spec.BindFiles[i] && len(bindFDs) > 0 {
+			binds[i].fd, bindFDs = bindFDs[0], bindFDs[1:]
+		}
+	}
+	slices.SortStableFunc(binds, func(a, b sentBind) int {
 		return strings.Count(filepath.Clean(a.Target), "/") - strings.Count(filepath.Clean(b.Target), "/")
 	})
-	for _, b := range binds {
-		if err := bind(root, b, fromImage); err != nil {
+	for i, b := range binds {
+		var err error
+		if b.fd >= 0 {
+			err = moveBind(root, b.Bind, b.fd)
+		} else {
+			err = bind(root, b.Bind, fromImage)
+		}
+		if err != nil {
+			for _, later := range binds[i+1:] {
+				if later.fd >= 0 {
+					unix.Close(later.fd)
+				}
+			}
 			return fmt.Errorf("bind %s: %w", b.Target, err)
 		}
 	}

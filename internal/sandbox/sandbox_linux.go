@@ -75,6 +75,8 @@ type Sandbox struct {
 	// outbound sandbox's link.
 	network NetworkMode
 	veth    *veth
+	// userNS says that the sandbox has a user namespace of its own.
+	userNS bool
 	// specConn is this side's end of the spec socket, until the spec is
 	// sent.
 	specConn *os.File
@@ -113,7 +115,10 @@ func Start(spec Spec) (*Sandbox, error) {
 	if err := validate(spec); err != nil {
 		return nil, fmt.Errorf("start sandbox: %w", err)
 	}
-	s, err := startBlank(spec.Network, spec.Outbound)
+	// Without the mount API the init stage mounts /tmp's device, which
+	// the root of a user namespace may not; an image's root it binds by
+	// path.
+	s, err := startBlank(spec.Network, spec.Outbound, !spec.noMountAPI && spec.RootFS == "")
 	if err != nil {
 		return nil, fmt.Errorf("start sandbox: %w", err)
 	}
@@ -128,7 +133,7 @@ func Start(spec Spec) (*Sandbox, error) {
 // link of an outbound sandbox, and leaves its init stage waiting for the
 // spec: all that a sandbox needs before it knows what it will hold. build
 // sends the spec.
-func startBlank(mode NetworkMode, outbound *Network) (_ *Sandbox, err error) {
+func startBlank(mode NetworkMode, outbound *Network, userNS bool) (_ *Sandbox, err error) {
 	if os.Geteuid() != 0 {
 		return nil, fmt.Errorf("not root: %w", ErrUnsupported)
 	}
@@ -190,18 +195,22 @@ func startBlank(mode NetworkMode, outbound *Network) (_ *Sandbox, err error) {
 	cmd := exec.Command("/proc/self/exe", InitArg)
 	cmd.Env = []string{}
 	cmd.ExtraFiles = files
-	cmd.SysProcAttr = &syscall.SysProcAttr{
-		Cloneflags: syscall.CLONE_NEWNS | syscall.CLONE_NEWPID | syscall.CLONE_NEWNET |
-			syscall.CLONE_NEWIPC | syscall.CLONE_NEWUTS,
-		// The sandbox dies with the thread that started it. Go keeps its
-		// threads for the life of the process unless a goroutine ends
-		// while locked to one; Listen does that only when it cannot leave
-		// the sandbox's network again.
-		Pdeathsig: syscall.SIGKILL,
-		Setpgid:   true,
-	}
+	cmd.SysProcAttr = sysProcAttr()
 	s.cmd = cmd
-	if err := cmd.Start(); err != nil {
+	err = errNoUserNS
+	if userNS && userNSUsable(root) {
+		useUserNS(cmd.SysProcAttr)
+		err = cmd.Start()
+	}
+	s.userNS = err == nil
+	if errors.Is(err, errNoUserNS) || errors.Is(err, syscall.EPERM) || errors.Is(err, syscall.EINVAL) ||
+		errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EUSERS) {
+		// No user namespace here (unprivileged ones switched off, or
+		// their limit reached): the other namespaces still isolate.
+		cmd.SysProcAttr = sysProcAttr()
+		err = cmd.Start()
+	}
+	if err != nil {
 		if errors.Is(err, syscall.EPERM) || errors.Is(err, syscall.EINVAL) {
 			return nil, fmt.Errorf("namespaces: %w (%w)", ErrUnsupported, err)
 		}
@@ -223,6 +232,71 @@ func startBlank(mode NetworkMode, outbound *Network) (_ *Sandbox, err error) {
 		return nil, fmt.Errorf("send start message: %w", err)
 	}
 	return s, nil
+}
+
+// The user namespace of a sandbox maps its user and group IDs 0 to
+// idRange-1 to the host's hostIDBase and up: a process that got out of the
+// sandbox's other namespaces would be an unprivileged user of the host,
+// the sandbox's root as much as its user.
+const (
+	hostIDBase = 1 << 20
+	idRange    = 1 << 16
+)
+
+// errNoUserNS stands for a start without a user namespace.
+var errNoUserNS = errors.New("no user namespace")
+
+// sysProcAttr is how the init stage is started: in new mount, PID,
+// network, IPC and UTS namespaces.
+func sysProcAttr() *syscall.SysProcAttr {
+	return &syscall.SysProcAttr{
+		Cloneflags: syscall.CLONE_NEWNS | syscall.CLONE_NEWPID | syscall.CLONE_NEWNET |
+			syscall.CLONE_NEWIPC | syscall.CLONE_NEWUTS,
+		// The sandbox dies with the thread that started it. Go keeps its
+		// threads for the life of the process unless a goroutine ends
+		// while locked to one; Listen does that only when it cannot leave
+		// the sandbox's network again.
+		Pdeathsig: syscall.SIGKILL,
+		Setpgid:   true,
+	}
+}
+
+// useUserNS adds a user namespace to attr, with the init stage as its
+// root, mapped: otherwise its first mount fails and its exec drops its
+// capabilities.
+func useUserNS(attr *syscall.SysProcAttr) {
+	attr.Cloneflags |= syscall.CLONE_NEWUSER
+	attr.UidMappings = []syscall.SysProcIDMap{{ContainerID: 0, HostID: hostIDBase, Size: idRange}}
+	attr.GidMappings = []syscall.SysProcIDMap{{ContainerID: 0, HostID: hostIDBase, Size: idRange}}
+	// The command starts with no supplementary groups, which setgroups
+	// must be allowed for.
+	attr.GidMappingsEnableSetgroups = true
+	attr.Credential = &syscall.Credential{Uid: 0, Gid: 0, NoSetGroups: true}
+}
+
+// userNSUsable reports whether a sandbox whose root is built on the
+// directory root can have a user namespace: the kernel has the calls with
+// which the host side mounts for it (open_tree, mount_setattr and fsmount:
+// Linux 5.12), and its init stage, root of the namespace but an
+// unprivileged user of the host, can reach root.
+func userNSUsable(root string) bool {
+	fd, err := unix.OpenTree(unix.AT_FDCWD, "/", unix.OPEN_TREE_CLOEXEC)
+	if err != nil {
+		return false
+	}
+	unix.Close(fd)
+	if err := unix.MountSetattr(-1, "", 0, &unix.MountAttr{}); errors.Is(err, unix.ENOSYS) {
+		return false
+	}
+	for dir := filepath.Dir(root); ; dir = filepath.Dir(dir) {
+		fi, err := os.Stat(dir)
+		if err != nil || fi.Mode().Perm()&0o001 == 0 {
+			return false
+		}
+		if dir == filepath.Dir(dir) {
+			return true
+		}
+	}
 }
 
 // build sends spec to the init stage of a blank sandbox and waits until
@@ -390,6 +464,20 @@ func (s *Sandbox) sendSpec(spec Spec, is *initSpec) error {
 	for _, f := range spec.InitCgroup {
 		files = append(files, f)
 		is.Files = append(is.Files, roleInitCgroup)
+	}
+	binds, withFile, bindFiles, err := openBinds(spec.Binds)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		for _, f := range bindFiles {
+			f.Close()
+		}
+	}()
+	is.Binds, is.BindFiles = binds, withFile
+	for _, f := range bindFiles {
+		files = append(files, f)
+		is.Files = append(is.Files, roleBind)
 	}
 	is.Tmp = spec.Tmp.Image != ""
 	if err := sendMessage(int(conn.Fd()), is, files); err != nil {

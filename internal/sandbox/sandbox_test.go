@@ -507,6 +507,57 @@ func TestSignal(t *testing.T) {
 	expect(t, s.results(t), map[string]string{"term": "terminated"})
 }
 
+// TestUserNamespace checks that where the machine allows one, a sandbox
+// has a user namespace: its root and its user are unprivileged users of
+// the host.
+func TestUserNamespace(t *testing.T) {
+	code := needSandbox(t)
+	if b, err := os.ReadFile("/proc/sys/user/max_user_namespaces"); err != nil || strings.TrimSpace(string(b)) == "0" {
+		t.Skipf("no user namespaces here: %q, %v", b, err)
+	}
+	if !userNSUsable(os.TempDir()) {
+		t.Skip("the kernel lacks open_tree or mount_setattr (Linux 5.12), or the temporary directory is closed to others")
+	}
+	s := start(t, testSpec(code, filepath.Join(t.TempDir(), "tmp.img"), "uid", "term"))
+	if !s.userNS {
+		t.Fatal("the sandbox has no user namespace")
+	}
+	if err := s.Exec(); err != nil {
+		t.Fatal(err)
+	}
+	r := bufio.NewReader(s.out)
+	for want := range []string{"uid", "waiting"} {
+		if _, err := r.ReadString('\n'); err != nil {
+			t.Fatalf("probe, line %d: %v", want, err)
+		}
+	}
+	hostIDs := func(pid int) string {
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for line := range strings.Lines(string(b)) {
+			if rest, ok := strings.CutPrefix(line, "Uid:"); ok {
+				return strings.Fields(rest)[0]
+			}
+		}
+		return ""
+	}
+	if got, want := hostIDs(s.CommandPid()), strconv.Itoa(hostIDBase+testUID); got != want {
+		t.Errorf("the command runs as host user %s, want %s", got, want)
+	}
+	if got, want := hostIDs(s.Pid()), strconv.Itoa(hostIDBase); got != want {
+		t.Errorf("the init stage runs as host user %s, want %s", got, want)
+	}
+	if err := s.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	state, err := s.Wait()
+	if err != nil || !state.Exited() || state.ExitStatus() != 0 {
+		t.Errorf("probe: %s, %v", describe(state), err)
+	}
+}
+
 func TestRootFS(t *testing.T) {
 	code := needSandbox(t)
 	image := t.TempDir()
