@@ -153,6 +153,9 @@ type veth struct {
 	hostAddr, addr netip.Prefix
 }
 
+// linkGoneTimeout bounds the wait for a deleted veth to go.
+const linkGoneTimeout = 5 * time.Second
+
 // sandboxLink is the name of the veth's end inside the sandbox.
 const sandboxLink = "eth0"
 
@@ -251,11 +254,22 @@ func (v *veth) remove() error {
 		return err
 	}
 	defer c.Close()
-	// The pair goes by itself once the sandbox's namespace has gone.
+	// The pair goes by itself once the sandbox's namespace has gone, in
+	// the background: it may still be there, on its way out, which
+	// delLink does not wait for.
 	if err := c.delLink(v.host); err != nil && !errors.Is(err, unix.ENODEV) {
 		return fmt.Errorf("delete veth %s: %w", v.host, err)
 	}
-	return nil
+	deadline := time.Now().Add(linkGoneTimeout)
+	for delay := 100 * time.Microsecond; ; delay = min(2*delay, 20*time.Millisecond) {
+		if _, err := ifIndex(v.host); err != nil {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("veth %s still there %v after its deletion", v.host, linkGoneTimeout)
+		}
+		time.Sleep(delay)
+	}
 }
 
 // hostsWithHost is the sandbox's /etc/hosts: base, or a default, with
