@@ -23,8 +23,8 @@ func newPool(t *testing.T, spares int, outbound *Network) *Pool {
 	return p
 }
 
-// startFrom starts spec from p as start does: output on a pipe, destroyed
-// when the test ends.
+// startFrom starts spec from p (nil: as Start does) with stdout and
+// stderr on a pipe, and destroys the sandbox when the test ends.
 func startFrom(t *testing.T, p *Pool, spec Spec) *started {
 	t.Helper()
 	r, w, err := os.Pipe()

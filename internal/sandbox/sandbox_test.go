@@ -120,28 +120,7 @@ type started struct {
 // sandbox when the test ends.
 func start(t *testing.T, spec Spec) *started {
 	t.Helper()
-	r, w, err := os.Pipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	spec.Stdout, spec.Stderr = w, w
-	s, err := Start(spec)
-	w.Close()
-	if errors.Is(err, ErrUnsupported) {
-		r.Close()
-		t.Skipf("sandboxes unsupported here: %v", err)
-	}
-	if err != nil {
-		r.Close()
-		t.Fatalf("Start: %v", err)
-	}
-	t.Cleanup(func() {
-		if err := s.Destroy(); err != nil {
-			t.Errorf("Destroy: %v", err)
-		}
-		r.Close()
-	})
-	return &started{s, r}
+	return startFrom(t, nil, spec)
 }
 
 // run starts spec, runs it to its end and returns what each check printed.
