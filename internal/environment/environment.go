@@ -257,12 +257,7 @@ func (e *Environment) Invoke(req invocation.Request) (invocation.Response, <-cha
 
 	// The function's timeout bounds the invoke phase; a cold start's init
 	// has its own limit.
-	if proc.cg != nil && proc.paused {
-		if err := proc.cg.Thaw(); err != nil {
-			e.log.Warn("thaw runtime", "err", err)
-		}
-		proc.paused = false
-	}
+	proc.thaw(func(err error) { e.log.Warn("thaw runtime", "err", err) })
 	r.started = time.Now()
 	r.req.Deadline = r.started.Add(e.fn.Timeout)
 	if r.req.WantLog {
@@ -425,10 +420,7 @@ func (e *Environment) finish(r *run, proc *process, ctx context.Context, resp in
 		// stops it in the background, so that the next invocation need
 		// not wait.
 		if proc.cg != nil {
-			if err := proc.cg.Pause(); err != nil {
-				e.log.Warn("freeze runtime", "err", err)
-			}
-			proc.paused = true
+			proc.pause(func(err error) { e.log.Warn("freeze runtime", "err", err) })
 		}
 		status, errorType := invocation.StatusSuccess, ""
 		if resp.ErrorType == "Function.ResponseSizeTooLarge" {

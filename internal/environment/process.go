@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"sync"
 	"syscall"
 	"time"
 
@@ -28,10 +29,44 @@ type process struct {
 	release func()
 	// cg is the tree's cgroup; nil when limits are not enforced.
 	cg *cgroup.Group
-	// paused says that cg was paused after the last invocation, and is
-	// to be thawed before the next. Only the invocation that holds the
-	// environment touches it.
-	paused bool
+	// pauseMu guards paused.
+	pauseMu sync.Mutex
+	// paused is closed once cg has been paused after the last invocation,
+	// and is to be thawed before the next; nil when it was not paused.
+	paused chan struct{}
+}
+
+// pause pauses cg in the background and notes it in paused.
+func (p *process) pause(log func(err error)) {
+	done := make(chan struct{})
+	p.pauseMu.Lock()
+	p.paused = done
+	p.pauseMu.Unlock()
+	go func() {
+		defer close(done)
+		if err := p.cg.Pause(); err != nil {
+			log(err)
+		}
+	}()
+}
+
+// thaw thaws cg, once its pause has been made, if it was paused. The
+// thaw itself is not waited for: a runtime sent an event while still
+// frozen reads it as soon as it runs.
+func (p *process) thaw(log func(err error)) {
+	p.pauseMu.Lock()
+	paused := p.paused
+	p.paused = nil
+	p.pauseMu.Unlock()
+	if paused == nil {
+		return
+	}
+	<-paused
+	go func() {
+		if err := p.cg.Thaw(); err != nil {
+			log(err)
+		}
+	}()
 }
 
 // ExitError says how a runtime process ended.
@@ -127,6 +162,12 @@ func (p *process) kill() {
 // stop asks the tree to end with SIGTERM, waits up to grace, then kills it.
 func (p *process) stop(grace time.Duration) {
 	if p.cg != nil {
+		p.pauseMu.Lock()
+		paused := p.paused
+		p.pauseMu.Unlock()
+		if paused != nil {
+			<-paused
+		}
 		p.cg.Thaw()
 	}
 	p.signalTree(syscall.SIGTERM)
