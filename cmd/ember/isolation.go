@@ -79,9 +79,7 @@ func isolation(log *slog.Logger, disabled bool, spareImages, blanks int) (*envir
 		}
 		// Without limits, beside the environments' groups (whose names
 		// have no "sandbox-" prefix).
-		if inits, err := cgroups.NewGroup("sandbox-inits", cgroup.Limits{}); err != nil {
-			log.Warn("sandboxes' init stages stay in their runtime's cgroup", "err", err)
-		} else if iso.InitCgroup, err = inits.ProcsFiles(); err != nil {
+		if iso.Inits, err = cgroups.NewGroup("sandbox-inits", cgroup.Limits{}); err != nil {
 			log.Warn("sandboxes' init stages stay in their runtime's cgroup", "err", err)
 		}
 	}
@@ -94,9 +92,6 @@ func isolation(log *slog.Logger, disabled bool, spareImages, blanks int) (*envir
 			if err := iso.Network.Close(); err != nil {
 				log.Warn("remove the NAT rule", "err", err)
 			}
-		}
-		for _, f := range iso.InitCgroup {
-			f.Close()
 		}
 		if iso.Cgroups != nil {
 			if err := iso.Cgroups.Close(); err != nil {

@@ -29,6 +29,11 @@ type process struct {
 	release func()
 	// cg is the tree's cgroup; nil when limits are not enforced.
 	cg *cgroup.Group
+	// init is the pid of the sandbox's init stage while it is in cg, to be
+	// moved to inits at the first pause; 0 once moved, or to stay.
+	init  int
+	inits *cgroup.Group
+
 	// pauseMu guards paused.
 	pauseMu sync.Mutex
 	// paused is closed once cg has been paused after the last invocation,
@@ -44,6 +49,14 @@ func (p *process) pause(log func(err error)) {
 	p.pauseMu.Unlock()
 	go func() {
 		defer close(done)
+		// One pause at a time: each waits for the thaw that waited for
+		// the last.
+		if p.init != 0 {
+			if err := p.inits.Add(p.init); err != nil {
+				log(err)
+			}
+			p.init = 0
+		}
 		if err := p.cg.Pause(); err != nil {
 			log(err)
 		}

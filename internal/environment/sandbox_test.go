@@ -36,7 +36,11 @@ func isolated(t *testing.T) *Isolation {
 			t.Errorf("close cgroups: %v", err)
 		}
 	})
-	return &Isolation{Cgroups: m, StateDir: t.TempDir()}
+	inits, err := m.NewGroup("sandbox-inits", cgroup.Limits{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &Isolation{Cgroups: m, StateDir: t.TempDir(), Inits: inits}
 }
 
 // probeResult is what the probe test function answers.
@@ -197,6 +201,40 @@ func TestSandboxFrozenBetweenInvocations(t *testing.T) {
 	// for 500 ms it must not have advanced by anything like that.
 	if advanced := second.N - first.N; advanced > 100 {
 		t.Errorf("the counter advanced %d ms between invocations: the runtime was not frozen", advanced)
+	}
+}
+
+// TestSandboxInitLeavesCgroup checks that after the first invocation the
+// sandbox's init stage is in the inits cgroup and the runtime's cgroup
+// holds the runtime alone.
+func TestSandboxInitLeavesCgroup(t *testing.T) {
+	iso := isolated(t)
+	e, _ := newProbe(t, iso, 512)
+	probe(t, e, `{"action":"whoami"}`)
+	e.mu.Lock()
+	proc := e.proc
+	e.mu.Unlock()
+	runtimePid := proc.pid
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		inits, err := iso.Inits.Procs()
+		if err != nil {
+			t.Fatal(err)
+		}
+		procs, err := proc.cg.Procs()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(inits) == 1 && len(procs) == 1 && procs[0] == runtimePid && inits[0] != runtimePid {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the inits cgroup holds %v and the runtime's %v; want the init stage and the runtime %d", inits, procs, runtimePid)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if r, _ := probe(t, e, `{"action":"whoami"}`); r.Data != "993:990" {
+		t.Errorf("second invocation: %+v", r)
 	}
 }
 

@@ -34,10 +34,14 @@ type Isolation struct {
 	// Sandboxes starts the sandboxes, from those it started ahead when it
 	// can; nil starts each when needed.
 	Sandboxes *sandbox.Pool
-	// InitCgroup are the cgroup.procs files of the cgroup, beside those of
-	// the environments, where the sandboxes' init stages go once the
-	// runtime has started (sandbox.Spec.InitCgroup).
-	InitCgroup []*os.File
+	// Inits is the cgroup, beside those of the environments and without
+	// limits, where a sandbox's init stage goes once its runtime has been
+	// through its first invocation: the runtime's cgroup then holds the
+	// runtime's processes alone, and freezing them waits for none of the
+	// init stage's threads. (Moved any earlier, it would hold up the
+	// runtime's start: a move between v1 cgroups stops every fork on the
+	// host until RCU's next grace period.) Nil keeps them together.
+	Inits *cgroup.Group
 }
 
 // Lambda's figures for a sandbox.
@@ -235,7 +239,6 @@ func (e *Environment) buildSandbox(argv, env []string, now bool) (_ *prepared, e
 			}
 		})
 		spec.Cgroup = cg
-		spec.InitCgroup = e.iso.InitCgroup
 		// The pids limit bounds each environment's tasks; RLIMIT_NPROC
 		// would bound those of every sandbox together.
 		spec.NoProcRlimit = true
@@ -306,6 +309,9 @@ func (e *Environment) launch(pr *prepared, name string) (*process, error) {
 		return nil, err
 	}
 	p.cg = cg
+	if cg != nil && e.iso.Inits != nil {
+		p.init, p.inits = sb.Pid(), e.iso.Inits
+	}
 	p.signalTree = func(sig syscall.Signal) { sb.Signal(sig) }
 	p.release = func() {
 		l.Close()

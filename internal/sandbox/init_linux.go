@@ -107,7 +107,7 @@ func runInit(status *os.File) error {
 	if err := unix.CloseRange(fdStatus+1, ^uint(0), unix.CLOSE_RANGE_CLOEXEC); err != nil {
 		return fmt.Errorf("close inherited files: %w", err)
 	}
-	return supervise(spec, status, files[roleInitCgroup])
+	return supervise(spec, status)
 }
 
 // forwarded are the signals that the init stage passes on to the
@@ -130,7 +130,7 @@ func passSignalsOn() {
 }
 
 // supervise starts the command as the init stage's child, as the
-// sandbox's user, moves itself to the cgroup of initCgroup's files, and
+// sandbox's user, and
 // stays as process 1 of the sandbox: it reaps the
 // orphans the command leaves, passes on the signals the host side sends,
 // and, when the command has ended, reports how and returns nil. It
@@ -139,7 +139,7 @@ func passSignalsOn() {
 // A child, not an exec of the init stage: an exec replaces a
 // multi-threaded process with a large memory map, which takes a
 // millisecond more than a vfork and exec.
-func supervise(spec *initSpec, status *os.File, initCgroup []int) error {
+func supervise(spec *initSpec, status *os.File) error {
 	attr := &syscall.ProcAttr{
 		Env:   spec.Env,
 		Files: []uintptr{0, 1, 2},
@@ -158,13 +158,6 @@ func supervise(spec *initSpec, status *os.File, initCgroup []int) error {
 	if err := writeMessage(status, initMessage{Started: true, At: at}); err != nil {
 		unix.Kill(pid, unix.SIGKILL)
 		return fmt.Errorf("report start: %w", err)
-	}
-	// Out of the command's cgroup: where the move fails, the init stage
-	// stays there, which costs the freezing a little time and nothing
-	// else.
-	for _, fd := range initCgroup {
-		unix.Write(fd, []byte("0"))
-		unix.Close(fd)
 	}
 	for {
 		var ws unix.WaitStatus

@@ -69,9 +69,6 @@ const (
 	roleStderr fileRole = "stderr"
 	// roleBind is a bind's mount, attached nowhere yet (open_tree).
 	roleBind fileRole = "bind"
-	// roleInitCgroup is a cgroup.procs file that the init stage writes
-	// itself to once the command has started.
-	roleInitCgroup fileRole = "init-cgroup"
 	// roleTmpMount is /tmp's file system, mounted by the host side and
 	// attached nowhere yet (fsmount): the init stage moves it into place.
 	roleTmpMount fileRole = "tmp-mount"

@@ -91,12 +91,6 @@ type Spec struct {
 	// Cgroup, if set, is given the host pid of the sandbox's process before
 	// its command is executed.
 	Cgroup interface{ Add(pid int) error }
-	// InitCgroup, if set, are the cgroup.procs files (one per hierarchy)
-	// of the cgroup that the init stage moves itself to once the command
-	// has started, so that Cgroup holds the command's processes alone:
-	// freezing them then waits for none of the init stage's threads. The
-	// caller keeps them open.
-	InitCgroup []*os.File
 	// NoProcRlimit leaves RLIMIT_NPROC alone, for a caller that limits
 	// the tree's processes another way (a pids cgroup). Without a user
 	// namespace the kernel counts RLIMIT_NPROC per user across the whole

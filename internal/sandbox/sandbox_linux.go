@@ -461,10 +461,6 @@ func (s *Sandbox) sendSpec(spec Spec, is *initSpec) error {
 			is.Files = append(is.Files, out.role)
 		}
 	}
-	for _, f := range spec.InitCgroup {
-		files = append(files, f)
-		is.Files = append(is.Files, roleInitCgroup)
-	}
 	binds, withFile, bindFiles, err := openBinds(spec.Binds)
 	if err != nil {
 		return err

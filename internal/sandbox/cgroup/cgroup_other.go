@@ -2,10 +2,7 @@
 
 package cgroup
 
-import (
-	"fmt"
-	"os"
-)
+import "fmt"
 
 // Manager owns ember's subtree of cgroups; there are none outside Linux.
 type Manager struct{}
@@ -50,9 +47,6 @@ func (g *Group) MemoryPeak() (int64, error) { return 0, ErrUnsupported }
 
 // ResetMemoryPeak returns ErrUnsupported.
 func (g *Group) ResetMemoryPeak() error { return ErrUnsupported }
-
-// ProcsFiles returns ErrUnsupported.
-func (g *Group) ProcsFiles() ([]*os.File, error) { return nil, ErrUnsupported }
 
 // Procs returns ErrUnsupported.
 func (g *Group) Procs() ([]int, error) { return nil, ErrUnsupported }

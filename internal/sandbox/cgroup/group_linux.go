@@ -279,25 +279,6 @@ func (g *Group) Add(pid int) error {
 	return nil
 }
 
-// ProcsFiles opens the group's cgroup.procs files, one per directory, for
-// writing: a process that writes "0" to each moves itself into the group,
-// even from a mount namespace without the cgroup file systems. The caller
-// closes them.
-func (g *Group) ProcsFiles() ([]*os.File, error) {
-	var files []*os.File
-	for _, dir := range g.dirs {
-		f, err := os.OpenFile(filepath.Join(dir, "cgroup.procs"), os.O_WRONLY, 0)
-		if err != nil {
-			for _, f := range files {
-				f.Close()
-			}
-			return nil, fmt.Errorf("open the procs of cgroup %s: %w", g.name, err)
-		}
-		files = append(files, f)
-	}
-	return files, nil
-}
-
 // Procs lists the processes in the group, in any of its directories.
 func (g *Group) Procs() ([]int, error) {
 	set, err := g.procSet()
