@@ -146,24 +146,31 @@ func staleSubtree(name string) bool {
 	return syscall.Kill(int(pid), 0) == syscall.ESRCH
 }
 
-// removeStaleStateDirs removes the state directories (sandboxes' /tmp
-// images among them) of ember processes that were killed before they could:
-// named ember-state-PID-…, with no process of that pid alive.
+// removeStaleStateDirs removes what ember processes that were killed left
+// in the temporary directory: their state directories (sandboxes' /tmp
+// images among them), named ember-state-PID-…, and the empty directories
+// their sandboxes' roots were built on, ember-sandbox-PID-…, where no
+// process of that pid is alive.
 func removeStaleStateDirs(log *slog.Logger) {
-	dirs, err := filepath.Glob(filepath.Join(os.TempDir(), "ember-state-*"))
-	if err != nil {
-		return
-	}
-	for _, dir := range dirs {
-		var pid int
-		if _, err := fmt.Sscanf(filepath.Base(dir), "ember-state-%d-", &pid); err != nil || pid == os.Getpid() {
+	for _, kind := range []struct {
+		prefix string
+		remove func(string) error
+	}{{"ember-state-", os.RemoveAll}, {"ember-sandbox-", os.Remove}} {
+		dirs, err := filepath.Glob(filepath.Join(os.TempDir(), kind.prefix+"*"))
+		if err != nil {
 			continue
 		}
-		if syscall.Kill(pid, 0) != syscall.ESRCH {
-			continue
-		}
-		if err := os.RemoveAll(dir); err != nil {
-			log.Warn("the state that a killed ember left behind could not be removed", "dir", dir, "err", err)
+		for _, dir := range dirs {
+			var pid int
+			if _, err := fmt.Sscanf(filepath.Base(dir), kind.prefix+"%d-", &pid); err != nil || pid == os.Getpid() {
+				continue
+			}
+			if syscall.Kill(pid, 0) != syscall.ESRCH {
+				continue
+			}
+			if err := kind.remove(dir); err != nil {
+				log.Warn("what a killed ember left behind could not be removed", "dir", dir, "err", err)
+			}
 		}
 	}
 }

@@ -333,10 +333,18 @@ func TestStaleStateRemoved(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { os.RemoveAll(stale) })
+	// The empty directory a sandbox's root was built on.
+	staleRoot := filepath.Join(os.TempDir(), "ember-sandbox-4194400-test")
+	if err := os.Mkdir(staleRoot, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.Remove(staleRoot) })
 	if _, stderr, code := emberRun(t, "", "run", testfunc.Build(t, "echo")); code != 0 {
 		t.Fatalf("ember run: %d %s", code, stderr)
 	}
-	if _, err := os.Stat(stale); !errors.Is(err, os.ErrNotExist) {
-		t.Errorf("the state of a dead ember is still there: %v", err)
+	for _, dir := range []string{stale, staleRoot} {
+		if _, err := os.Stat(dir); !errors.Is(err, os.ErrNotExist) {
+			t.Errorf("%s of a dead ember is still there: %v", dir, err)
+		}
 	}
 }

@@ -137,7 +137,9 @@ func startBlank(mode NetworkMode, outbound *Network, userNS bool) (_ *Sandbox, e
 	if os.Geteuid() != 0 {
 		return nil, fmt.Errorf("not root: %w", ErrUnsupported)
 	}
-	root, err := os.MkdirTemp("", "ember-sandbox-")
+	// Named by this process, so that a later one can tell it was left
+	// behind by a process that was killed.
+	root, err := os.MkdirTemp("", fmt.Sprintf("ember-sandbox-%d-", os.Getpid()))
 	if err != nil {
 		return nil, err
 	}
