@@ -69,8 +69,7 @@ func (r *results) whereTimeGoes() string {
 	if ipok && idok && inok {
 		add("Ember's own Init Duration, from the runtime's exec to its first /next, was %.2f ms, %.2f ms, %.2f ms and %.2f ms at p50 "+
 			"(sandbox built ahead, built on demand, nothing made ahead, --no-sandbox); it leaves out the building of the sandbox, "+
-			"what ember does before, and the invocation itself, but with nothing made ahead it also counts the end of the sandbox's "+
-			"start: ember lets the runtime's exec go before the new init stage has finished starting.",
+			"what ember does before, and the invocation itself.",
 			initPrepared.Sandboxed, initOnDemand.Sandboxed, initNothing.Sandboxed, initPrepared.NoSandbox)
 	}
 
