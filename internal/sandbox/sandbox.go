@@ -1,13 +1,19 @@
 // Package sandbox owns the Linux isolation of one process tree: its own
-// mount, PID, network, IPC and UTS namespaces, a read-only root built from
-// bind mounts, a disk-backed and size-limited /tmp, resource limits, the
-// unprivileged user the tree runs as and a seccomp filter.
+// mount, PID, network, IPC and UTS namespaces (and user namespace, where the
+// machine allows one), a read-only root built from bind mounts, a
+// disk-backed and size-limited /tmp, resource limits, the unprivileged user
+// the tree runs as and a seccomp filter.
 //
-// A sandbox is started stopped just before the exec of its command, so that
-// the caller can attach it to a cgroup and open listeners inside its network
-// before the command runs; Exec releases it. The init stage that builds the
-// sandbox is the calling binary itself, re-executed with InitArg: a program
-// that uses this package calls IsInit and RunInit first thing in main.
+// A sandbox is started stopped just before the start of its command, so
+// that the caller can attach it to a cgroup and open listeners inside its
+// network before the command runs; Exec releases it (or Spec.ExecWhenBuilt,
+// at once). The init stage that builds the sandbox is the calling binary
+// itself, re-executed with InitArg: a program that uses this package calls
+// IsInit and RunInit first thing in main. The init stage starts the command
+// as its child and stays as the sandbox's process 1 until the command ends.
+//
+// What does not depend on the Spec comes first, so that a Pool can start
+// sandboxes ahead of need and build each from one when asked.
 //
 // The package knows nothing of Lambda.
 package sandbox
