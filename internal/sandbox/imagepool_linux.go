@@ -20,9 +20,7 @@ const refillDelay = 200 * time.Millisecond
 type ImagePool struct {
 	dir    string
 	spares int
-	wake   chan struct{}
-	stop   chan struct{}
-	done   chan struct{}
+	refill *refiller
 
 	mu sync.Mutex
 	// ready holds fresh images by size in MB.
@@ -57,14 +55,12 @@ func NewImagePool(dir string, spares int) *ImagePool {
 	p := &ImagePool{
 		dir:    dir,
 		spares: spares,
-		wake:   make(chan struct{}, 1),
-		stop:   make(chan struct{}),
-		done:   make(chan struct{}),
 		ready:  map[int][]spareImage{},
 		taken:  map[string]spareImage{},
 		sizes:  map[int]bool{},
 	}
-	go p.fill()
+	// A Take comes with a sandbox starting: it has the CPU before mkfs.
+	p.refill = startRefiller(refillDelay, p.fill)
 	return p
 }
 
@@ -81,7 +77,7 @@ func (p *ImagePool) Take(path string, sizeMB int) error {
 		p.ready[sizeMB] = list[:len(list)-1]
 	}
 	p.mu.Unlock()
-	p.poke()
+	p.refill.poke()
 	if spare.name == "" {
 		return ensureImage(path, sizeMB)
 	}
@@ -131,55 +127,33 @@ func (p *ImagePool) takeMount(path string) (*os.File, string) {
 	return im.mnt, im.dev
 }
 
-func (p *ImagePool) poke() {
-	select {
-	case p.wake <- struct{}{}:
-	default:
-	}
-}
-
-// fill makes spares until Close.
-func (p *ImagePool) fill() {
-	defer close(p.done)
+// fill makes spares until none is missing or stop is closed.
+func (p *ImagePool) fill(stop <-chan struct{}) {
 	for {
-		select {
-		case <-p.stop:
+		size, name := p.next()
+		if size == 0 {
 			return
-		case <-p.wake:
 		}
-		// A Take comes with a sandbox starting: let it have the CPU
-		// before mkfs runs.
-		select {
-		case <-p.stop:
+		if err := ensureImage(name, size); err != nil {
+			// Take makes images itself when there is no spare.
 			return
-		case <-time.After(refillDelay):
 		}
-		for {
-			size, name := p.next()
-			if size == 0 {
-				break
+		im := spareImage{name: name}
+		// Without a mount, the sandbox mounts the image itself.
+		if loop, dev, err := attachLoop(name); err == nil {
+			mnt, err := mountDetached(dev)
+			loop.Close()
+			if err == nil {
+				im.mnt, im.dev = mnt, dev
 			}
-			if err := ensureImage(name, size); err != nil {
-				// Take makes images itself when there is no spare.
-				break
-			}
-			im := spareImage{name: name}
-			// Without a mount, the sandbox mounts the image itself.
-			if loop, dev, err := attachLoop(name); err == nil {
-				mnt, err := mountDetached(dev)
-				loop.Close()
-				if err == nil {
-					im.mnt, im.dev = mnt, dev
-				}
-			}
-			p.mu.Lock()
-			p.ready[size] = append(p.ready[size], im)
-			p.mu.Unlock()
-			select {
-			case <-p.stop:
-				return
-			default:
-			}
+		}
+		p.mu.Lock()
+		p.ready[size] = append(p.ready[size], im)
+		p.mu.Unlock()
+		select {
+		case <-stop:
+			return
+		default:
 		}
 	}
 }
@@ -207,8 +181,7 @@ func (p *ImagePool) Close() error {
 	}
 	p.closed = true
 	p.mu.Unlock()
-	close(p.stop)
-	<-p.done
+	p.refill.close()
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	for _, list := range p.ready {

@@ -24,9 +24,7 @@ const poolRefillDelay = 25 * time.Millisecond
 type Pool struct {
 	outbound *Network
 	spares   int
-	wake     chan struct{}
-	stop     chan struct{}
-	done     chan struct{}
+	refill   *refiller
 
 	mu sync.Mutex
 	// ready holds the blank sandboxes by network mode.
@@ -43,17 +41,14 @@ func NewPool(spares int, outbound *Network) *Pool {
 	p := &Pool{
 		outbound: outbound,
 		spares:   spares,
-		wake:     make(chan struct{}, 1),
-		stop:     make(chan struct{}),
-		done:     make(chan struct{}),
 		ready:    map[NetworkMode][]*Sandbox{},
 		modes:    map[NetworkMode]bool{},
 	}
+	p.refill = startRefiller(poolRefillDelay, p.fill)
 	if spares > 0 && outbound != nil {
 		p.modes[NetworkOutbound] = true
-		p.poke()
+		p.refill.poke()
 	}
-	go p.fill()
 	return p
 }
 
@@ -95,7 +90,7 @@ func (p *Pool) take(mode NetworkMode) *Sandbox {
 		return nil
 	}
 	p.modes[mode] = true
-	p.poke()
+	p.refill.poke()
 	for list := p.ready[mode]; len(list) > 0; list = p.ready[mode] {
 		s := list[0]
 		p.ready[mode] = list[1:]
@@ -110,42 +105,27 @@ func (p *Pool) take(mode NetworkMode) *Sandbox {
 	return nil
 }
 
-func (p *Pool) poke() {
-	select {
-	case p.wake <- struct{}{}:
-	default:
-	}
-}
-
-// fill starts blank sandboxes until Close.
-func (p *Pool) fill() {
-	defer close(p.done)
-	for {
-		select {
-		case <-p.stop:
+// fill starts blank sandboxes until none is missing or stop is closed.
+func (p *Pool) fill(stop <-chan struct{}) {
+	for mode := p.next(); mode >= 0; mode = p.next() {
+		s, err := startBlank(mode, p.outbound, true)
+		if err != nil {
+			// Start starts sandboxes itself when there is no blank
+			// one; the next Start tries again.
 			return
-		case <-p.wake:
 		}
-		select {
-		case <-p.stop:
-			return
-		case <-time.After(poolRefillDelay):
-		}
-		for mode := p.next(); mode >= 0; mode = p.next() {
-			s, err := startBlank(mode, p.outbound, true)
-			if err != nil {
-				// Start starts sandboxes itself when there is no
-				// blank one; the next Start tries again.
-				break
-			}
-			p.mu.Lock()
-			if p.closed {
-				p.mu.Unlock()
-				s.Destroy()
-				return
-			}
-			p.ready[mode] = append(p.ready[mode], s)
+		p.mu.Lock()
+		if p.closed {
 			p.mu.Unlock()
+			s.Destroy()
+			return
+		}
+		p.ready[mode] = append(p.ready[mode], s)
+		p.mu.Unlock()
+		select {
+		case <-stop:
+			return
+		default:
 		}
 	}
 }
@@ -180,8 +160,7 @@ func (p *Pool) Close() error {
 	ready := p.ready
 	p.ready = nil
 	p.mu.Unlock()
-	close(p.stop)
-	<-p.done
+	p.refill.close()
 	var errs []error
 	for _, list := range ready {
 		for _, s := range list {

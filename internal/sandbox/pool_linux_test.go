@@ -335,7 +335,7 @@ func TestPoolClose(t *testing.T) {
 		t.Errorf("the pool holds blank sandboxes of %d modes after Close", left)
 	}
 	select {
-	case <-p.done:
+	case <-p.refill.done:
 	default:
 		t.Error("the pool still starts blank sandboxes after Close")
 	}
