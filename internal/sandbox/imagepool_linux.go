@@ -90,9 +90,6 @@ func (p *ImagePool) Take(path string, sizeMB int) error {
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if old, ok := p.taken[path]; ok {
-		old.mnt.Close()
-	}
 	if p.closed {
 		spare.mnt.Close()
 		return nil
