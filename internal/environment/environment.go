@@ -71,29 +71,37 @@ type Environment struct {
 	apiAddr   string
 	logStream string
 	logs      *logWriter
-	busy      atomic.Bool
 	// id names the environment's files and cgroups.
 	id string
 	// iso is nil for plain processes.
 	iso *Isolation
 	// tmpImage is the file behind the sandbox's /tmp, kept across resets.
 	tmpImage string
-	// starts counts runtime starts, to name their cgroups.
+	// starts counts runtime starts, to name their cgroups. Only the
+	// invocation that holds the environment, or Prepare before anyone can
+	// claim it, starts a runtime.
 	starts int
 	// serving tracks the goroutines serving the Runtime API.
 	serving sync.WaitGroup
 	// resting is the memory the runtime held when its last invocation
 	// ended: where the next invocation's peak starts.
 	resting atomic.Int64
+	// state mirrors st for readers that take no lock.
+	state atomic.Int32
+	// inflight counts invocations begun and not yet ended.
+	inflight sync.WaitGroup
 
 	mu sync.Mutex
+	// st is the lifecycle state; change it only with transitionLocked.
+	st State
 	// proc is the runtime process; nil before init and after a reset.
 	proc *process
 	// prepared is a sandbox built ahead for the next runtime, if any.
 	prepared *prepared
-	shutdown bool
-	// tails are the goroutines that finish invocations.
-	tails sync.WaitGroup
+	// idleSince is when the environment last became idle.
+	idleSince time.Time
+	// gone is closed when the environment reaches StateGone.
+	gone chan struct{}
 }
 
 // New prepares an environment: its Runtime API listens, no process runs
@@ -123,6 +131,8 @@ func New(opts Options) (*Environment, error) {
 		logStream: time.Now().UTC().Format("2006/01/02") + "/[" + fn.Version + "]" + stream[:8] + stream[9:13] + stream[14:18] + stream[19:23] + stream[24:],
 		id:        "env-" + stream[24:],
 		iso:       opts.Isolation,
+		idleSince: time.Now(),
+		gone:      make(chan struct{}),
 	}
 	e.logs = &logWriter{out: opts.Logs}
 	if opts.LogsFor != nil {
@@ -163,7 +173,8 @@ type run struct {
 	req          invocation.Request
 	started      time.Time
 	initDuration time.Duration
-	done         chan invocation.Report
+	// done receives the report; see Invoke.
+	done func(invocation.Report)
 	// limited is set when the runtime ran under enforced limits.
 	limited bool
 	// peak is the highest memory seen in use, in bytes.
@@ -217,29 +228,105 @@ func (r *run) stopSampling() {
 	}
 }
 
-// Invoke runs req. It returns as soon as the runtime answers (or the
-// invocation fails); the returned channel receives the report when the
-// invocation has ended and the environment can take the next one.
-func (e *Environment) Invoke(req invocation.Request) (invocation.Response, <-chan invocation.Report, error) {
-	if !e.busy.CompareAndSwap(false, true) {
-		return invocation.Response{}, nil, ErrBusy
-	}
+// State returns the environment's lifecycle state.
+func (e *Environment) State() State { return State(e.state.Load()) }
+
+// IdleSince returns when the environment last became idle.
+func (e *Environment) IdleSince() time.Time {
 	e.mu.Lock()
-	if e.shutdown {
-		e.mu.Unlock()
-		e.busy.Store(false)
-		return invocation.Response{}, nil, ErrShutdown
+	defer e.mu.Unlock()
+	return e.idleSince
+}
+
+// transitionLocked moves the environment to state to, or says why the
+// lifecycle does not allow it.
+func (e *Environment) transitionLocked(to State) error {
+	if !e.st.canMoveTo(to) {
+		return &TransitionError{From: e.st, To: to}
+	}
+	if to.Idle() && !e.st.Idle() {
+		e.idleSince = time.Now()
+	}
+	e.st = to
+	e.state.Store(int32(to))
+	if to == StateGone {
+		close(e.gone)
+	}
+	return nil
+}
+
+// move makes a transition of the invocation in flight. Once the
+// environment is shutting down, the shutdown owns its state and move does
+// nothing; any other refused move is a fault of ember's, and logged.
+func (e *Environment) move(to State) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.st == StateShuttingDown || e.st == StateGone {
+		return
+	}
+	if err := e.transitionLocked(to); err != nil {
+		e.log.Error("environment state", "err", err)
+	}
+}
+
+// Claim takes an idle environment for the next invocation, so that no one
+// else can: it fails unless the environment is idle.
+func (e *Environment) Claim() error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.claimLocked()
+}
+
+func (e *Environment) claimLocked() error {
+	switch e.st {
+	case StateShuttingDown, StateGone:
+		return ErrShutdown
+	}
+	if !e.st.Idle() {
+		return ErrBusy
+	}
+	return e.transitionLocked(StateClaimed)
+}
+
+// Retire begins the shutdown of an environment that is idle and has not
+// been claimed since: it reports whether it did. Close must follow.
+func (e *Environment) Retire() bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if !e.st.Idle() {
+		return false
+	}
+	return e.transitionLocked(StateShuttingDown) == nil
+}
+
+// Invoke runs req in the environment, claimed already or idle. It returns
+// as soon as the runtime answers (or the invocation fails). done is the
+// return path of the invocation's end: it is called once with the report,
+// when the invocation has ended and the environment is idle again, from
+// whichever goroutine ended it (the caller's, the one serving the
+// runtime's next /next, or the one of a deadline or of the runtime's exit);
+// it must not block. On an error (ErrBusy, ErrShutdown) nothing began and
+// done is not called.
+func (e *Environment) Invoke(req invocation.Request, done func(invocation.Report)) (invocation.Response, error) {
+	e.mu.Lock()
+	if e.st != StateClaimed {
+		if err := e.claimLocked(); err != nil {
+			e.mu.Unlock()
+			return invocation.Response{}, err
+		}
 	}
 	proc := e.proc
+	e.inflight.Add(1)
 	e.mu.Unlock()
 
-	r := &run{req: req, done: make(chan invocation.Report, 1), limited: e.iso != nil && e.iso.Cgroups != nil}
+	r := &run{req: req, done: done, limited: e.iso != nil && e.iso.Cgroups != nil}
 	if proc == nil {
+		e.move(StateInitializing)
 		var resp invocation.Response
 		var ok bool
 		proc, resp, ok = e.init(r)
 		if !ok {
-			return resp, r.done, nil
+			return resp, nil
 		}
 		// What init wrote comes before the invocation's START, as on
 		// Lambda: the runtime wrote it before it asked for the event.
@@ -253,6 +340,7 @@ func (e *Environment) Invoke(req invocation.Request) (invocation.Response, <-cha
 	} else {
 		r.peak.Store(e.resting.Load())
 	}
+	e.move(StateBusy)
 	r.sampleEvery(proc.mem, memorySampleInterval)
 
 	// The function's timeout bounds the invoke phase; a cold start's init
@@ -269,15 +357,25 @@ func (e *Environment) Invoke(req invocation.Request) (invocation.Response, <-cha
 	if err != nil {
 		cancel()
 		r.stopSampling()
-		return e.fail(r, proc, err), r.done, nil
+		return e.fail(r, proc, err), nil
 	}
-	e.tails.Add(1)
-	go func() {
-		defer e.tails.Done()
-		defer cancel()
-		e.finish(r, proc, ctx, resp)
-	}()
-	return resp, r.done, nil
+	e.move(StateFinishing)
+	// The invocation ends when the runtime asks for its next event, or
+	// when the deadline passes or the runtime exits first: whichever
+	// comes first stops the other and finishes.
+	stop := context.AfterFunc(ctx, func() {
+		e.finish(r, proc, resp, context.Cause(ctx))
+	})
+	next := func() {
+		if stop() {
+			cancel()
+			e.finish(r, proc, resp, nil)
+		}
+	}
+	if asked := e.api.AfterNext(next); asked {
+		next()
+	}
+	return resp, nil
 }
 
 // init starts the runtime and waits for it to ask for its first event.
@@ -301,8 +399,17 @@ func (e *Environment) init(r *run) (*process, invocation.Response, bool) {
 		return nil, resp, false
 	}
 	e.mu.Lock()
-	e.proc = proc
+	closing := e.st == StateShuttingDown
+	if !closing {
+		e.proc = proc
+	}
 	e.mu.Unlock()
+	if closing {
+		// Close came while the runtime started, and did not see it.
+		resp := invocation.ErrorResponse("Runtime.Unknown", fmt.Sprintf("RequestId: %s Error: %v", r.req.ID, ErrShutdown))
+		e.initFailed(r, proc, time.Since(proc.start), invocation.StatusError, resp.ErrorType)
+		return nil, resp, false
+	}
 
 	ctx, cancel := context.WithTimeoutCause(proc.ctx, e.opts.InitTimeout, errInitTimeout)
 	err = e.api.AwaitInit(ctx)
@@ -371,7 +478,7 @@ func (e *Environment) initFailed(r *run, proc *process, d time.Duration, status 
 		e.logs.capture()
 	}
 	e.logs.write([]byte(startLine(r.req.ID, e.fn.Version)))
-	e.end(r, status, errorType)
+	e.end(r, StateCold, status, errorType)
 }
 
 // fail ends an invocation whose runtime gave no answer: it timed out, or
@@ -392,7 +499,7 @@ func (e *Environment) fail(r *run, proc *process, err error) invocation.Response
 		resp = invocation.ErrorResponse("Runtime.Unknown", fmt.Sprintf("RequestId: %s Error: %v", r.req.ID, err))
 	}
 	e.reset(proc)
-	e.end(r, status, resp.ErrorType)
+	e.end(r, StateCold, status, resp.ErrorType)
 	return resp
 }
 
@@ -407,10 +514,9 @@ func exitResponse(requestID string, proc *process, exitErr *ExitError) invocatio
 	return invocation.ErrorResponse(typ, fmt.Sprintf("RequestId: %s Error: Runtime exited with error: %s", requestID, exitErr))
 }
 
-// finish waits for the end of an answered invocation: the runtime asks
-// for its next event, or the deadline passes, or it exits.
-func (e *Environment) finish(r *run, proc *process, ctx context.Context, resp invocation.Response) {
-	err := e.api.AwaitNext(ctx)
+// finish ends an answered invocation: err is nil when the runtime asked
+// for its next event, else the deadline's or the runtime's exit.
+func (e *Environment) finish(r *run, proc *process, resp invocation.Response, err error) {
 	r.stopSampling()
 	if err == nil {
 		peak, resident := proc.mem.peak()
@@ -423,14 +529,16 @@ func (e *Environment) finish(r *run, proc *process, ctx context.Context, resp in
 		// Nothing of the runtime runs between invocations. The kernel
 		// stops it in the background, so that the next invocation need
 		// not wait.
+		idle := StateReady
 		if proc.cg != nil {
 			proc.pause(func(err error) { e.log.Warn("freeze runtime", "err", err) })
+			idle = StatePaused
 		}
 		status, errorType := invocation.StatusSuccess, ""
 		if resp.ErrorType == "Function.ResponseSizeTooLarge" {
 			status, errorType = invocation.StatusError, resp.ErrorType
 		}
-		e.end(r, status, errorType)
+		e.end(r, idle, status, errorType)
 		return
 	}
 	r.samplePeak(proc.mem)
@@ -445,11 +553,13 @@ func (e *Environment) finish(r *run, proc *process, ctx context.Context, resp in
 		errorType = resp.ErrorType
 	}
 	e.reset(proc)
-	e.end(r, status, errorType)
+	e.end(r, StateCold, status, errorType)
 }
 
-// end writes END and REPORT and hands the report over.
-func (e *Environment) end(r *run, status invocation.Status, errorType string) {
+// end writes END and REPORT, makes the environment idle in state idle, and
+// hands the report over. The lines come first, so that the next
+// invocation's START follows them.
+func (e *Environment) end(r *run, idle State, status invocation.Status, errorType string) {
 	now := time.Now()
 	d := time.Duration(0)
 	if !r.started.IsZero() {
@@ -487,15 +597,19 @@ func (e *Environment) end(r *run, status invocation.Status, errorType string) {
 	if r.req.WantLog {
 		rep.LogTail = e.logs.takeTail()
 	}
-	e.busy.Store(false)
-	r.done <- rep
-	close(r.done)
+	e.move(idle)
+	if r.done != nil {
+		r.done(rep)
+	}
+	e.inflight.Done()
 }
 
 // reset kills the runtime after a failure; the next invocation starts it
 // again in the same environment.
 func (e *Environment) reset(proc *process) {
-	proc.kill()
+	if err := proc.kill(); err != nil {
+		e.log.Warn("reset runtime", "err", err)
+	}
 	e.mu.Lock()
 	if e.proc == proc {
 		e.proc = nil
@@ -504,34 +618,52 @@ func (e *Environment) reset(proc *process) {
 	e.api.Reset()
 }
 
-// Shutdown ends the environment: SIGTERM to the runtime, the grace
-// period, SIGKILL to its whole process group, then the Runtime API closes.
-// It waits for an invocation in flight to be ended.
-func (e *Environment) Shutdown() {
+// Close ends the environment: SIGTERM to the runtime, the grace period
+// (cut short by ctx), SIGKILL to its whole process tree, then the Runtime
+// API closes. An invocation in flight fails and is ended, its done called,
+// before Close returns. It returns what went wrong in the teardown. A
+// second Close waits for the first.
+func (e *Environment) Close(ctx context.Context) error {
 	e.mu.Lock()
-	if e.shutdown {
+	if err := e.transitionLocked(StateShuttingDown); err != nil {
 		e.mu.Unlock()
-		return
+		select {
+		case <-e.gone:
+		case <-ctx.Done():
+		}
+		return nil
 	}
-	e.shutdown = true
 	proc := e.proc
 	e.proc = nil
 	pr := e.prepared
 	e.prepared = nil
 	e.mu.Unlock()
+
+	var errs []error
 	if pr != nil {
-		pr.discard()
+		errs = append(errs, pr.discard())
 	}
 	if proc != nil {
-		proc.stop(e.opts.ShutdownGrace)
+		grace := e.opts.ShutdownGrace
+		if dl, ok := ctx.Deadline(); ok && time.Until(dl) < grace {
+			grace = max(time.Until(dl), 0)
+		}
+		errs = append(errs, proc.stop(grace))
 	}
 	e.api.Close()
-	e.tails.Wait()
+	e.inflight.Wait()
 	e.serving.Wait()
 	if e.tmpImage != "" {
 		e.iso.Images.Drop(e.tmpImage)
 		if err := os.Remove(e.tmpImage); err != nil && !errors.Is(err, os.ErrNotExist) {
-			e.log.Warn("remove /tmp image", "err", err)
+			errs = append(errs, fmt.Errorf("remove /tmp image: %w", err))
 		}
 	}
+	e.mu.Lock()
+	e.transitionLocked(StateGone)
+	e.mu.Unlock()
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("close environment %s: %w", e.id, err)
+	}
+	return nil
 }

@@ -2,6 +2,7 @@ package environment
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"flag"
 	"os"
@@ -58,15 +59,29 @@ func newEnv(t *testing.T, name string, edit func(*Options)) (*Environment, *sync
 	if err != nil {
 		t.Fatalf("new environment: %v", err)
 	}
-	t.Cleanup(e.Shutdown)
+	t.Cleanup(func() {
+		if err := e.Close(context.Background()); err != nil {
+			t.Errorf("close: %v", err)
+		}
+	})
 	return e, logs
+}
+
+// start begins an invocation; its report arrives on the channel.
+func start(e *Environment, req invocation.Request) (invocation.Response, <-chan invocation.Report, error) {
+	done := make(chan invocation.Report, 1)
+	resp, err := e.Invoke(req, func(r invocation.Report) { done <- r })
+	if err != nil {
+		return resp, nil, err
+	}
+	return resp, done, nil
 }
 
 // invoke runs one invocation and waits for its report.
 func invoke(t *testing.T, e *Environment, payload string) (invocation.Response, invocation.Report) {
 	t.Helper()
 	req := invocation.Request{ID: invocation.NewRequestID(), Payload: []byte(payload), InvokedARN: e.fn.ARN()}
-	resp, done, err := e.Invoke(req)
+	resp, done, err := start(e, req)
 	if err != nil {
 		t.Fatalf("invoke: %v", err)
 	}
@@ -389,7 +404,7 @@ func TestContextReachesRuntime(t *testing.T) {
 		CognitoIdentity: `{"cognitoIdentityId":"id-1","cognitoIdentityPoolId":"pool-1"}`,
 	}
 	before := time.Now()
-	resp, done, err := e.Invoke(req)
+	resp, done, err := start(e, req)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -432,7 +447,7 @@ func TestMissingBootstrap(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer e.Shutdown()
+	defer e.Close(context.Background())
 	resp, _ := invoke(t, e, `{}`)
 	if b := errorBody(t, resp); b.ErrorType != "Runtime.InvalidEntrypoint" || !strings.Contains(b.ErrorMessage, "Couldn't find valid bootstrap(s)") {
 		t.Errorf("body %s", resp.Payload)
@@ -443,17 +458,17 @@ func TestBusyEnvironmentRefusesSecondInvocation(t *testing.T) {
 	e, _ := newEnv(t, "sleep", nil)
 	first := make(chan (<-chan invocation.Report), 1)
 	go func() {
-		_, done, err := e.Invoke(invocation.Request{ID: invocation.NewRequestID(), Payload: []byte(`{"ms":500}`)})
+		_, done, err := start(e, invocation.Request{ID: invocation.NewRequestID(), Payload: []byte(`{"ms":500}`)})
 		if err != nil {
 			t.Error(err)
 		}
 		first <- done
 	}()
 	deadline := time.Now().Add(5 * time.Second)
-	for !e.busy.Load() && time.Now().Before(deadline) {
+	for !e.State().InFlight() && time.Now().Before(deadline) {
 		time.Sleep(time.Millisecond)
 	}
-	if _, _, err := e.Invoke(invocation.Request{ID: invocation.NewRequestID(), Payload: []byte(`{}`)}); err != ErrBusy {
+	if _, _, err := start(e, invocation.Request{ID: invocation.NewRequestID(), Payload: []byte(`{}`)}); err != ErrBusy {
 		t.Errorf("second invocation: err %v, want ErrBusy", err)
 	}
 	if done := <-first; done != nil {
@@ -471,9 +486,11 @@ func TestShutdownKillsProcessGroup(t *testing.T) {
 	if !alive(got.Child) {
 		t.Fatalf("child %d not running", got.Child)
 	}
-	start := time.Now()
-	e.Shutdown()
-	if took := time.Since(start); took > 2*time.Second {
+	began := time.Now()
+	if err := e.Close(context.Background()); err != nil {
+		t.Errorf("close: %v", err)
+	}
+	if took := time.Since(began); took > 2*time.Second {
 		t.Errorf("shutdown took %v", took)
 	}
 	deadline := time.Now().Add(2 * time.Second)
@@ -483,7 +500,10 @@ func TestShutdownKillsProcessGroup(t *testing.T) {
 	if alive(got.Child) {
 		t.Errorf("child %d survived the shutdown", got.Child)
 	}
-	if _, _, err := e.Invoke(invocation.Request{ID: "x"}); err != ErrShutdown {
+	if got := e.State(); got != StateGone {
+		t.Errorf("state after close: %v, want Gone", got)
+	}
+	if _, _, err := start(e, invocation.Request{ID: "x"}); err != ErrShutdown {
 		t.Errorf("invoke after shutdown: %v", err)
 	}
 }

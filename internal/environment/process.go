@@ -26,7 +26,10 @@ type process struct {
 	// signalTree sends sig to every process of the tree.
 	signalTree func(sig syscall.Signal)
 	// release frees what the tree held, once it has exited.
-	release func()
+	release func() error
+	// killed makes kill's teardown happen once; killErr is its result.
+	killed  sync.Once
+	killErr error
 	// cg is the tree's cgroup; nil when limits are not enforced.
 	cg *cgroup.Group
 	// init is the pid of the sandbox's init stage while it is in cg, to be
@@ -149,7 +152,7 @@ func newProcess(pid int, start time.Time, out *os.File, emit func([]byte), wait 
 		return nil, fmt.Errorf("start runtime: %w", err)
 	}
 	ctx, cancel := context.WithCancelCause(context.Background())
-	p := &process{pid: pid, start: start, ctx: ctx, exited: make(chan struct{}), pump: pu, mem: newMeter(pid), release: func() {}}
+	p := &process{pid: pid, start: start, ctx: ctx, exited: make(chan struct{}), pump: pu, mem: newMeter(pid), release: func() error { return nil }}
 	go pu.run()
 	go func() {
 		status, err := wait()
@@ -160,20 +163,26 @@ func newProcess(pid int, start time.Time, out *os.File, emit func([]byte), wait 
 }
 
 // kill ends the whole tree at once, waits for the runtime and for its
-// output to be read, and frees what the tree held.
-func (p *process) kill() {
-	if p.cg != nil {
-		p.cg.Kill()
-	}
-	p.signalTree(syscall.SIGKILL)
-	<-p.exited
-	p.pump.wait(time.Second)
-	p.mem.close()
-	p.release()
+// output to be read, and frees what the tree held. Later calls wait for
+// the first and return its error.
+func (p *process) kill() error {
+	p.killed.Do(func() {
+		if p.cg != nil {
+			p.cg.Kill()
+		}
+		p.signalTree(syscall.SIGKILL)
+		<-p.exited
+		p.pump.wait(time.Second)
+		p.mem.close()
+		if err := p.release(); err != nil {
+			p.killErr = fmt.Errorf("release runtime %d: %w", p.pid, err)
+		}
+	})
+	return p.killErr
 }
 
 // stop asks the tree to end with SIGTERM, waits up to grace, then kills it.
-func (p *process) stop(grace time.Duration) {
+func (p *process) stop(grace time.Duration) error {
 	if p.cg != nil {
 		p.pauseMu.Lock()
 		paused := p.paused
@@ -184,11 +193,13 @@ func (p *process) stop(grace time.Duration) {
 		p.cg.Thaw()
 	}
 	p.signalTree(syscall.SIGTERM)
+	t := time.NewTimer(grace)
+	defer t.Stop()
 	select {
 	case <-p.exited:
-	case <-time.After(grace):
+	case <-t.C:
 	}
-	p.kill()
+	return p.kill()
 }
 
 // outOfMemory reports whether the kernel killed a process of the tree for

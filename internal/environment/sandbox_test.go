@@ -1,6 +1,7 @@
 package environment
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -284,7 +285,12 @@ func TestSandboxPreparedAhead(t *testing.T) {
 	if err := other.Prepare(); err != nil {
 		t.Fatal(err)
 	}
-	other.Shutdown()
+	if got := other.State(); got != StatePrepared {
+		t.Errorf("state after Prepare: %v, want Prepared", got)
+	}
+	if err := other.Close(context.Background()); err != nil {
+		t.Errorf("close a prepared environment: %v", err)
+	}
 }
 
 func TestSandboxInitGetsBurstCPU(t *testing.T) {

@@ -140,15 +140,20 @@ type prepared struct {
 }
 
 // discard tears down a prepared sandbox that will not run.
-func (pr *prepared) discard() {
+func (pr *prepared) discard() error {
+	// The Runtime API's server may have closed the listener already.
 	pr.l.Close()
-	pr.sb.Destroy()
+	err := pr.sb.Destroy()
 	if pr.cg != nil {
 		pr.cg.Kill()
-		pr.cg.Delete()
+		err = errors.Join(err, pr.cg.Delete())
 	}
 	pr.r.Close()
 	pr.w.Close()
+	if err != nil {
+		return fmt.Errorf("discard prepared sandbox: %w", err)
+	}
+	return nil
 }
 
 // startSandboxed starts the runtime in a sandbox: the one prepared ahead,
@@ -297,43 +302,37 @@ func (p *pendingGroup) Add(pid int) error {
 func (e *Environment) launch(pr *prepared, name string) (*process, error) {
 	e.serve(pr.l)
 	if err := pr.sb.Exec(); err != nil {
-		pr.discard()
-		return nil, fmt.Errorf("start runtime %s: %w", name, err)
+		return nil, errors.Join(fmt.Errorf("start runtime %s: %w", name, err), pr.discard())
 	}
 	start := pr.sb.Started()
 	pr.w.Close()
 	sb, l, cg := pr.sb, pr.l, pr.cg
 	p, err := newProcess(sb.CommandPid(), start, pr.r, e.logs.write, sb.Wait)
 	if err != nil {
-		pr.discard()
-		return nil, err
+		return nil, errors.Join(err, pr.discard())
 	}
 	p.cg = cg
 	if cg != nil && e.iso.Inits != nil {
 		p.init, p.inits = sb.Pid(), e.iso.Inits
 	}
 	p.signalTree = func(sig syscall.Signal) { sb.Signal(sig) }
-	p.release = func() {
+	p.release = func() error {
 		l.Close()
-		sb.Destroy()
+		err := sb.Destroy()
 		if cg != nil {
-			cg.Delete()
+			err = errors.Join(err, cg.Delete())
 		}
+		return err
 	}
 	return p, nil
 }
 
 // Prepare builds the environment's sandbox ahead, so that its first
-// invocation only has to start the runtime. It does nothing for plain
-// processes, or when a runtime runs or a sandbox waits already.
+// invocation only has to start the runtime: a cold environment becomes
+// prepared. It does nothing for plain processes, or when the environment
+// is not cold.
 func (e *Environment) Prepare() error {
-	if e.iso == nil {
-		return nil
-	}
-	e.mu.Lock()
-	busy := e.proc != nil || e.prepared != nil || e.shutdown
-	e.mu.Unlock()
-	if busy {
+	if e.iso == nil || e.State() != StateCold {
 		return nil
 	}
 	pr, err := e.buildSandbox(e.command(), e.sandboxVariables(), false)
@@ -342,12 +341,11 @@ func (e *Environment) Prepare() error {
 	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	if e.shutdown || e.prepared != nil || e.proc != nil {
-		pr.discard()
-		return nil
+	if e.st != StateCold || e.prepared != nil || e.proc != nil {
+		return pr.discard()
 	}
 	e.prepared = pr
-	return nil
+	return e.transitionLocked(StatePrepared)
 }
 
 // serve serves the Runtime API on l until l or the server closes.

@@ -33,10 +33,13 @@ const (
 // the current invocation, then waits for the next event.
 func (s *Server) handleNext(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
+	var afterNext func()
 	switch s.state {
 	case StateInit, StateAnswered:
 		if s.state == StateAnswered {
 			close(s.cur.next)
+			s.cur.asked = true
+			afterNext, s.cur.afterNext = s.cur.afterNext, nil
 		}
 		s.transitionLocked(StateIdle)
 	case StateIdle:
@@ -68,6 +71,10 @@ func (s *Server) handleNext(w http.ResponseWriter, r *http.Request) {
 	wait := make(chan *invocation.Request, 1)
 	s.waiter = wait
 	s.mu.Unlock()
+	if afterNext != nil {
+		// The invocation ends here; the next may be handed over at once.
+		afterNext()
+	}
 
 	select {
 	case req, ok := <-wait:

@@ -58,6 +58,10 @@ type call struct {
 	answer chan invocation.Response
 	// next is closed when the runtime asks for its next event.
 	next chan struct{}
+	// asked is set, and afterNext taken, when the runtime asks for its
+	// next event.
+	asked     bool
+	afterNext func()
 	// oversized is set when the response was refused as too large.
 	oversized bool
 }
@@ -221,6 +225,28 @@ func (s *Server) Invoke(ctx context.Context, req *invocation.Request) (invocatio
 	case <-s.closed:
 		return invocation.Response{}, ErrClosed
 	}
+}
+
+// AfterNext arranges for f to be called once the runtime, having answered
+// the current invocation, asks for its next event: the end of the
+// invocation. f is a return path: it runs on the goroutine that serves the
+// runtime's /next, after the server is ready to hand that call an event and
+// before it waits for one, so it must not wait for the next invocation.
+// asked is true, and f is not kept, when the runtime has asked already: the
+// caller goes on itself. Once the server is closed or reset, f is never
+// called.
+func (s *Server) AfterNext(f func()) (asked bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	c := s.cur
+	switch {
+	case c == nil || s.state == StateClosed:
+		return false
+	case c.asked:
+		return true
+	}
+	c.afterNext = f
+	return false
 }
 
 // AwaitNext waits until the runtime, having answered the current
