@@ -100,6 +100,8 @@ type Environment struct {
 	prepared *prepared
 	// idleSince is when the environment last became idle.
 	idleSince time.Time
+	// closing is set once Close has begun the teardown.
+	closing bool
 	// gone is closed when the environment reaches StateGone.
 	gone chan struct{}
 }
@@ -395,7 +397,7 @@ func (e *Environment) init(r *run) (*process, invocation.Response, bool) {
 			msg = fmt.Sprintf("RequestId: %s Error: %v", r.req.ID, err)
 		}
 		resp := invocation.ErrorResponse("Runtime.InvalidEntrypoint", msg)
-		e.initFailed(r, nil, 0, invocation.StatusError, resp.ErrorType)
+		e.initFailed(r, nil, 0, invocation.StatusError, resp)
 		return nil, resp, false
 	}
 	e.mu.Lock()
@@ -407,7 +409,7 @@ func (e *Environment) init(r *run) (*process, invocation.Response, bool) {
 	if closing {
 		// Close came while the runtime started, and did not see it.
 		resp := invocation.ErrorResponse("Runtime.Unknown", fmt.Sprintf("RequestId: %s Error: %v", r.req.ID, ErrShutdown))
-		e.initFailed(r, proc, time.Since(proc.start), invocation.StatusError, resp.ErrorType)
+		e.initFailed(r, proc, time.Since(proc.start), invocation.StatusError, resp)
 		return nil, resp, false
 	}
 
@@ -445,7 +447,7 @@ func (e *Environment) init(r *run) (*process, invocation.Response, bool) {
 	default:
 		resp = invocation.ErrorResponse("Runtime.Unknown", fmt.Sprintf("RequestId: %s Error: %v", r.req.ID, err))
 	}
-	e.initFailed(r, proc, r.initDuration, status, resp.ErrorType)
+	e.initFailed(r, proc, r.initDuration, status, resp)
 	return nil, resp, false
 }
 
@@ -464,7 +466,8 @@ func (e *Environment) sandboxVariables() []string {
 
 // initFailed logs a failed init and ends its invocation; the next
 // invocation starts the runtime again.
-func (e *Environment) initFailed(r *run, proc *process, d time.Duration, status invocation.Status, errorType string) {
+func (e *Environment) initFailed(r *run, proc *process, d time.Duration, status invocation.Status, resp invocation.Response) {
+	errorType := resp.ErrorType
 	if proc != nil {
 		r.samplePeak(proc.mem)
 		e.reset(proc)
@@ -478,7 +481,7 @@ func (e *Environment) initFailed(r *run, proc *process, d time.Duration, status 
 		e.logs.capture()
 	}
 	e.logs.write([]byte(startLine(r.req.ID, e.fn.Version)))
-	e.end(r, StateCold, status, errorType)
+	e.end(r, resp, StateCold, status, errorType)
 }
 
 // fail ends an invocation whose runtime gave no answer: it timed out, or
@@ -499,7 +502,7 @@ func (e *Environment) fail(r *run, proc *process, err error) invocation.Response
 		resp = invocation.ErrorResponse("Runtime.Unknown", fmt.Sprintf("RequestId: %s Error: %v", r.req.ID, err))
 	}
 	e.reset(proc)
-	e.end(r, StateCold, status, resp.ErrorType)
+	e.end(r, resp, StateCold, status, resp.ErrorType)
 	return resp
 }
 
@@ -538,7 +541,7 @@ func (e *Environment) finish(r *run, proc *process, resp invocation.Response, er
 		if resp.ErrorType == "Function.ResponseSizeTooLarge" {
 			status, errorType = invocation.StatusError, resp.ErrorType
 		}
-		e.end(r, idle, status, errorType)
+		e.end(r, resp, idle, status, errorType)
 		return
 	}
 	r.samplePeak(proc.mem)
@@ -553,13 +556,13 @@ func (e *Environment) finish(r *run, proc *process, resp invocation.Response, er
 		errorType = resp.ErrorType
 	}
 	e.reset(proc)
-	e.end(r, StateCold, status, errorType)
+	e.end(r, resp, StateCold, status, errorType)
 }
 
 // end writes END and REPORT, makes the environment idle in state idle, and
 // hands the report over. The lines come first, so that the next
 // invocation's START follows them.
-func (e *Environment) end(r *run, idle State, status invocation.Status, errorType string) {
+func (e *Environment) end(r *run, answer invocation.Response, idle State, status invocation.Status, errorType string) {
 	now := time.Now()
 	d := time.Duration(0)
 	if !r.started.IsZero() {
@@ -582,6 +585,9 @@ func (e *Environment) end(r *run, idle State, status invocation.Status, errorTyp
 		Status:         status,
 		ErrorType:      errorType,
 		LimitsEnforced: r.limited,
+
+		FunctionError:     answer.FunctionError,
+		FunctionErrorType: answer.ErrorType,
 	}
 	if status == invocation.StatusTimeout {
 		rep.ErrorType = ""
@@ -625,13 +631,18 @@ func (e *Environment) reset(proc *process) {
 // second Close waits for the first.
 func (e *Environment) Close(ctx context.Context) error {
 	e.mu.Lock()
-	if err := e.transitionLocked(StateShuttingDown); err != nil {
+	if e.closing {
 		e.mu.Unlock()
 		select {
 		case <-e.gone:
 		case <-ctx.Done():
 		}
 		return nil
+	}
+	e.closing = true
+	if e.st != StateShuttingDown {
+		// Retire may have begun the shutdown already.
+		e.transitionLocked(StateShuttingDown)
 	}
 	proc := e.proc
 	e.proc = nil

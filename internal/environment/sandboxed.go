@@ -329,11 +329,20 @@ func (e *Environment) launch(pr *prepared, name string) (*process, error) {
 
 // Prepare builds the environment's sandbox ahead, so that its first
 // invocation only has to start the runtime: a cold environment becomes
-// prepared. It does nothing for plain processes, or when the environment
+// prepared. A plain process's environment, whose Runtime API listens
+// already, has nothing more to build. It does nothing when the environment
 // is not cold.
 func (e *Environment) Prepare() error {
-	if e.iso == nil || e.State() != StateCold {
+	if e.State() != StateCold {
 		return nil
+	}
+	if e.iso == nil {
+		e.mu.Lock()
+		defer e.mu.Unlock()
+		if e.st != StateCold {
+			return nil
+		}
+		return e.transitionLocked(StatePrepared)
 	}
 	pr, err := e.buildSandbox(e.command(), e.sandboxVariables(), false)
 	if err != nil {

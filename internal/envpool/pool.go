@@ -1,13 +1,18 @@
 // Package envpool owns the execution environments of one function version:
 // it hands each invocation an idle environment (most recently used first)
-// or starts a new one up to the concurrency limit, throttles or queues past
-// it, never gives one environment two invocations, and shuts down
-// environments that stay idle too long.
+// or starts a new one, never gives one environment two invocations, keeps
+// sandboxes built ahead for cold starts, and shuts down environments that
+// stay idle too long. Whether an invocation may run at all is decided
+// above it (invoke's limiter); what state an environment is in, by the
+// environment itself: the pool reads it rather than keeping sets of its own.
 package envpool
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"log/slog"
+	"slices"
 	"sync"
 	"time"
 
@@ -19,15 +24,6 @@ import (
 type Options struct {
 	// Environment is the template for every environment of the pool.
 	Environment environment.Options
-	// MaxConcurrency is the most environments that may exist at once.
-	MaxConcurrency int
-	// Reserved says that MaxConcurrency is the function's reserved
-	// concurrency rather than the server-wide limit; it only changes the
-	// reason a throttle gives.
-	Reserved bool
-	// QueueTimeout, when positive, makes an invocation that finds every
-	// environment busy at the limit wait up to that long for one.
-	QueueTimeout time.Duration
 	// IdleTimeout is how long an environment may stay idle before it is
 	// shut down.
 	IdleTimeout time.Duration
@@ -36,52 +32,45 @@ type Options struct {
 	Spares int
 }
 
+// DefaultIdleTimeout is how long an idle environment lives unless told.
+const DefaultIdleTimeout = 10 * time.Minute
+
 // Pool holds the environments of one function version.
 type Pool struct {
-	opts    Options
-	newEnv  func() (*environment.Environment, error)
-	stop    chan struct{}
-	stopped chan struct{}
+	opts   Options
+	log    *slog.Logger
+	newEnv func() (*environment.Environment, error)
+	// stop ends the reaper and the making of spares.
+	stop chan struct{}
+	// tasks are the goroutines the pool owns: the reaper, the making of
+	// spares, and the closing of reaped environments.
+	tasks sync.WaitGroup
+	// inflight counts invocations that hold an environment of the pool.
+	inflight sync.WaitGroup
 
 	mu sync.Mutex
-	// idle is a stack: the most recently used environment is last.
-	idle []idleEnv
-	// total counts environments, idle, busy and starting.
-	total int
-	// waiters are invocations queued for an environment, oldest first.
+	// envs holds the pool's environments, least recently used first.
+	envs []*environment.Environment
+	// waiters are invocations waiting a moment for an environment that
+	// is finishing, oldest first.
 	waiters []chan *environment.Environment
-	// finishing counts environments that have answered and are waiting
-	// for their runtime to ask for the next event.
-	finishing int
-	closed    bool
-	// inflight counts invocations that hold an environment.
-	inflight sync.WaitGroup
-	// spares are environments prepared ahead, not yet used.
-	spares []*environment.Environment
 	// filling is set while the goroutine that prepares spares runs.
 	filling bool
-	fills   sync.WaitGroup
-}
-
-type idleEnv struct {
-	env   *environment.Environment
-	since time.Time
+	closed  bool
 }
 
 // New returns a pool and starts its reaper.
 func New(opts Options) *Pool {
-	if opts.MaxConcurrency <= 0 {
-		opts.MaxConcurrency = 1000
-	}
 	if opts.IdleTimeout <= 0 {
-		opts.IdleTimeout = 10 * time.Minute
+		opts.IdleTimeout = DefaultIdleTimeout
 	}
-	p := &Pool{
-		opts:    opts,
-		stop:    make(chan struct{}),
-		stopped: make(chan struct{}),
+	log := opts.Environment.Log
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
 	}
+	p := &Pool{opts: opts, log: log, stop: make(chan struct{})}
 	p.newEnv = func() (*environment.Environment, error) { return environment.New(opts.Environment) }
+	p.tasks.Add(1)
 	go p.reap()
 	p.refill(0)
 	return p
@@ -96,74 +85,78 @@ const spareDelay = 50 * time.Millisecond
 func (p *Pool) refill(delay time.Duration) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if p.closed || p.filling || len(p.spares) >= p.opts.Spares {
+	if p.closed || p.filling || p.countLocked(environment.StatePrepared) >= p.opts.Spares {
 		return
 	}
 	p.filling = true
-	p.fills.Add(1)
+	p.tasks.Add(1)
 	go func() {
-		defer p.fills.Done()
+		defer p.tasks.Done()
 		if delay > 0 {
+			t := time.NewTimer(delay)
 			select {
-			case <-time.After(delay):
+			case <-t.C:
 			case <-p.stop:
+				t.Stop()
 			}
 		}
-		for {
-			env, err := p.newEnv()
-			if err == nil {
-				if err = env.Prepare(); err != nil {
-					env.Shutdown()
-				}
-			}
-			p.mu.Lock()
-			if err != nil || p.closed {
-				p.filling = false
-				p.mu.Unlock()
-				if err == nil {
-					env.Shutdown()
-				}
-				return
-			}
-			p.spares = append(p.spares, env)
-			if len(p.spares) >= p.opts.Spares {
-				p.filling = false
-				p.mu.Unlock()
-				return
-			}
-			p.mu.Unlock()
+		for p.fillOne() {
 		}
 	}()
+}
+
+// fillOne prepares one spare; it reports whether another is wanted.
+func (p *Pool) fillOne() bool {
+	env, err := p.newEnv()
+	if err == nil {
+		if err = env.Prepare(); err != nil {
+			err = errors.Join(err, env.Close(context.Background()))
+		}
+	}
+	p.mu.Lock()
+	if err != nil || p.closed {
+		p.filling = false
+		p.mu.Unlock()
+		if err != nil {
+			p.log.Warn("prepare an environment ahead", "err", err)
+		} else if err := env.Close(context.Background()); err != nil {
+			p.log.Warn("close an environment prepared ahead", "err", err)
+		}
+		return false
+	}
+	p.envs = append(p.envs, env)
+	more := p.countLocked(environment.StatePrepared) < p.opts.Spares
+	if !more {
+		p.filling = false
+	}
+	p.mu.Unlock()
+	return more
 }
 
 // ErrClosed is returned by a pool that was closed.
 var ErrClosed = fmt.Errorf("pool closed: %w", invocation.ErrUnavailable)
 
 // Invoke runs req in an environment of the pool. It returns the response
-// as soon as the runtime gives it; the channel receives the report when
-// the invocation has ended. A throttle is an error that matches
-// invocation.ErrThrottled.
-func (p *Pool) Invoke(ctx context.Context, req invocation.Request) (invocation.Response, <-chan invocation.Report, error) {
+// as soon as the runtime gives it. done is the return path of the
+// invocation's end: it is called once with the report, when the invocation
+// has ended and its environment is back in the pool, from the goroutine
+// that ended it; it must not block. On an error done is not called.
+func (p *Pool) Invoke(ctx context.Context, req invocation.Request, done func(invocation.Report)) (invocation.Response, error) {
 	env, err := p.acquire(ctx)
 	if err != nil {
-		return invocation.Response{}, nil, err
+		return invocation.Response{}, err
 	}
-	resp, done, err := env.Invoke(req)
+	resp, err := env.Invoke(req, func(r invocation.Report) {
+		p.release(env)
+		if done != nil {
+			done(r)
+		}
+	})
 	if err != nil {
-		p.release(env, true)
-		return invocation.Response{}, nil, fmt.Errorf("invoke %s: %w", req.ID, err)
+		p.drop(env)
+		return invocation.Response{}, fmt.Errorf("invoke %s: %w", req.ID, err)
 	}
-	reports := make(chan invocation.Report, 1)
-	p.mu.Lock()
-	p.finishing++
-	p.mu.Unlock()
-	go func() {
-		rep := <-done
-		p.release(env, false)
-		reports <- rep
-		close(reports)
-	}()
-	return resp, reports, nil
+	return resp, nil
 }
 
 // handoffWait is how long an invocation that finds no idle environment
@@ -172,89 +165,90 @@ func (p *Pool) Invoke(ctx context.Context, req invocation.Request) (invocation.R
 // its answer would otherwise often get a cold start.
 const handoffWait = 2 * time.Millisecond
 
-// acquire takes an idle environment, starts a new one, or waits or throttles.
+// acquire claims an environment for one invocation: a warm one, one that
+// is finishing, one prepared ahead, a cold one, or a new one.
 func (p *Pool) acquire(ctx context.Context) (*environment.Environment, error) {
 	p.mu.Lock()
 	if p.closed {
 		p.mu.Unlock()
 		return nil, ErrClosed
 	}
-	if env := p.popIdleLocked(); env != nil {
+	if env := p.claimLocked(environment.StateReady, environment.StatePaused); env != nil {
 		p.mu.Unlock()
 		return env, nil
 	}
-	if p.finishing > 0 {
-		wait := p.enqueueLocked()
+	if p.countLocked(environment.StateFinishing) > 0 {
+		wait := make(chan *environment.Environment, 1)
+		p.waiters = append(p.waiters, wait)
 		p.mu.Unlock()
-		env, ok, err := p.await(ctx, wait, handoffWait)
+		env, ok, err := p.await(ctx, wait)
 		if ok || err != nil {
 			return env, err
 		}
 		p.mu.Lock()
-		if env := p.popIdleLocked(); env != nil {
+		if p.closed {
+			p.mu.Unlock()
+			return nil, ErrClosed
+		}
+		if env := p.claimLocked(environment.StateReady, environment.StatePaused); env != nil {
 			p.mu.Unlock()
 			return env, nil
 		}
 	}
-	if p.total < p.opts.MaxConcurrency {
-		p.total++
-		p.inflight.Add(1)
-		var spare *environment.Environment
-		if n := len(p.spares); n > 0 {
-			spare = p.spares[n-1]
-			p.spares = p.spares[:n-1]
-		}
-		p.mu.Unlock()
-		p.refill(spareDelay)
-		if spare != nil {
-			return spare, nil
-		}
-		env, err := p.newEnv()
-		if err != nil {
-			p.mu.Lock()
-			p.total--
-			p.mu.Unlock()
-			p.inflight.Done()
-			return nil, fmt.Errorf("create environment: %w", err)
-		}
+	env := p.claimLocked(environment.StatePrepared)
+	if env == nil {
+		env = p.claimLocked(environment.StateCold)
+	}
+	p.mu.Unlock()
+	p.refill(spareDelay)
+	if env != nil {
 		return env, nil
 	}
-	if p.opts.QueueTimeout <= 0 {
+	env, err := p.newEnv()
+	if err != nil {
+		return nil, fmt.Errorf("create environment: %w", err)
+	}
+	if err := env.Claim(); err != nil {
+		return nil, errors.Join(fmt.Errorf("claim a new environment: %w", err), env.Close(context.Background()))
+	}
+	p.mu.Lock()
+	if p.closed {
 		p.mu.Unlock()
-		return nil, p.throttle()
+		return nil, errors.Join(ErrClosed, env.Close(context.Background()))
 	}
-	wait := p.enqueueLocked()
-	p.mu.Unlock()
-	env, ok, err := p.await(ctx, wait, p.opts.QueueTimeout)
-	if ok || err != nil {
-		return env, err
-	}
-	return nil, p.throttle()
-}
-
-// popIdleLocked takes the most recently used idle environment, if any.
-func (p *Pool) popIdleLocked() *environment.Environment {
-	n := len(p.idle)
-	if n == 0 {
-		return nil
-	}
-	env := p.idle[n-1].env
-	p.idle = p.idle[:n-1]
+	p.envs = append(p.envs, env)
 	p.inflight.Add(1)
-	return env
+	p.mu.Unlock()
+	return env, nil
 }
 
-// enqueueLocked adds a place in the queue for the next released environment.
-func (p *Pool) enqueueLocked() chan *environment.Environment {
-	wait := make(chan *environment.Environment, 1)
-	p.waiters = append(p.waiters, wait)
-	return wait
+// claimLocked claims the most recently used environment in one of states.
+func (p *Pool) claimLocked(states ...environment.State) *environment.Environment {
+	for i := len(p.envs) - 1; i >= 0; i-- {
+		env := p.envs[i]
+		if slices.Contains(states, env.State()) && env.Claim() == nil {
+			p.inflight.Add(1)
+			return env
+		}
+	}
+	return nil
 }
 
-// await waits up to d for an environment on wait. ok is false when none
-// came in time; the place in the queue is then given up.
-func (p *Pool) await(ctx context.Context, wait chan *environment.Environment, d time.Duration) (env *environment.Environment, ok bool, err error) {
-	timer := time.NewTimer(d)
+// countLocked counts the environments in state s.
+func (p *Pool) countLocked(s environment.State) int {
+	n := 0
+	for _, env := range p.envs {
+		if env.State() == s {
+			n++
+		}
+	}
+	return n
+}
+
+// await waits up to handoffWait for an environment on wait. ok is false
+// when none came in time; the place in the queue is then given up.
+func (p *Pool) await(ctx context.Context, wait chan *environment.Environment) (env *environment.Environment, ok bool, err error) {
+	timer := time.NewTimer(handoffWait)
 	defer timer.Stop()
 	select {
 	case env, open := <-wait:
@@ -266,16 +260,12 @@ func (p *Pool) await(ctx context.Context, wait chan *environment.Environment, d 
 	case <-ctx.Done():
 	}
 	p.mu.Lock()
-	queued := false
-	for i, w := range p.waiters {
-		if w == wait {
-			p.waiters = append(p.waiters[:i], p.waiters[i+1:]...)
-			queued = true
-			break
-		}
+	i := slices.Index(p.waiters, wait)
+	if i >= 0 {
+		p.waiters = slices.Delete(p.waiters, i, i+1)
 	}
 	p.mu.Unlock()
-	if !queued {
+	if i < 0 {
 		// A release (or Close) took this place off the queue and is
 		// committed to sending on it.
 		env, open := <-wait
@@ -290,65 +280,74 @@ func (p *Pool) await(ctx context.Context, wait chan *environment.Environment, d 
 	return nil, false, nil
 }
 
-func (p *Pool) throttle() error {
-	reason := invocation.ReasonConcurrentLimit
-	if p.opts.Reserved {
-		reason = invocation.ReasonReservedConcurrentLimit
-	}
-	return &invocation.ThrottleError{Reason: reason, Limit: p.opts.MaxConcurrency}
-}
-
-// release gives env back: to the oldest queued invocation, or to the idle
-// stack. A broken environment is shut down instead.
-func (p *Pool) release(env *environment.Environment, broken bool) {
+// release takes back an environment whose invocation has ended: it becomes
+// the most recently used, and goes to the oldest waiting invocation.
+func (p *Pool) release(env *environment.Environment) {
 	defer p.inflight.Done()
 	p.mu.Lock()
-	if !broken {
-		p.finishing--
-	}
-	if broken || p.closed {
-		p.total--
+	if p.closed {
 		p.mu.Unlock()
-		env.Shutdown()
 		return
 	}
-	if len(p.waiters) > 0 {
-		w := p.waiters[0]
-		p.waiters = p.waiters[1:]
-		p.inflight.Add(1)
+	if i := slices.Index(p.envs, env); i >= 0 {
+		p.envs = append(slices.Delete(p.envs, i, i+1), env)
+	}
+	if len(p.waiters) == 0 || env.Claim() != nil {
 		p.mu.Unlock()
-		w <- env
 		return
 	}
-	p.idle = append(p.idle, idleEnv{env: env, since: time.Now()})
+	w := p.waiters[0]
+	p.waiters = p.waiters[1:]
+	p.inflight.Add(1)
+	p.mu.Unlock()
+	w <- env
+}
+
+// drop forgets an environment that refused an invocation it was claimed
+// for: it was shut down.
+func (p *Pool) drop(env *environment.Environment) {
+	defer p.inflight.Done()
+	p.mu.Lock()
+	if i := slices.Index(p.envs, env); i >= 0 {
+		p.envs = slices.Delete(p.envs, i, i+1)
+	}
 	p.mu.Unlock()
 }
 
 // Stats is a snapshot of a pool.
 type Stats struct {
+	// Total counts environments that have run or run now; Idle those of
+	// them that wait, Busy those that hold an invocation.
 	Total, Idle, Busy int
 	// Spare counts environments prepared ahead, outside Total.
 	Spare int
 }
 
-// Stats returns how many environments exist and how many are idle.
+// Stats returns how many environments exist, and in which states.
 func (p *Pool) Stats() Stats {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	return Stats{Total: p.total, Idle: len(p.idle), Busy: p.total - len(p.idle), Spare: len(p.spares)}
+	var st Stats
+	for _, env := range p.envs {
+		switch s := env.State(); {
+		case s == environment.StatePrepared:
+			st.Spare++
+			continue
+		case s.InFlight():
+			st.Busy++
+		case s.Idle():
+			st.Idle++
+		}
+		st.Total++
+	}
+	return st
 }
 
 // reap shuts down environments idle for longer than IdleTimeout, least
 // recently used first.
 func (p *Pool) reap() {
-	defer close(p.stopped)
-	every := p.opts.IdleTimeout / 4
-	if every < 10*time.Millisecond {
-		every = 10 * time.Millisecond
-	}
-	if every > 10*time.Second {
-		every = 10 * time.Second
-	}
+	defer p.tasks.Done()
+	every := min(max(p.opts.IdleTimeout/4, 10*time.Millisecond), 10*time.Second)
 	t := time.NewTicker(every)
 	defer t.Stop()
 	for {
@@ -356,31 +355,40 @@ func (p *Pool) reap() {
 		case <-p.stop:
 			return
 		case now := <-t.C:
-			p.reapOnce(now)
+			for _, env := range p.retire(now) {
+				if err := env.Close(context.Background()); err != nil {
+					p.log.Warn("shut down an idle environment", "err", err)
+				}
+			}
 		}
 	}
 }
 
-func (p *Pool) reapOnce(now time.Time) {
+// retire takes out of the pool the environments idle since before
+// IdleTimeout; they are shutting down and must be closed.
+func (p *Pool) retire(now time.Time) []*environment.Environment {
 	p.mu.Lock()
-	n := 0
-	for n < len(p.idle) && now.Sub(p.idle[n].since) >= p.opts.IdleTimeout {
-		n++
-	}
-	old := make([]*environment.Environment, n)
-	for i := range n {
-		old[i] = p.idle[i].env
-	}
-	p.idle = append(p.idle[:0], p.idle[n:]...)
-	p.total -= n
-	p.mu.Unlock()
-	for _, env := range old {
-		env.Shutdown()
-	}
+	defer p.mu.Unlock()
+	var old []*environment.Environment
+	p.envs = slices.DeleteFunc(p.envs, func(env *environment.Environment) bool {
+		s := env.State()
+		if !s.Idle() || s == environment.StatePrepared || now.Sub(env.IdleSince()) < p.opts.IdleTimeout {
+			return false
+		}
+		if !env.Retire() {
+			return false
+		}
+		old = append(old, env)
+		return true
+	})
+	return old
 }
 
-// Close shuts down every environment after the invocations in flight end.
-func (p *Pool) Close() error {
+// Close stops the pool: no new invocation gets in, those in flight have
+// until ctx is done to end, then every environment is shut down. It
+// returns once every goroutine of the pool has ended, with what went wrong
+// in the teardown.
+func (p *Pool) Close(ctx context.Context) error {
 	p.mu.Lock()
 	if p.closed {
 		p.mu.Unlock()
@@ -393,21 +401,28 @@ func (p *Pool) Close() error {
 	p.waiters = nil
 	p.mu.Unlock()
 	close(p.stop)
-	<-p.stopped
-	p.fills.Wait()
-	p.inflight.Wait()
+
+	ended := make(chan struct{})
+	go func() {
+		p.inflight.Wait()
+		close(ended)
+	}()
+	select {
+	case <-ended:
+	case <-ctx.Done():
+	}
+	p.tasks.Wait()
 	p.mu.Lock()
-	idle := p.idle
-	p.idle = nil
-	p.total -= len(idle)
-	spares := p.spares
-	p.spares = nil
+	envs := p.envs
+	p.envs = nil
 	p.mu.Unlock()
-	for _, env := range spares {
-		env.Shutdown()
+	errs := make([]error, len(envs))
+	var wg sync.WaitGroup
+	for i, env := range envs {
+		wg.Go(func() { errs[i] = env.Close(ctx) })
 	}
-	for _, ie := range idle {
-		ie.env.Shutdown()
-	}
-	return nil
+	wg.Wait()
+	// The invocations still in flight ended with their environments.
+	<-ended
+	return errors.Join(errs...)
 }

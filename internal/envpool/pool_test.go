@@ -31,25 +31,31 @@ func newPool(t *testing.T, edit func(*Options)) *Pool {
 			CodeDir: testfunc.Build(t, "sleep"),
 			Timeout: 10 * time.Second,
 		}},
-		MaxConcurrency: 4,
-		IdleTimeout:    time.Minute,
+		IdleTimeout: time.Minute,
 	}
 	if edit != nil {
 		edit(&opts)
 	}
 	p := New(opts)
-	t.Cleanup(func() { p.Close() })
+	t.Cleanup(func() {
+		if err := p.Close(context.Background()); err != nil {
+			t.Errorf("close: %v", err)
+		}
+	})
 	return p
 }
 
 // sleep invokes the sleep function for ms and returns what it reported.
 func sleep(ctx context.Context, p *Pool, ms int) (slept, error) {
 	req := invocation.Request{ID: invocation.NewRequestID(), Payload: []byte(fmt.Sprintf(`{"ms":%d}`, ms))}
-	resp, reports, err := p.Invoke(ctx, req)
+	reports := make(chan invocation.Report, 1)
+	resp, err := p.Invoke(ctx, req, func(r invocation.Report) { reports <- r })
 	if err != nil {
 		return slept{}, err
 	}
-	<-reports
+	if r := <-reports; r.RequestID != req.ID {
+		return slept{}, fmt.Errorf("report of %s, want %s", r.RequestID, req.ID)
+	}
 	if resp.FunctionError != "" {
 		return slept{}, fmt.Errorf("function error: %s", resp.Payload)
 	}
@@ -61,8 +67,8 @@ func sleep(ctx context.Context, p *Pool, ms int) (slept, error) {
 }
 
 func TestParallelInvocationsNeverShareAnEnvironment(t *testing.T) {
-	p := newPool(t, func(o *Options) { o.QueueTimeout = 30 * time.Second })
-	const n = 32
+	p := newPool(t, nil)
+	const n = 16
 	results := make([]slept, n)
 	errs := make([]error, n)
 	var wg sync.WaitGroup
@@ -73,7 +79,7 @@ func TestParallelInvocationsNeverShareAnEnvironment(t *testing.T) {
 			results[i], errs[i] = sleep(context.Background(), p, 50)
 		}()
 	}
-	// While they run, the pool never holds more than its limit.
+	// While they run, the pool never holds more than one per invocation.
 	stop := make(chan struct{})
 	var maxTotal int
 	var watch sync.WaitGroup
@@ -102,8 +108,8 @@ func TestParallelInvocationsNeverShareAnEnvironment(t *testing.T) {
 		}
 		byPID[results[i].PID] = append(byPID[results[i].PID], results[i])
 	}
-	if len(byPID) > 4 || maxTotal > 4 {
-		t.Errorf("%d runtimes, pool held up to %d environments; limit 4", len(byPID), maxTotal)
+	if len(byPID) > n || maxTotal > n {
+		t.Errorf("%d runtimes, pool held up to %d environments for %d invocations", len(byPID), maxTotal, n)
 	}
 	// No runtime ran two invocations at once.
 	for pid, runs := range byPID {
@@ -114,70 +120,6 @@ func TestParallelInvocationsNeverShareAnEnvironment(t *testing.T) {
 				}
 			}
 		}
-	}
-}
-
-func TestThrottleAtTheLimit(t *testing.T) {
-	p := newPool(t, func(o *Options) { o.MaxConcurrency = 1 })
-	first := make(chan error, 1)
-	go func() {
-		_, err := sleep(context.Background(), p, 500)
-		first <- err
-	}()
-	waitFor(t, func() bool { return p.Stats().Busy == 1 })
-	_, err := sleep(context.Background(), p, 1)
-	var te *invocation.ThrottleError
-	if !errors.As(err, &te) || !errors.Is(err, invocation.ErrThrottled) || te.Reason != invocation.ReasonConcurrentLimit {
-		t.Errorf("second invocation: %v, want a throttle", err)
-	}
-	if err := <-first; err != nil {
-		t.Fatal(err)
-	}
-}
-
-func TestReservedConcurrencyThrottleReason(t *testing.T) {
-	p := newPool(t, func(o *Options) { o.MaxConcurrency = 1; o.Reserved = true })
-	go sleep(context.Background(), p, 300)
-	waitFor(t, func() bool { return p.Stats().Busy == 1 })
-	_, err := sleep(context.Background(), p, 1)
-	var te *invocation.ThrottleError
-	if !errors.As(err, &te) || te.Reason != invocation.ReasonReservedConcurrentLimit {
-		t.Errorf("err %v", err)
-	}
-}
-
-func TestQueueWaitsForAnEnvironment(t *testing.T) {
-	p := newPool(t, func(o *Options) { o.MaxConcurrency = 1; o.QueueTimeout = 5 * time.Second })
-	var wg sync.WaitGroup
-	pids := make([]int, 3)
-	for i := range 3 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			s, err := sleep(context.Background(), p, 100)
-			if err != nil {
-				t.Error(err)
-			}
-			pids[i] = s.PID
-		}()
-	}
-	wg.Wait()
-	if pids[0] != pids[1] || pids[1] != pids[2] {
-		t.Errorf("one environment should have served all three: %v", pids)
-	}
-}
-
-func TestQueueTimeoutThrottles(t *testing.T) {
-	p := newPool(t, func(o *Options) { o.MaxConcurrency = 1; o.QueueTimeout = 50 * time.Millisecond })
-	go sleep(context.Background(), p, 500)
-	waitFor(t, func() bool { return p.Stats().Busy == 1 })
-	start := time.Now()
-	_, err := sleep(context.Background(), p, 1)
-	if !errors.Is(err, invocation.ErrThrottled) {
-		t.Errorf("err %v, want a throttle", err)
-	}
-	if took := time.Since(start); took < 50*time.Millisecond || took > 2*time.Second {
-		t.Errorf("waited %v, want about 50ms", took)
 	}
 }
 
@@ -226,7 +168,7 @@ func TestClosedPoolRefuses(t *testing.T) {
 	if _, err := sleep(context.Background(), p, 1); err != nil {
 		t.Fatal(err)
 	}
-	if err := p.Close(); err != nil {
+	if err := p.Close(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := sleep(context.Background(), p, 1); !errors.Is(err, ErrClosed) || !errors.Is(err, invocation.ErrUnavailable) {
@@ -255,8 +197,7 @@ func TestNoGoroutineLeaks(t *testing.T) {
 		Environment: environment.Options{Function: function.Config{
 			Name: "sleep", CodeDir: testfunc.Build(t, "sleep"), Timeout: time.Second,
 		}},
-		MaxConcurrency: 3,
-		IdleTimeout:    50 * time.Millisecond,
+		IdleTimeout: 50 * time.Millisecond,
 	})
 	var wg sync.WaitGroup
 	for _, ms := range []int{1, 10, 2000} { // the last one times out
@@ -267,7 +208,7 @@ func TestNoGoroutineLeaks(t *testing.T) {
 		}()
 	}
 	wg.Wait()
-	if err := p.Close(); err != nil {
+	if err := p.Close(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	deadline := time.Now().Add(5 * time.Second)
@@ -280,10 +221,10 @@ func TestNoGoroutineLeaks(t *testing.T) {
 	}
 }
 
-// Under contention, environments handed from one invocation to a queued
-// one are never lost: the pool keeps its capacity and closes.
+// Under contention, environments handed from one invocation to a waiting
+// one are never lost: every one comes back idle, and the pool closes.
 func TestHandoffUnderContention(t *testing.T) {
-	p := newPool(t, func(o *Options) { o.MaxConcurrency = 2; o.QueueTimeout = time.Millisecond })
+	p := newPool(t, nil)
 	var wg sync.WaitGroup
 	deadline := time.Now().Add(2 * time.Second)
 	for range 8 {
@@ -296,8 +237,8 @@ func TestHandoffUnderContention(t *testing.T) {
 		}()
 	}
 	wg.Wait()
-	waitFor(t, func() bool { s := p.Stats(); return s.Idle == s.Total && s.Total <= 2 })
-	// Full capacity remains: two overlapping invocations both run.
+	waitFor(t, func() bool { s := p.Stats(); return s.Idle == s.Total && s.Total <= 8 })
+	// Two overlapping invocations both run.
 	var both sync.WaitGroup
 	for range 2 {
 		both.Add(1)
@@ -310,7 +251,7 @@ func TestHandoffUnderContention(t *testing.T) {
 	}
 	both.Wait()
 	closed := make(chan error, 1)
-	go func() { closed <- p.Close() }()
+	go func() { closed <- p.Close(context.Background()) }()
 	select {
 	case <-closed:
 	case <-time.After(5 * time.Second):
@@ -326,10 +267,60 @@ func TestSparesAreKeptAndUsed(t *testing.T) {
 	}
 	// The spare became the environment; another is prepared.
 	waitFor(t, func() bool { s := p.Stats(); return s.Spare == 1 && s.Total == 1 })
-	if err := p.Close(); err != nil {
+	if err := p.Close(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	if s := p.Stats(); s.Spare != 0 || s.Total != 0 {
 		t.Errorf("after close: %+v", s)
+	}
+}
+
+// Close is bounded by its context: an invocation still running when the
+// context ends is cut short, its report delivered, and Close returns.
+func TestCloseIsBoundedByItsContext(t *testing.T) {
+	p := newPool(t, nil)
+	ended := make(chan error, 1)
+	go func() {
+		_, err := sleep(context.Background(), p, 8000)
+		ended <- err
+	}()
+	waitFor(t, func() bool { return p.Stats().Busy == 1 })
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	began := time.Now()
+	if err := p.Close(ctx); err != nil {
+		t.Errorf("close: %v", err)
+	}
+	if took := time.Since(began); took > 3*time.Second {
+		t.Errorf("Close took %v with a 100 ms context", took)
+	}
+	select {
+	case err := <-ended:
+		if err == nil {
+			t.Error("the cut-short invocation succeeded")
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the invocation in flight never ended")
+	}
+}
+
+// The pool's figures are read from its environments' states.
+func TestStatsFollowEnvironmentStates(t *testing.T) {
+	p := newPool(t, nil)
+	running := make(chan error, 1)
+	go func() {
+		_, err := sleep(context.Background(), p, 300)
+		running <- err
+	}()
+	waitFor(t, func() bool { s := p.Stats(); return s.Busy == 1 && s.Total == 1 })
+	if err := <-running; err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, func() bool { s := p.Stats(); return s.Idle == 1 && s.Busy == 0 })
+	p.mu.Lock()
+	st := p.envs[0].State()
+	p.mu.Unlock()
+	if !st.Warm() {
+		t.Errorf("environment after its invocation: %v, want Ready or Paused", st)
 	}
 }

@@ -113,6 +113,10 @@ type Report struct {
 	InitDuration   time.Duration // zero on a warm start
 	Status         Status
 	ErrorType      string // set for platform failures (timeout, exit, OOM)
+	// FunctionError and FunctionErrorType are those of the answer the
+	// caller got: the function's error or the platform's, empty on success.
+	FunctionError     string
+	FunctionErrorType string
 	// LimitsEnforced is false when the environment runs without a sandbox.
 	LimitsEnforced bool
 	// LogTail holds the last MaxLogTail bytes of the invocation's log

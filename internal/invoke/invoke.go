@@ -89,9 +89,11 @@ type Service struct {
 	reserved map[string]int
 	closed   bool
 
-	// tasks tracks goroutines the service owns: report forwarders and
-	// the closing of replaced pools.
-	tasks sync.WaitGroup
+	// tasks tracks goroutines the service owns: the closing of replaced
+	// pools, which have until retiring is done to drain.
+	tasks        sync.WaitGroup
+	retiring     context.Context
+	stopRetiring context.CancelFunc
 }
 
 type poolKey struct{ name, version string }
@@ -127,13 +129,16 @@ func New(opts Options) *Service {
 	if opts.Prices.Duration == nil {
 		opts.Prices = billing.Default()
 	}
+	retiring, stopRetiring := context.WithCancel(context.Background())
 	return &Service{
-		opts:      opts,
-		log:       opts.Log,
-		pools:     make(map[poolKey]*versionPool),
-		running:   make(map[string]int),
-		byVersion: make(map[poolKey]int),
-		reserved:  make(map[string]int),
+		retiring:     retiring,
+		stopRetiring: stopRetiring,
+		opts:         opts,
+		log:          opts.Log,
+		pools:        make(map[poolKey]*versionPool),
+		running:      make(map[string]int),
+		byVersion:    make(map[poolKey]int),
+		reserved:     make(map[string]int),
 	}
 }
 
@@ -220,35 +225,31 @@ func (s *Service) invoke(ctx context.Context, name, qualifier string, req invoca
 		return invocation.Response{}, nil, t, err
 	}
 	req.InvokedARN = s.config(t.Version).QualifiedARN(qualifier)
-	resp, reports, err := pool.Invoke(ctx, req)
-	if err != nil {
-		s.release(key)
-		return resp, nil, t, err
-	}
 	out := make(chan invocation.Report, 1)
-	s.tasks.Add(1)
-	go func() {
-		defer s.tasks.Done()
-		defer close(out)
-		r, ok := <-reports
+	resp, err := pool.Invoke(ctx, req, func(r invocation.Report) {
+		// The invocation's end, on the goroutine that ended it: the slot
+		// goes back, the record is kept, and the report waits in out
+		// for whoever wants it.
 		s.release(key)
-		if !ok {
-			return
-		}
 		outcome := usage.OutcomeSuccess
 		switch {
 		case r.Status == invocation.StatusTimeout:
 			outcome = usage.OutcomeTimeout
-		case r.Status == invocation.StatusError || resp.FunctionError != "":
+		case r.Status == invocation.StatusError || r.FunctionError != "":
 			outcome = usage.OutcomeError
 		}
 		errorType := r.ErrorType
 		if errorType == "" {
-			errorType = resp.ErrorType
+			errorType = r.FunctionErrorType
 		}
 		s.record(t, r, outcome, errorType, start, async)
 		out <- r
-	}()
+		close(out)
+	})
+	if err != nil {
+		s.release(key)
+		return resp, nil, t, err
+	}
 	return resp, out, t, nil
 }
 
@@ -434,10 +435,9 @@ func (s *Service) pool(ctx context.Context, t Target) (*envpool.Pool, error) {
 		s.closeInBackgroundLocked(vp.pool)
 	}
 	p := envpool.New(envpool.Options{
-		Environment:    envOpts,
-		MaxConcurrency: s.opts.AccountConcurrency,
-		IdleTimeout:    s.opts.IdleTimeout,
-		Spares:         s.opts.Spares,
+		Environment: envOpts,
+		IdleTimeout: s.opts.IdleTimeout,
+		Spares:      s.opts.Spares,
 	})
 	s.pools[key] = &versionPool{pool: p, revision: t.Version.RevisionID}
 	return p, nil
@@ -480,7 +480,7 @@ func (s *Service) closeInBackgroundLocked(p *envpool.Pool) {
 	s.tasks.Add(1)
 	go func() {
 		defer s.tasks.Done()
-		if err := p.Close(); err != nil {
+		if err := p.Close(s.retiring); err != nil {
 			s.log.Warn("close replaced environments", "err", err)
 		}
 	}()
@@ -516,20 +516,35 @@ func (s *Service) config(v store.Version) function.Config {
 	}.WithDefaults()
 }
 
-// Close stops every pool and waits for the goroutines the service owns.
-func (s *Service) Close() error {
+// Close stops the service: invocations in flight have until ctx is done
+// to end, then every environment is shut down. It returns once every
+// goroutine the service owns has ended, with what went wrong in the
+// teardown.
+func (s *Service) Close(ctx context.Context) error {
 	s.mu.Lock()
 	s.closed = true
 	pools := s.pools
 	s.pools = map[poolKey]*versionPool{}
 	s.mu.Unlock()
-	var errs []error
+	// Pools of replaced versions, closing in the background, get the
+	// same time.
+	stop := context.AfterFunc(ctx, s.stopRetiring)
+	defer stop()
+	errs := make([]error, 0, len(pools))
+	var wg sync.WaitGroup
+	var mu sync.Mutex
 	for _, vp := range pools {
-		if err := vp.pool.Close(); err != nil {
-			errs = append(errs, err)
-		}
+		wg.Go(func() {
+			if err := vp.pool.Close(ctx); err != nil {
+				mu.Lock()
+				errs = append(errs, err)
+				mu.Unlock()
+			}
+		})
 	}
+	wg.Wait()
 	s.tasks.Wait()
+	s.stopRetiring()
 	return errors.Join(errs...)
 }
 
