@@ -2,6 +2,7 @@ package sandbox
 
 import (
 	"bufio"
+	"errors"
 	"fmt"
 	"net"
 	"net/netip"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/google/nftables"
 	"github.com/google/nftables/expr"
+	"golang.org/x/sys/unix"
 )
 
 // TestSandboxesApart starts two outbound sandboxes, one with a listener
@@ -175,5 +177,19 @@ func checkFirewall(t *testing.T, c *nftables.Conn) {
 		if !ok || v.Kind != expr.VerdictDrop {
 			t.Errorf("rule %d does not end in drop: %#v", i, r.Exprs[len(r.Exprs)-1])
 		}
+	}
+}
+
+// TestFirewallErrorNamesNfTables checks that the errors a kernel without
+// nf_tables gives are reported as such, and stay comparable.
+func TestFirewallErrorNamesNfTables(t *testing.T) {
+	for _, errno := range []unix.Errno{unix.EPROTONOSUPPORT, unix.EOPNOTSUPP, unix.EAFNOSUPPORT, unix.ENOENT} {
+		err := firewallError(fmt.Errorf("netlink receive: %w", errno))
+		if !errors.Is(err, errno) || !strings.Contains(err.Error(), "no usable nf_tables") {
+			t.Errorf("%v: %v", unix.ErrnoName(errno), err)
+		}
+	}
+	if err := firewallError(unix.EPERM); strings.Contains(err.Error(), "no usable nf_tables") || !errors.Is(err, unix.EPERM) {
+		t.Errorf("EPERM: %v", err)
 	}
 }
