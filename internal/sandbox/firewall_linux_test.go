@@ -113,6 +113,12 @@ func TestFirewallRemade(t *testing.T) {
 	needNetwork(t)
 	t.Logf("NewNetwork with the rule set: %v", time.Since(t0))
 	checkFirewall(t, c)
+	t0 = time.Now()
+	if err := installFirewall(); err != nil {
+		t.Fatalf("installFirewall again: %v", err)
+	}
+	t.Logf("installFirewall over the table that is there: %v", time.Since(t0))
+	checkFirewall(t, c)
 
 	var wg sync.WaitGroup
 	errs := make(chan error, 8)
