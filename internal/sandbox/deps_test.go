@@ -8,11 +8,11 @@ import (
 
 // TestImports keeps the package to the standard library and the modules
 // that earn their place: the seccomp filter assembler (with
-// golang.org/x/net/bpf, the instructions it assembles to) and
-// golang.org/x/sys for the system calls the standard library lacks. It
-// knows nothing of the rest of ember.
+// golang.org/x/net/bpf, the instructions it assembles to), the nf_tables
+// client that keeps sandboxes apart, and golang.org/x/sys for the system
+// calls the standard library lacks. It knows nothing of the rest of ember.
 func TestImports(t *testing.T) {
-	allowed := []string{"github.com/elastic/go-seccomp-bpf", "golang.org/x/net/bpf", "golang.org/x/sys/"}
+	allowed := []string{"github.com/elastic/go-seccomp-bpf", "github.com/google/nftables", "golang.org/x/net/bpf", "golang.org/x/sys/"}
 	for _, goos := range []string{"linux", "darwin"} {
 		ctx := build.Default
 		ctx.GOOS = goos

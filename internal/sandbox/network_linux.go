@@ -27,8 +27,9 @@ const outboundSlots = 1 << (32 - 17 - 2)
 //
 // The host ends are named emb and the /30's number in hex. The name also
 // reserves the /30 across processes: a name that exists already is
-// skipped. Sandboxes can reach each other's addresses through the host,
-// like any other address the host routes to.
+// skipped. The host does not forward between sandboxes' links (see
+// installFirewall): a sandbox reaches the host and beyond, not another
+// sandbox, of this process or another.
 type Network struct {
 	// natErr says why sandbox traffic is not masqueraded, or is nil.
 	natErr error
@@ -44,15 +45,22 @@ type Network struct {
 	closed bool
 }
 
-// NewNetwork turns IPv4 forwarding on (net.ipv4.ip_forward=1, for the
-// whole host, and left on by Close) and adds an iptables rule that
-// masquerades traffic from outboundRange to anywhere else. Without an
-// iptables program, or if the rule cannot be added, the Network works
-// without it and NAT says why: sandboxes then reach this host but not
-// beyond it.
+// NewNetwork makes the nf_tables rule set that keeps sandboxes apart
+// (installFirewall; left in place by Close), turns IPv4 forwarding on
+// (net.ipv4.ip_forward=1, for the whole host, and left on by Close) and
+// adds an iptables rule that masquerades traffic from outboundRange to
+// anywhere else. Without an iptables program, or if the rule cannot be
+// added, the Network works without it and NAT says why: sandboxes then
+// reach this host but not beyond it. Without nf_tables, NewNetwork fails
+// rather than give sandboxes a network in which they reach each other:
+// the caller runs outbound sandboxes with loopback only, and says so.
 func NewNetwork() (*Network, error) {
 	if os.Geteuid() != 0 {
 		return nil, fmt.Errorf("new network: not root: %w", ErrUnsupported)
+	}
+	// Sandboxes are kept apart before the host forwards anything for them.
+	if err := installFirewall(); err != nil {
+		return nil, fmt.Errorf("new network: %w", err)
 	}
 	if err := os.WriteFile("/proc/sys/net/ipv4/ip_forward", []byte("1\n"), 0); err != nil {
 		return nil, fmt.Errorf("new network: enable forwarding: %w", err)
