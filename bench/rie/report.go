@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"fmt"
 	"io"
 	"strings"
@@ -12,18 +11,14 @@ import (
 
 // results are the figures of a run, as printed and as written with -json.
 type results struct {
-	harness.Machine
+	harness.Report
 	Settings settings `json:"settings"`
 	Metrics  []metric `json:"metrics"`
 	// Sandbox compares the sandboxed ember with the --no-sandbox one.
 	Sandbox []comparison `json:"sandbox"`
 	Checks  []check      `json:"checks"`
 	// CPU is empty where the CPU time of other processes cannot be read.
-	CPU   []harness.CPUUse `json:"cpu,omitempty"`
-	Notes []string         `json:"notes,omitempty"`
-	// Summary says where the time goes, in words computed from the
-	// figures.
-	Summary string `json:"summary,omitempty"`
+	CPU []harness.CPUUse `json:"cpu,omitempty"`
 }
 
 type settings struct {
@@ -133,7 +128,7 @@ type check struct {
 
 func newResults(cfg config) *results {
 	return &results{
-		Machine: harness.ThisMachine(),
+		Report: harness.NewReport(),
 		Settings: settings{
 			N:        cfg.n,
 			Warmup:   cfg.warmup,
@@ -147,9 +142,7 @@ func newResults(cfg config) *results {
 	}
 }
 
-func (r *results) note(format string, a ...any) {
-	r.Notes = append(r.Notes, fmt.Sprintf(format, a...))
-}
+func (r *results) note(format string, a ...any) { r.Note(format, a...) }
 
 // latency is a latency metric; t, when not nil, bounds its ratio.
 func latency(id, label string, ember, baseline time.Duration, t *target) metric {
@@ -245,17 +238,7 @@ func (r *results) failed() bool {
 }
 
 // print writes the metrics table, the checks table and the notes.
-func (r *results) print(out io.Writer) error {
-	var w bytes.Buffer
-	r.printTo(&w)
-	// tabwriter pads the cell before an empty last one.
-	for line := range bytes.Lines(w.Bytes()) {
-		if _, err := fmt.Fprintf(out, "%s\n", bytes.TrimRight(line, " \n")); err != nil {
-			return err
-		}
-	}
-	return nil
-}
+func (r *results) print(out io.Writer) error { return harness.Print(out, r.printTo) }
 
 func (r *results) printTo(w io.Writer) {
 	fmt.Fprintf(w, "ember rie benchmark, %s %s/%s, %d CPUs\n\n", r.Go, r.OS, r.Arch, r.CPUs)
@@ -359,11 +342,7 @@ func (m metric) formatTarget() string {
 	if m.Target == nil {
 		return ""
 	}
-	verdict := "met"
-	if !*m.Met {
-		verdict = "MISSED"
-	}
-	return m.Target.bound(m.Unit) + "  " + verdict
+	return m.Target.bound(m.Unit) + "  " + harness.Verdict(*m.Met)
 }
 
 // bound states the target the way the table shows the ratio: "≤ 3×" for a
@@ -402,9 +381,5 @@ func (c comparison) formatTarget() string {
 	if t.Why != "" {
 		s += " (" + t.Why + ")"
 	}
-	verdict := "met"
-	if !*c.Met {
-		verdict = "MISSED"
-	}
-	return s + "  " + verdict
+	return s + "  " + harness.Verdict(*c.Met)
 }

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"fmt"
 	"io"
 	"strings"
@@ -11,7 +10,7 @@ import (
 
 // results are the figures of a run, as printed and as written with -json.
 type results struct {
-	harness.Machine
+	harness.Report
 	Settings settings `json:"settings"`
 	// Sandboxed says whether the REPORT lines of the cold starts said that
 	// ember enforced the functions' limits, which it does in a sandbox
@@ -21,10 +20,6 @@ type results struct {
 	Runtimes []runtimeInfo `json:"runtimes"`
 	Metrics  []metric      `json:"metrics"`
 	Checks   []check       `json:"checks"`
-	Notes    []string      `json:"notes,omitempty"`
-	// Summary says where the time goes, in words computed from the
-	// figures.
-	Summary string `json:"summary,omitempty"`
 
 	// warmupFailed says that a warm-up request failed, which a note
 	// describes.
@@ -95,15 +90,13 @@ type check struct {
 
 func newResults(cfg config) *results {
 	return &results{
-		Machine: harness.ThisMachine(),
+		Report: harness.NewReport(),
 		Settings: settings{Cold: cfg.cold, N: cfg.n, Warmup: cfg.warmup, NoSandbox: cfg.noSandbox,
 			MemoryMB: memoryMB, Client: clientName, Event: event},
 	}
 }
 
-func (r *results) note(format string, a ...any) {
-	r.Notes = append(r.Notes, fmt.Sprintf(format, a...))
-}
+func (r *results) note(format string, a ...any) { r.Note(format, a...) }
 
 func (r *results) add(id, rt, label string, v float64) {
 	r.Metrics = append(r.Metrics, metric{ID: id, Runtime: rt, Label: label, Unit: harness.UnitMillis, Value: v})
@@ -133,12 +126,7 @@ func (r *results) value(id, rt string) (float64, bool) {
 	return 0, false
 }
 
-func (r *results) print(w io.Writer) error {
-	var buf bytes.Buffer
-	r.write(&buf)
-	_, err := w.Write(buf.Bytes())
-	return err
-}
+func (r *results) print(w io.Writer) error { return harness.Print(w, r.write) }
 
 func (r *results) write(w io.Writer) {
 	ember, cpu := "sandboxed", "one vCPU"

@@ -18,44 +18,6 @@ import (
 // functionsPath is where CreateFunction posts and ListFunctions gets.
 const functionsPath = "/2015-03-31/functions"
 
-// invokeSDK invokes function with payload through c and expects the
-// payload back, as the echo function and the echo server answer.
-func invokeSDK(c *lambda.Client, function string, payload []byte) harness.Request {
-	return func(ctx context.Context) (time.Duration, error) {
-		t0 := time.Now()
-		out, err := c.Invoke(ctx, &lambda.InvokeInput{FunctionName: aws.String(function), Payload: payload})
-		d := time.Since(t0)
-		switch {
-		case err != nil:
-			return d, err
-		case out.FunctionError != nil:
-			return d, fmt.Errorf("function error %s: %s", *out.FunctionError, harness.Clip(string(out.Payload), 200))
-		case out.StatusCode != http.StatusOK:
-			return d, fmt.Errorf("status %d", out.StatusCode)
-		case !bytes.Equal(out.Payload, payload):
-			return d, fmt.Errorf("answer of %d bytes is not the %d-byte payload: %s", len(out.Payload), len(payload), harness.Clip(string(out.Payload), 100))
-		}
-		return d, nil
-	}
-}
-
-// postEcho posts body to url with plain net/http and expects it back
-// with a 200, as the echo server answers.
-func postEcho(hc *http.Client, url string, body []byte) harness.Request {
-	return func(ctx context.Context) (time.Duration, error) {
-		status, answer, d, err := post(ctx, hc, url, body)
-		switch {
-		case err != nil:
-			return d, err
-		case status != http.StatusOK:
-			return d, fmt.Errorf("status %d: %s", status, harness.Clip(string(answer), 200))
-		case !bytes.Equal(answer, body):
-			return d, fmt.Errorf("answer of %d bytes is not the %d-byte request", len(answer), len(body))
-		}
-		return d, nil
-	}
-}
-
 // post sends body to url and returns the answer and how long the
 // exchange took.
 func post(ctx context.Context, hc *http.Client, url string, body []byte) (int, []byte, time.Duration, error) {

@@ -63,12 +63,7 @@ type bench struct {
 }
 
 // path is a way to send a request, and what came of those it sent.
-type path struct {
-	name string
-	do   harness.Request
-	t    harness.Tally
-	s    harness.Samples
-}
+type path = harness.Path
 
 // payload is a compact JSON object of payloadSize bytes, which the echo
 // function answers byte for byte.
@@ -79,53 +74,35 @@ func payload() []byte {
 
 // warmup sends n requests through each path and notes any error.
 func (b *bench) warmup(ctx context.Context, phase string, paths []*path, n int) {
-	for _, p := range paths {
-		var t harness.Tally
-		harness.Sequential(ctx, p.do, n, &t)
-		b.noteWarmup(phase, p.name, t)
-	}
+	b.noteWarmups(phase, paths, harness.Warmup(ctx, paths, n))
 }
 
 // warmupConcurrent runs cfg.clients concurrent clients through each path
 // for concWarmup, long enough for ember to start an environment for each
 // client, and notes any error.
 func (b *bench) warmupConcurrent(ctx context.Context, phase string, paths []*path) {
-	for _, p := range paths {
-		var t harness.Tally
-		harness.Concurrent(ctx, p.do, b.cfg.clients, concWarmup, &t)
-		b.noteWarmup(phase, p.name, t)
-	}
+	b.noteWarmups(phase, paths, harness.WarmupConcurrent(ctx, paths, b.cfg.clients, concWarmup))
 }
 
-func (b *bench) noteWarmup(phase, name string, t harness.Tally) {
-	if d := t.Describe(); d != "" {
-		b.res.note("%s warm-up, %s: %s", phase, name, d)
-		b.res.warmupFailed = true
+func (b *bench) noteWarmups(phase string, paths []*path, tallies []harness.Tally) {
+	for i, t := range tallies {
+		if d := t.Describe(); d != "" {
+			b.res.note("%s warm-up, %s: %s", phase, paths[i].Name, d)
+			b.res.warmupFailed = true
+		}
 	}
 }
 
 // inBlocks sends n requests through each of paths, one after the other,
 // in blocks of seqBlock that take turns, each within a turn of cpu.
 func inBlocks(ctx context.Context, cpu *cpuMeter, paths []*path, n int) {
-	sends := make([]func(int), len(paths))
-	for i, p := range paths {
-		sends[i] = func(k int) {
-			cpu.turn(p.name, func() { p.s.Add(harness.Sequential(ctx, p.do, k, &p.t)) })
-		}
-	}
-	harness.InBlocks(ctx, n, seqBlock, sends...)
+	harness.RunSequential(ctx, paths, n, seqBlock, cpu.turn)
 }
 
 // inRounds runs clients concurrent clients through each of paths for d
 // in all, in turns of concRound, each within a turn of cpu.
 func inRounds(ctx context.Context, cpu *cpuMeter, paths []*path, clients int, d time.Duration) {
-	runs := make([]func(time.Duration), len(paths))
-	for i, p := range paths {
-		runs[i] = func(t time.Duration) {
-			cpu.turn(p.name, func() { p.s.Add(harness.Concurrent(ctx, p.do, clients, t, &p.t)) })
-		}
-	}
-	harness.InBlocks(ctx, d, concRound, runs...)
+	harness.RunConcurrent(ctx, paths, clients, d, concRound, cpu.turn)
 }
 
 // invoke creates the echo function in ember at em and measures its warm
@@ -138,11 +115,11 @@ func (b *bench) invoke(ctx context.Context, em harness.Server) error {
 	}
 	body := payload()
 	paths := []*path{
-		{name: pathEmberSDK, do: invokeSDK(emSDK, echoFunction, body)},
-		{name: pathEchoHTTP, do: postEcho(b.hc, b.echo.URL+"/2015-03-31/functions/"+echoFunction+"/invocations", body)},
-		{name: pathEchoSDK, do: invokeSDK(b.echoSDK, echoFunction, body)},
+		{Name: pathEmberSDK, Do: harness.InvokeSDK(emSDK, echoFunction, body)},
+		{Name: pathEchoHTTP, Do: harness.PostEcho(b.hc, b.echo.URL+"/2015-03-31/functions/"+echoFunction+"/invocations", body)},
+		{Name: pathEchoSDK, Do: harness.InvokeSDK(b.echoSDK, echoFunction, body)},
 	}
-	first, err := paths[0].do(ctx)
+	first, err := paths[0].Do(ctx)
 	if err != nil {
 		return fmt.Errorf("first Invoke of the echo function: %w", err)
 	}
@@ -181,9 +158,9 @@ func (b *bench) invoke(ctx context.Context, em harness.Server) error {
 
 // invokeMetric is a figure of the three paths of the invoke phases.
 func invokeMetric(id, label, unit string, paths []*path, f func(harness.Samples) float64) metric {
-	sdk := f(paths[2].s)
+	sdk := f(paths[2].Samples)
 	return metric{Group: groupInvoke, ID: id, Label: label, Unit: unit,
-		Ember: f(paths[0].s), Baseline: f(paths[1].s), EchoSDK: &sdk}
+		Ember: f(paths[0].Samples), Baseline: f(paths[1].Samples), EchoSDK: &sdk}
 }
 
 // concurrent measures cfg.clients clients that each send their next
@@ -193,7 +170,7 @@ func (b *bench) concurrent(ctx context.Context, em harness.Server, seq []*path) 
 	phase := fmt.Sprintf("%d clients", b.cfg.clients)
 	paths := make([]*path, len(seq))
 	for i, p := range seq {
-		paths[i] = &path{name: p.name, do: p.do}
+		paths[i] = &path{Name: p.Name, Do: p.Do}
 	}
 	b.progress("%s: %v warm-up and %v measured through each path, in turns of %v", phase, concWarmup, b.cfg.duration, concRound)
 	b.warmupConcurrent(ctx, phase, paths)
@@ -227,16 +204,16 @@ func (p *createPath) send(ctx context.Context, cpu *cpuMeter, measured bool) err
 	if cpu == nil {
 		d, err = do(ctx)
 	} else {
-		cpu.turn(p.name, func() { d, err = do(ctx) })
+		cpu.turn(p.Name, func() { d, err = do(ctx) })
 	}
 	switch {
 	case !measured:
 		if err != nil {
-			return fmt.Errorf("warm-up, %s: %w", p.name, err)
+			return fmt.Errorf("warm-up, %s: %w", p.Name, err)
 		}
-	case p.t.Record(err):
-		p.s.Lat = append(p.s.Lat, d)
-		p.s.Wall += d
+	case p.Tally.Record(err):
+		p.Samples.Lat = append(p.Samples.Lat, d)
+		p.Samples.Wall += d
 	}
 	return nil
 }
@@ -288,13 +265,13 @@ func (b *bench) create(ctx context.Context, em harness.Server) error {
 		}
 	}
 	sameZip := func() ([]byte, error) { return same, nil }
-	toEcho := postEcho(b.hc, b.echo.URL+functionsPath, echoBody)
+	toEcho := harness.PostEcho(b.hc, b.echo.URL+functionsPath, echoBody)
 	paths := []*createPath{
-		{path: path{name: pathEmberSDK + ", distinct"}, next: sdk("big-sdk", distinct)},
-		{path: path{name: pathEmberHTTP + ", distinct"}, next: plain("big-http", distinct)},
-		{path: path{name: pathEmberSDK + ", same"}, next: sdk("same-sdk", sameZip)},
-		{path: path{name: pathEmberHTTP + ", same"}, next: plain("same-http", sameZip)},
-		{path: path{name: pathEchoHTTP}, next: func(int) (harness.Request, error) { return toEcho, nil }},
+		{path: path{Name: pathEmberSDK + ", distinct"}, next: sdk("big-sdk", distinct)},
+		{path: path{Name: pathEmberHTTP + ", distinct"}, next: plain("big-http", distinct)},
+		{path: path{Name: pathEmberSDK + ", same"}, next: sdk("same-sdk", sameZip)},
+		{path: path{Name: pathEmberHTTP + ", same"}, next: plain("same-http", sameZip)},
+		{path: path{Name: pathEchoHTTP}, next: func(int) (harness.Request, error) { return toEcho, nil }},
 	}
 
 	b.progress("CreateFunction of a %d-byte zip (a %d-byte body): 1 warm-up and %d measured through each of %d paths",
@@ -333,10 +310,10 @@ func (b *bench) create(ctx context.Context, em harness.Server) error {
 	} {
 		for _, p := range []float64{50, 90} {
 			f := func(s harness.Samples) float64 { return harness.Millis(s.Percentile(p)) }
-			plain := f(v.http.s)
+			plain := f(v.http.Samples)
 			b.res.addMetric(metric{Group: groupCreate, ID: fmt.Sprintf("%s_p%g", v.id, p),
 				Label: fmt.Sprintf("CreateFunction p%g, %s", p, v.what), Unit: harness.UnitMillis,
-				Ember: f(v.sdk.s), Baseline: f(ps[4].s), EmberHTTP: &plain})
+				Ember: f(v.sdk.Samples), Baseline: f(ps[4].Samples), EmberHTTP: &plain})
 		}
 	}
 	return nil
@@ -377,12 +354,12 @@ func (b *bench) functions(ctx context.Context, em harness.Server) error {
 	}
 	b.res.Settings.SmallZipBytes = len(b.code.small)
 	created := 0
-	creates := &path{name: pathEmberSDK, do: func(ctx context.Context) (time.Duration, error) {
+	creates := &path{Name: pathEmberSDK, Do: func(ctx context.Context) (time.Duration, error) {
 		name := fmt.Sprintf("fn-%05d", created)
 		created++
 		return createSDK(ctx, c, name, b.code.small, 0)
 	}}
-	toEcho := &path{name: pathEchoHTTP, do: postEcho(b.hc, b.echo.URL+functionsPath, echoBody)}
+	toEcho := &path{Name: pathEchoHTTP, Do: harness.PostEcho(b.hc, b.echo.URL+functionsPath, echoBody)}
 	b.progress("%d CreateFunction of a %d-byte zip, in blocks of %d beside as many posts of the body to the echo server",
 		n, len(b.code.small), seqBlock)
 	cpu := newCPUMeter(em.Pid(), b.echo.Pid())
@@ -394,7 +371,7 @@ func (b *bench) functions(ctx context.Context, em harness.Server) error {
 	b.res.addPaths(phaseSmall, cpu, paths)
 	b.res.addMetric(metric{Group: groupFunctions, ID: "create_small_p50", Unit: harness.UnitMillis,
 		Label: fmt.Sprintf("CreateFunction p50, %d-byte zip", len(b.code.small)),
-		Ember: harness.Millis(creates.s.Percentile(50)), Baseline: harness.Millis(toEcho.s.Percentile(50))})
+		Ember: harness.Millis(creates.Samples.Percentile(50)), Baseline: harness.Millis(toEcho.Samples.Percentile(50))})
 	if mem != nil {
 		mem.Created, err = harness.ReadMemory(em.Pid())
 		memErr(err)
@@ -416,15 +393,15 @@ func (b *bench) functions(ctx context.Context, em harness.Server) error {
 	b.res.Settings.PageBytes = size
 	b.progress("ListFunctions of all %d functions, %d pages of %d, %d times, beside %d round trips of a page's %d bytes to the echo server",
 		n, pages, pageSize, listRounds, pages, size)
-	lister := &path{name: pathEmberSDK, do: func(ctx context.Context) (time.Duration, error) {
+	lister := &path{Name: pathEmberSDK, Do: func(ctx context.Context) (time.Duration, error) {
 		d, got, _, err := listAll(ctx, c, pageSize)
 		if err == nil && got != n {
 			err = fmt.Errorf("ListFunctions listed %d functions, not %d", got, n)
 		}
 		return d, err
 	}}
-	page := postEcho(b.hc, b.echo.URL+functionsPath, bytes.Repeat([]byte{'x'}, size))
-	echoPages := &path{name: pathEchoHTTP, do: func(ctx context.Context) (time.Duration, error) {
+	page := harness.PostEcho(b.hc, b.echo.URL+functionsPath, bytes.Repeat([]byte{'x'}, size))
+	echoPages := &path{Name: pathEchoHTTP, Do: func(ctx context.Context) (time.Duration, error) {
 		var total time.Duration
 		for range pages {
 			d, err := page(ctx)
@@ -439,7 +416,7 @@ func (b *bench) functions(ctx context.Context, em harness.Server) error {
 	paths = []*path{lister, echoPages}
 	turns := make([]func(), len(paths))
 	for i, p := range paths {
-		turns[i] = func() { cpu.turn(p.name, func() { p.s.Add(harness.Sequential(ctx, p.do, 1, &p.t)) }) }
+		turns[i] = func() { cpu.turn(p.Name, func() { p.Samples.Add(harness.Sequential(ctx, p.Do, 1, &p.Tally)) }) }
 	}
 	harness.Alternate(ctx, listRounds, turns...)
 	if err := ctx.Err(); err != nil {
@@ -448,7 +425,7 @@ func (b *bench) functions(ctx context.Context, em harness.Server) error {
 	b.res.addPaths(phaseList, cpu, paths)
 	b.res.addMetric(metric{Group: groupFunctions, ID: "list_all", Unit: harness.UnitMillis,
 		Label: fmt.Sprintf("ListFunctions of all, %d pages of %d, p50", pages, pageSize),
-		Ember: harness.Millis(lister.s.Percentile(50)), Baseline: harness.Millis(echoPages.s.Percentile(50))})
+		Ember: harness.Millis(lister.Samples.Percentile(50)), Baseline: harness.Millis(echoPages.Samples.Percentile(50))})
 	if mem != nil {
 		mem.Listed, err = harness.ReadMemory(em.Pid())
 		if !memErr(err) {

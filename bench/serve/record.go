@@ -30,10 +30,10 @@ func (b *bench) recording(ctx context.Context, em, bare harness.Server) error {
 	}
 	body := payload()
 	seq := []*path{
-		{name: pathEmberSDK, do: invokeSDK(harness.NewLambdaClient(em.URL, b.hc), echoFunction, body)},
-		{name: pathNoRecord, do: invokeSDK(bareSDK, echoFunction, body)},
+		{Name: pathEmberSDK, Do: harness.InvokeSDK(harness.NewLambdaClient(em.URL, b.hc), echoFunction, body)},
+		{Name: pathNoRecord, Do: harness.InvokeSDK(bareSDK, echoFunction, body)},
 	}
-	if _, err := seq[1].do(ctx); err != nil {
+	if _, err := seq[1].Do(ctx); err != nil {
 		return fmt.Errorf("first Invoke of the echo function in %s: %w", bare.Name, err)
 	}
 	enforced, err := limitsEnforced(ctx, bareSDK, echoFunction, body)
@@ -63,7 +63,7 @@ func (b *bench) recording(ctx context.Context, em, bare harness.Server) error {
 	b.progress("%s: %v measured through each path, in turns of %v", conc, b.cfg.duration, concRound)
 	paths := make([]*path, len(seq))
 	for i, p := range seq {
-		paths[i] = &path{name: p.name, do: p.do}
+		paths[i] = &path{Name: p.Name, Do: p.Do}
 	}
 	cpu = newCPUMeter(em.Pid(), b.echo.Pid())
 	cpu.setEmber(pathNoRecord, bare.Pid())
@@ -76,7 +76,7 @@ func (b *bench) recording(ctx context.Context, em, bare harness.Server) error {
 	for _, p := range []float64{50, 90} {
 		f := func(s harness.Samples) float64 { return harness.Millis(s.Percentile(p)) }
 		m := recordMetric(fmt.Sprintf("record_p%g", p), fmt.Sprintf("warm Invoke p%g (%d B)", p, payloadSize), harness.UnitMillis,
-			f(seq[0].s), f(seq[1].s))
+			f(seq[0].Samples), f(seq[1].Samples))
 		if p == 50 {
 			t := recordTarget
 			m.TargetPct = &t
@@ -85,7 +85,7 @@ func (b *bench) recording(ctx context.Context, em, bare harness.Server) error {
 	}
 	b.addRecordCPU("record_cpu", "ember's CPU per Invoke, sequential", phaseRecord)
 	b.res.addMetric(recordMetric("record_concurrent_rate", fmt.Sprintf("warm Invokes/s, %d clients", b.cfg.clients), harness.UnitPerSecond,
-		paths[0].s.Rate(), paths[1].s.Rate()))
+		paths[0].Samples.Rate(), paths[1].Samples.Rate()))
 	b.addRecordCPU("record_concurrent_cpu", fmt.Sprintf("ember's CPU per Invoke, %d clients", b.cfg.clients), conc)
 	return nil
 }

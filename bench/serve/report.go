@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -13,7 +12,7 @@ import (
 
 // results are the figures of a run, as printed and as written with -json.
 type results struct {
-	harness.Machine
+	harness.Report
 	Settings settings `json:"settings"`
 	// Sandboxed says whether the REPORT line of an Invoke said that ember
 	// enforced the function's limits, which it does in a sandbox with
@@ -25,10 +24,6 @@ type results struct {
 	Memory *memory          `json:"memory,omitempty"`
 	Checks []check          `json:"checks"`
 	CPU    []harness.CPUUse `json:"cpu,omitempty"`
-	Notes  []string         `json:"notes,omitempty"`
-	// Summary says where the time goes, in words computed from the
-	// figures.
-	Summary string `json:"summary,omitempty"`
 
 	// warmupFailed says that a warm-up request failed, which a note
 	// describes.
@@ -126,7 +121,7 @@ type check struct {
 
 func newResults(cfg config) *results {
 	return &results{
-		Machine: harness.ThisMachine(),
+		Report: harness.NewReport(),
 		Settings: settings{
 			N: cfg.n, Warmup: cfg.warmup, Clients: cfg.clients, Duration: cfg.duration.String(),
 			Creates: cfg.creates, Functions: cfg.functions, NoSandbox: cfg.noSandbox,
@@ -135,9 +130,7 @@ func newResults(cfg config) *results {
 	}
 }
 
-func (r *results) note(format string, a ...any) {
-	r.Notes = append(r.Notes, fmt.Sprintf(format, a...))
-}
+func (r *results) note(format string, a ...any) { r.Note(format, a...) }
 
 // addMetric adds m with its ratios.
 func (r *results) addMetric(m metric) {
@@ -157,8 +150,8 @@ func (r *results) addMetric(m metric) {
 // time per request that cpu measured for each.
 func (r *results) addPaths(phase string, cpu *cpuMeter, paths []*path) {
 	for _, p := range paths {
-		r.Checks = append(r.Checks, check{Phase: phase, Path: p.name, Requests: p.t.Requests,
-			Errors: p.t.Errors, ErrorDetail: p.t.Describe()})
+		r.Checks = append(r.Checks, check{Phase: phase, Path: p.Name, Requests: p.Tally.Requests,
+			Errors: p.Tally.Errors, ErrorDetail: p.Tally.Describe()})
 	}
 	if cpu.err != nil {
 		if !errors.Is(cpu.err, harness.ErrNoProc) {
@@ -167,13 +160,13 @@ func (r *results) addPaths(phase string, cpu *cpuMeter, paths []*path) {
 		return
 	}
 	for _, p := range paths {
-		t := cpu.paths[p.name]
+		t := cpu.paths[p.Name]
 		if t == nil {
 			continue
 		}
-		n := p.t.Requests
-		u := harness.CPUUse{Phase: phase, Path: p.name, Client: harness.PerRequest(t.client, n)}
-		if strings.HasPrefix(p.name, "ember") {
+		n := p.Tally.Requests
+		u := harness.CPUUse{Phase: phase, Path: p.Name, Client: harness.PerRequest(t.client, n)}
+		if strings.HasPrefix(p.Name, "ember") {
 			u.Ember, u.Runtimes = harness.PerRequest(t.ember, n), harness.PerRequest(t.runtimes, n)
 		} else {
 			u.Echo = harness.PerRequest(t.echo, n)
@@ -210,12 +203,7 @@ func (r *results) cpu(phase, path string) (harness.CPUUse, bool) {
 	return harness.CPUUse{}, false
 }
 
-func (r *results) print(w io.Writer) error {
-	var buf bytes.Buffer
-	r.write(&buf)
-	_, err := w.Write(buf.Bytes())
-	return err
-}
+func (r *results) print(w io.Writer) error { return harness.Print(w, r.write) }
 
 func (r *results) write(w io.Writer) {
 	ember := "sandboxed"

@@ -17,7 +17,7 @@ func (r *results) whereTimeGoes() string {
 
 	if m, ok := r.metric("warm_p50"); ok && m.EchoSDK != nil {
 		sdk := *m.EchoSDK
-		add("A warm Invoke through ember serve with the SDK took %.3f ms at p50, %.2f× a plain net/http round trip to the echo harness.Server (%.3f ms). "+
+		add("A warm Invoke through ember serve with the SDK took %.3f ms at p50, %.2f× a plain net/http round trip to the echo server (%.3f ms). "+
 			"Through the SDK the echo server's round trip took %.3f ms, so the SDK itself added %.3f ms, and ember's path beyond it %.3f ms: "+
 			"the Lambda API, the event's way to the runtime and the answer's way back (two more HTTP exchanges)%s.",
 			m.Ember, m.Ratio, m.Baseline, sdk, sdk-m.Baseline, m.Ember-sdk, r.sandboxWork())
@@ -55,7 +55,7 @@ func (r *results) whereTimeGoes() string {
 	if dok && sok && d.EmberHTTP != nil && same.EmberHTTP != nil {
 		add("A CreateFunction of the %d-byte zip (a %d-byte body: the zip in base64, in JSON) took %.1f ms at p50 through the SDK and %.1f ms with "+
 			"the same body sent with net/http, so the SDK's building of the body (base64, JSON, and the SHA-256 of it that SigV4 signs) took "+
-			"about %.1f ms; posting the body to the echo harness.Server and reading it back took %.1f ms. With the same code each time, which ember "+
+			"about %.1f ms; posting the body to the echo server and reading it back took %.1f ms. With the same code each time, which ember "+
 			"keeps once and finds by its SHA-256, it took %.1f ms through the SDK and %.1f ms with net/http: keeping a new 10 MiB object in "+
 			"JetStream took about %.1f ms of a create with code of its own, and the other %.1f ms of ember's %.1f ms (with net/http) went to "+
 			"receiving the body, decoding its JSON and base64, checking and hashing the zip and saving the function.",
@@ -72,7 +72,7 @@ func (r *results) whereTimeGoes() string {
 		}
 	}
 	if m, ok := r.metric("create_small_p50"); ok {
-		add("A CreateFunction of the %d-byte zip took %.2f ms at p50, %.2f× a round trip of its body to the echo harness.Server (%.3f ms).",
+		add("A CreateFunction of the %d-byte zip took %.2f ms at p50, %.2f× a round trip of its body to the echo server (%.3f ms).",
 			r.Settings.SmallZipBytes, m.Ember, m.Ratio, m.Baseline)
 	}
 

@@ -29,16 +29,28 @@ type Binaries struct {
 // cgo-free as they ship, as internal/testfunc builds the test functions
 // (which takes a testing.TB, which a program has not).
 func Build(ctx context.Context, dir, fnDir string) (Binaries, error) {
-	b := Binaries{Ember: filepath.Join(dir, "ember"), FnDir: filepath.Join(dir, fnDir)}
+	return build(ctx, dir, fnDir, true)
+}
+
+// BuildEcho compiles the echo function alone, as Build does, for a
+// benchmark given an ember binary; the Binaries' Ember is then "".
+func BuildEcho(ctx context.Context, dir, fnDir string) (Binaries, error) {
+	return build(ctx, dir, fnDir, false)
+}
+
+func build(ctx context.Context, dir, fnDir string, ember bool) (Binaries, error) {
+	b := Binaries{FnDir: filepath.Join(dir, fnDir)}
 	b.Bootstrap = filepath.Join(b.FnDir, "bootstrap")
 	root, err := ModuleRoot(ctx)
 	if err != nil {
 		return b, err
 	}
-	for _, t := range []struct{ out, pkg string }{
-		{b.Ember, "./cmd/ember"},
-		{b.Bootstrap, "./testdata/functions/echo"},
-	} {
+	targets := []struct{ out, pkg string }{{b.Bootstrap, "./testdata/functions/echo"}}
+	if ember {
+		b.Ember = filepath.Join(dir, "ember")
+		targets = append(targets, struct{ out, pkg string }{b.Ember, "./cmd/ember"})
+	}
+	for _, t := range targets {
 		cmd := exec.CommandContext(ctx, "go", "build", "-o", t.out, t.pkg)
 		cmd.Dir = root
 		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")

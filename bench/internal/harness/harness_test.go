@@ -3,6 +3,7 @@ package harness
 import (
 	"context"
 	"errors"
+	"io"
 	"os/exec"
 	"slices"
 	"strings"
@@ -111,5 +112,47 @@ func TestImports(t *testing.T) {
 		if strings.HasPrefix(p, ModulePath+"/") && p != ModulePath+"/bench/internal/harness" {
 			t.Errorf("the harness depends on %s, a package of ember's", p)
 		}
+	}
+}
+
+func TestRunSequentialTurns(t *testing.T) {
+	var turns []string
+	mk := func(name string) *Path {
+		return &Path{Name: name, Do: func(context.Context) (time.Duration, error) { return time.Millisecond, nil }}
+	}
+	paths := []*Path{mk("a"), mk("b")}
+	RunSequential(context.Background(), paths, 5, 2, func(path string, f func()) {
+		turns = append(turns, path)
+		f()
+	})
+	if want := []string{"a", "b", "b", "a", "a", "b"}; !slices.Equal(turns, want) {
+		t.Errorf("turns %q, want %q", turns, want)
+	}
+	for _, p := range paths {
+		if p.Tally.Requests != 5 || len(p.Samples.Lat) != 5 {
+			t.Errorf("%s: %d requests, %d latencies, want 5", p.Name, p.Tally.Requests, len(p.Samples.Lat))
+		}
+	}
+}
+
+func TestTargetAndPrint(t *testing.T) {
+	le, ge := Target{Op: "<=", Value: 3}, Target{Op: ">=", Value: 2}
+	if !le.Met(3) || le.Met(3.1) || !ge.Met(2) || ge.Met(1.9) {
+		t.Error("Met is wrong at or beyond a bound")
+	}
+	if le.Symbol() != "≤" || ge.Symbol() != "≥" || Verdict(true) != "met" || Verdict(false) != "MISSED" {
+		t.Error("wrong symbol or verdict")
+	}
+	var b strings.Builder
+	if err := Print(&b, func(w io.Writer) { io.WriteString(w, "a   \nb \n") }); err != nil {
+		t.Fatal(err)
+	}
+	if b.String() != "a\nb\n" {
+		t.Errorf("Print wrote %q", b.String())
+	}
+	var r Report
+	r.Note("%d notes", 1)
+	if len(r.Notes) != 1 || r.Notes[0] != "1 notes" {
+		t.Errorf("notes %q", r.Notes)
 	}
 }
