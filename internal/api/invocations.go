@@ -11,38 +11,41 @@ import (
 	"github.com/emberfn/ember/internal/function"
 	"github.com/emberfn/ember/internal/invocation"
 	"github.com/emberfn/ember/internal/invoke"
+	"github.com/emberfn/ember/internal/invokewire"
 	"github.com/emberfn/ember/internal/store"
 )
 
-func (s *Server) invoke(w http.ResponseWriter, r *http.Request, _ []byte) error {
+// invoke serves Invoke. Its body was read once, by ServeHTTP, and becomes
+// the payload as it is.
+func (s *Server) invoke(w http.ResponseWriter, r *http.Request, body []byte) error {
 	ref, err := s.ref(r)
 	if err != nil {
 		return err
 	}
-	call, err := DecodeInvoke(r, w.Header().Get("X-Amzn-RequestId"))
+	call, err := invokewire.DecodeRequest(r.Header, body, w.Header().Get(invokewire.RequestIDHeader))
 	if err != nil {
 		return err
 	}
 	ctx := r.Context()
 	switch call.Type {
-	case InvokeDryRun:
+	case invokewire.DryRun:
 		if _, err := s.opts.Invoke.Resolve(ctx, ref.Name, ref.Qualifier); err != nil {
 			return err
 		}
 		w.WriteHeader(http.StatusNoContent)
 		return nil
-	case InvokeEvent:
+	case invokewire.Event:
 		if err := s.opts.Invoke.Enqueue(ctx, ref.Name, ref.Qualifier, call.Request); err != nil {
 			return err
 		}
-		WriteAccepted(w)
+		invokewire.WriteAccepted(w)
 		return nil
 	}
 	resp, reports, target, err := s.opts.Invoke.Invoke(ctx, ref.Name, ref.Qualifier, call.Request)
 	if err != nil {
 		return err
 	}
-	WriteInvokeResult(w, resp, reports, call.Request.WantLog, target.Version.Version)
+	invokewire.WriteResult(w, resp, reports, call.Request.WantLog, target.Version.Version)
 	return nil
 }
 

@@ -6,7 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
+
 	"log/slog"
 	"net/http"
 	"strconv"
@@ -16,6 +16,7 @@ import (
 	"github.com/emberfn/ember/internal/billing"
 	"github.com/emberfn/ember/internal/invocation"
 	"github.com/emberfn/ember/internal/invoke"
+	"github.com/emberfn/ember/internal/invokewire"
 	"github.com/emberfn/ember/internal/logstore"
 	"github.com/emberfn/ember/internal/metrics"
 	"github.com/emberfn/ember/internal/runtimes"
@@ -127,7 +128,7 @@ func (s *Server) routes() {
 	s.handle("GET /ember/v1/cost", s.cost)
 	s.handle("GET /metrics", s.metrics)
 	s.handle("/", func(w http.ResponseWriter, r *http.Request, _ []byte) error {
-		return &Error{Status: http.StatusNotFound, Code: "UnknownOperationException", Message: "Unknown operation " + r.Method + " " + r.URL.Path}
+		return &invokewire.Error{Status: http.StatusNotFound, Code: "UnknownOperationException", Message: "Unknown operation " + r.Method + " " + r.URL.Path}
 	})
 }
 
@@ -147,69 +148,33 @@ type bodyKey struct{}
 // verifies its signature when keys are set, and routes it. No panic
 // reaches the client: it becomes a ServiceException.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	id := invocation.NewRequestID()
-	w.Header().Set("X-Amzn-RequestId", id)
+	invokewire.SetRequestID(w)
 	defer func() {
 		if v := recover(); v != nil {
 			if v == http.ErrAbortHandler {
 				panic(v)
 			}
 			s.log.Error("API handler panicked", "panic", v, "method", r.Method, "path", r.URL.Path)
-			WriteError(w, fmt.Errorf("panic: %v", v))
+			invokewire.WriteError(w, fmt.Errorf("panic: %v", v))
 		}
 	}()
 	limit := int64(maxControlBody)
 	if strings.HasSuffix(r.URL.Path, "/invocations") {
 		limit = invocation.MaxSyncRequest
 	}
-	body, err := readBody(r, limit)
+	body, err := invokewire.ReadBody(r, limit, operationName(r))
 	if err != nil {
 		s.writeError(w, r, err)
 		return
 	}
 	if s.opts.Keys != nil {
 		if _, err := sigv4.Verify(r, body, s.opts.Keys, "lambda", s.opts.Now()); err != nil {
-			var se *sigv4.Error
-			if errors.As(err, &se) {
-				err = &Error{Status: se.Status, Code: se.Code, Message: se.Message, Bare: true}
-			}
 			s.writeError(w, r, err)
 			return
 		}
 	}
-	r.Body = io.NopCloser(bytes.NewReader(body))
 	r = r.WithContext(contextWithBody(r, body))
 	s.mux.ServeHTTP(w, r)
-}
-
-func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
-	var ce *invocation.ClientError
-	var ae *Error
-	var te *invocation.ThrottleError
-	if !errors.As(err, &ce) && !errors.As(err, &ae) && !errors.As(err, &te) {
-		s.log.Error("API request failed", "method", r.Method, "path", r.URL.Path, "err", err)
-	}
-	WriteError(w, err)
-}
-
-// readBody reads a request body of at most limit bytes.
-func readBody(r *http.Request, limit int64) ([]byte, error) {
-	tooLarge := invocation.Errorf(invocation.ErrTooLarge, "Request must be smaller than %d bytes for the %s operation", limit, operationName(r))
-	if r.ContentLength > limit {
-		return nil, tooLarge
-	}
-	var buf bytes.Buffer
-	if r.ContentLength > 0 {
-		buf.Grow(int(r.ContentLength) + 1)
-	}
-	n, err := buf.ReadFrom(io.LimitReader(r.Body, limit+1))
-	if err != nil {
-		return nil, invocation.Errorf(invocation.ErrInvalidContent, "Could not read request body: %v", err)
-	}
-	if n > limit {
-		return nil, tooLarge
-	}
-	return buf.Bytes(), nil
 }
 
 // operationName names the operation of a request for the limit's message.
