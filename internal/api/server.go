@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/emberfn/ember/internal/billing"
+	"github.com/emberfn/ember/internal/control"
 	"github.com/emberfn/ember/internal/invocation"
 	"github.com/emberfn/ember/internal/invoke"
 	"github.com/emberfn/ember/internal/invokewire"
@@ -30,11 +31,6 @@ const (
 	// maxControlBody is CreateFunction's limit: a 50 MB zip, base64'd in
 	// JSON.
 	maxControlBody = 70167211
-	// MaxZipped is Lambda's limit on a zip uploaded directly.
-	MaxZipped = 50 * 1024 * 1024
-	// minUnreserved is the concurrency Lambda keeps for functions without
-	// a reservation.
-	minUnreserved = 100
 )
 
 // Options configure the Lambda API server.
@@ -56,7 +52,7 @@ type Options struct {
 	// accepted; every request must then be signed.
 	Keys sigv4.Keys
 	// AllowLocalCode accepts code from a path on this machine (see
-	// LocalCodeBucket); only for a server that listens on loopback.
+	// control.LocalCodeBucket); only for a server that listens on loopback.
 	AllowLocalCode bool
 	// AccountConcurrency is the server-wide limit GetAccountSettings
 	// reports.
@@ -71,6 +67,9 @@ type Server struct {
 	opts Options
 	log  *slog.Logger
 	mux  *http.ServeMux
+	// ctl applies the rules of functions, versions, aliases, layers and
+	// concurrency; the handlers decode, call it and encode.
+	ctl *control.Plane
 }
 
 // New returns the server.
@@ -87,7 +86,16 @@ func New(opts Options) *Server {
 	if opts.Prices.Duration == nil {
 		opts.Prices = billing.Default()
 	}
-	s := &Server{opts: opts, log: opts.Log, mux: http.NewServeMux()}
+	s := &Server{opts: opts, log: opts.Log, mux: http.NewServeMux(), ctl: control.New(control.Options{
+		Store:              opts.Store,
+		Runtimes:           opts.Runtimes,
+		Region:             opts.Region,
+		AccountID:          opts.AccountID,
+		AllowLocalCode:     opts.AllowLocalCode,
+		AccountConcurrency: opts.AccountConcurrency,
+		Log:                opts.Log,
+		Now:                opts.Now,
+	})}
 	s.routes()
 	return s
 }
@@ -217,20 +225,6 @@ func writeJSON(w http.ResponseWriter, status int, v any) error {
 	w.WriteHeader(status)
 	w.Write(b)
 	return nil
-}
-
-// storeError turns the store's error classes into the API's.
-func storeError(err error, notFound, conflict string) error {
-	switch {
-	case errors.Is(err, store.ErrNotFound) && notFound != "":
-		return invocation.Errorf(invocation.ErrNotFound, "%s", notFound)
-	case errors.Is(err, store.ErrExists) && conflict != "":
-		return invocation.Errorf(invocation.ErrConflict, "%s", conflict)
-	case errors.Is(err, store.ErrChanged):
-		return invocation.Errorf(invocation.ErrConflict,
-			"The operation cannot be performed at this time. An update is in progress for resource: %s", notFound)
-	}
-	return err
 }
 
 func contextWithBody(r *http.Request, body []byte) context.Context {
