@@ -1,7 +1,6 @@
 package api
 
 import (
-	"errors"
 	"fmt"
 	"net/http"
 	"os"
@@ -10,39 +9,40 @@ import (
 
 	"github.com/emberfn/ember/internal/function"
 	"github.com/emberfn/ember/internal/invocation"
-	"github.com/emberfn/ember/internal/invoke"
-	"github.com/emberfn/ember/internal/store"
+	"github.com/emberfn/ember/internal/invokewire"
 )
 
-func (s *Server) invoke(w http.ResponseWriter, r *http.Request, _ []byte) error {
+// invoke serves Invoke. Its body was read once, by ServeHTTP, and becomes
+// the payload as it is.
+func (s *Server) invoke(w http.ResponseWriter, r *http.Request, body []byte) error {
 	ref, err := s.ref(r)
 	if err != nil {
 		return err
 	}
-	call, err := DecodeInvoke(r, w.Header().Get("X-Amzn-RequestId"))
+	call, err := invokewire.DecodeRequest(r.Header, body, w.Header().Get(invokewire.RequestIDHeader))
 	if err != nil {
 		return err
 	}
 	ctx := r.Context()
 	switch call.Type {
-	case InvokeDryRun:
+	case invokewire.DryRun:
 		if _, err := s.opts.Invoke.Resolve(ctx, ref.Name, ref.Qualifier); err != nil {
 			return err
 		}
 		w.WriteHeader(http.StatusNoContent)
 		return nil
-	case InvokeEvent:
+	case invokewire.Event:
 		if err := s.opts.Invoke.Enqueue(ctx, ref.Name, ref.Qualifier, call.Request); err != nil {
 			return err
 		}
-		WriteAccepted(w)
+		invokewire.WriteAccepted(w)
 		return nil
 	}
 	resp, reports, target, err := s.opts.Invoke.Invoke(ctx, ref.Name, ref.Qualifier, call.Request)
 	if err != nil {
 		return err
 	}
-	WriteInvokeResult(w, resp, reports, call.Request.WantLog, target.Version.Version)
+	invokewire.WriteResult(w, resp, reports, call.Request.WantLog, target.Version.Version)
 	return nil
 }
 
@@ -63,41 +63,11 @@ func (s *Server) putConcurrency(w http.ResponseWriter, r *http.Request, body []b
 		return missing("reservedConcurrentExecutions")
 	}
 	n := *req.ReservedConcurrentExecutions
-	if n < 0 {
-		return invocation.Errorf(invocation.ErrValidation,
-			"1 validation error detected: Value '%d' at 'reservedConcurrentExecutions' failed to satisfy constraint: Member must have value greater than or equal to 0", n)
+	if err := s.ctl.PutConcurrency(r.Context(), ref.Name, n); err != nil {
+		return err
 	}
-	ctx := r.Context()
-	for {
-		fns, err := s.opts.Store.ListFunctions(ctx)
-		if err != nil {
-			return err
-		}
-		var fn *store.Function
-		reserved := 0
-		for i := range fns {
-			if fns[i].Latest.FunctionName == ref.Name {
-				fn = &fns[i]
-			} else if fns[i].ReservedConcurrency != nil {
-				reserved += *fns[i].ReservedConcurrency
-			}
-		}
-		if fn == nil {
-			return s.functionNotFound(ref.Name)
-		}
-		if s.opts.AccountConcurrency-reserved-n < min(minUnreserved, s.opts.AccountConcurrency/10) {
-			return invocation.Errorf(invocation.ErrInvalid,
-				"Specified ReservedConcurrentExecutions for function decreases account's UnreservedConcurrentExecution below its minimum value of [%d].", min(minUnreserved, s.opts.AccountConcurrency/10))
-		}
-		fn.ReservedConcurrency = &n
-		if _, err := s.opts.Store.UpdateFunction(ctx, *fn); errors.Is(err, store.ErrChanged) {
-			continue
-		} else if err != nil {
-			return storeError(err, "Function not found: "+s.functionARN(ref.Name), "")
-		}
-		s.opts.Invoke.SetReserved(ref.Name, &n)
-		return writeJSON(w, http.StatusOK, concurrency{ReservedConcurrentExecutions: &n})
-	}
+	s.opts.Invoke.SetReserved(ref.Name, &n)
+	return writeJSON(w, http.StatusOK, concurrency{ReservedConcurrentExecutions: &n})
 }
 
 func (s *Server) deleteConcurrency(w http.ResponseWriter, r *http.Request, _ []byte) error {
@@ -105,22 +75,12 @@ func (s *Server) deleteConcurrency(w http.ResponseWriter, r *http.Request, _ []b
 	if err != nil {
 		return err
 	}
-	ctx := r.Context()
-	for {
-		fn, err := s.opts.Store.GetFunction(ctx, ref.Name)
-		if err != nil {
-			return storeError(err, "Function not found: "+s.functionARN(ref.Name), "")
-		}
-		fn.ReservedConcurrency = nil
-		if _, err := s.opts.Store.UpdateFunction(ctx, fn); errors.Is(err, store.ErrChanged) {
-			continue
-		} else if err != nil {
-			return storeError(err, "Function not found: "+s.functionARN(ref.Name), "")
-		}
-		s.opts.Invoke.SetReserved(ref.Name, nil)
-		w.WriteHeader(http.StatusNoContent)
-		return nil
+	if err := s.ctl.DeleteConcurrency(r.Context(), ref.Name); err != nil {
+		return err
 	}
+	s.opts.Invoke.SetReserved(ref.Name, nil)
+	w.WriteHeader(http.StatusNoContent)
+	return nil
 }
 
 func (s *Server) getConcurrency(w http.ResponseWriter, r *http.Request, _ []byte) error {
@@ -128,14 +88,14 @@ func (s *Server) getConcurrency(w http.ResponseWriter, r *http.Request, _ []byte
 	if err != nil {
 		return err
 	}
-	fn, err := s.opts.Store.GetFunction(r.Context(), ref.Name)
+	n, err := s.ctl.Concurrency(r.Context(), ref.Name)
 	if err != nil {
-		return storeError(err, "Function not found: "+s.functionARN(ref.Name), "")
+		return err
 	}
-	if fn.ReservedConcurrency == nil {
+	if n == nil {
 		return writeJSON(w, http.StatusOK, struct{}{})
 	}
-	return writeJSON(w, http.StatusOK, concurrency{ReservedConcurrentExecutions: fn.ReservedConcurrency})
+	return writeJSON(w, http.StatusOK, concurrency{ReservedConcurrentExecutions: n})
 }
 
 type accountSettings struct {
@@ -152,32 +112,19 @@ type accountSettings struct {
 	} `json:"AccountUsage"`
 }
 
-// totalCodeSize is Lambda's default code storage quota: 75 GB.
-const totalCodeSize = 80530636800
-
 func (s *Server) accountSettings(w http.ResponseWriter, r *http.Request, _ []byte) error {
-	ctx := r.Context()
-	fns, err := s.opts.Store.ListFunctions(ctx)
-	if err != nil {
-		return err
-	}
-	_, bytes, err := s.opts.Store.CodeUsage(ctx)
+	a, err := s.ctl.AccountSettings(r.Context())
 	if err != nil {
 		return err
 	}
 	var out accountSettings
-	out.AccountLimit.TotalCodeSize = totalCodeSize
-	out.AccountLimit.CodeSizeUnzipped = invoke.MaxUnzipped
-	out.AccountLimit.CodeSizeZipped = MaxZipped
-	out.AccountLimit.ConcurrentExecutions = s.opts.AccountConcurrency
-	out.AccountLimit.UnreservedConcurrentExecutions = s.opts.AccountConcurrency
-	for _, fn := range fns {
-		if fn.ReservedConcurrency != nil {
-			out.AccountLimit.UnreservedConcurrentExecutions -= *fn.ReservedConcurrency
-		}
-	}
-	out.AccountUsage.TotalCodeSize = bytes
-	out.AccountUsage.FunctionCount = int64(len(fns))
+	out.AccountLimit.TotalCodeSize = a.TotalCodeSize
+	out.AccountLimit.CodeSizeUnzipped = a.CodeSizeUnzipped
+	out.AccountLimit.CodeSizeZipped = a.CodeSizeZipped
+	out.AccountLimit.ConcurrentExecutions = a.ConcurrentExecutions
+	out.AccountLimit.UnreservedConcurrentExecutions = a.UnreservedConcurrentExecutions
+	out.AccountUsage.TotalCodeSize = a.CodeStored
+	out.AccountUsage.FunctionCount = a.FunctionCount
 	return writeJSON(w, http.StatusOK, out)
 }
 
@@ -190,8 +137,8 @@ func (s *Server) functionLogs(w http.ResponseWriter, r *http.Request, _ []byte) 
 		return err
 	}
 	ctx := r.Context()
-	if _, err := s.opts.Store.GetFunction(ctx, ref.Name); err != nil {
-		return storeError(err, "Function not found: "+s.functionARN(ref.Name), "")
+	if err := s.ctl.FunctionExists(ctx, ref.Name); err != nil {
+		return err
 	}
 	q := r.URL.Query()
 	var since time.Time
@@ -240,10 +187,7 @@ func (s *Server) code(w http.ResponseWriter, r *http.Request, _ []byte) error {
 	}
 	defer os.RemoveAll(dir)
 	path := filepath.Join(dir, "code.zip")
-	if err := s.opts.Store.CodeFile(r.Context(), digest, path); err != nil {
-		if errors.Is(err, store.ErrNotFound) {
-			return invocation.Errorf(invocation.ErrNotFound, "No code with digest %s", digest)
-		}
+	if err := s.ctl.CodeFile(r.Context(), digest, path); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/zip")

@@ -2,11 +2,9 @@ package api
 
 import (
 	"regexp"
-	"strconv"
 	"strings"
 	"sync"
 
-	"github.com/emberfn/ember/internal/function"
 	"github.com/emberfn/ember/internal/invocation"
 )
 
@@ -22,8 +20,6 @@ var (
 	functionNamePattern = pattern(`^[a-zA-Z0-9-_]{1,64}$`)
 	qualifierPattern    = pattern(`^(\$LATEST|[a-zA-Z0-9-_]{1,128})$`)
 	aliasPattern        = pattern(`^[a-zA-Z0-9-_]{1,128}$`)
-	versionPattern      = pattern(`^(\$LATEST|[0-9]{1,10})$`)
-	rolePattern         = pattern(`^arn:(aws[a-zA-Z-]*)?:iam::\d{12}:role/?[a-zA-Z_0-9+=,.@\-_/]+$`)
 	regionPattern       = pattern(`^[a-z]{2}((-gov)|(-iso([a-z]?)))?-[a-z]+-\d$`)
 	accountPattern      = pattern(`^\d{12}$`)
 )
@@ -105,21 +101,11 @@ func (s *Server) withQualifier(ref functionRef, q string) (functionRef, error) {
 	return ref, nil
 }
 
-func (s *Server) functionARN(name string) string {
-	return function.Config{Name: name, Region: s.opts.Region, AccountID: s.opts.AccountID}.ARN()
-}
+func (s *Server) functionARN(name string) string { return s.ctl.FunctionARN(name) }
 
 func (s *Server) functionNotFound(what string) error {
 	if !strings.HasPrefix(what, "arn:") {
 		what = s.functionARN(what)
 	}
 	return invocation.Errorf(invocation.ErrNotFound, "Function not found: %s", what)
-}
-
-func isVersionNumber(s string) bool {
-	if s == "" || len(s) > 10 {
-		return false
-	}
-	_, err := strconv.ParseUint(s, 10, 32)
-	return err == nil
 }

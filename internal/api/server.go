@@ -6,7 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
+
 	"log/slog"
 	"net/http"
 	"strconv"
@@ -14,8 +14,10 @@ import (
 	"time"
 
 	"github.com/emberfn/ember/internal/billing"
+	"github.com/emberfn/ember/internal/control"
 	"github.com/emberfn/ember/internal/invocation"
 	"github.com/emberfn/ember/internal/invoke"
+	"github.com/emberfn/ember/internal/invokewire"
 	"github.com/emberfn/ember/internal/logstore"
 	"github.com/emberfn/ember/internal/metrics"
 	"github.com/emberfn/ember/internal/runtimes"
@@ -29,11 +31,6 @@ const (
 	// maxControlBody is CreateFunction's limit: a 50 MB zip, base64'd in
 	// JSON.
 	maxControlBody = 70167211
-	// MaxZipped is Lambda's limit on a zip uploaded directly.
-	MaxZipped = 50 * 1024 * 1024
-	// minUnreserved is the concurrency Lambda keeps for functions without
-	// a reservation.
-	minUnreserved = 100
 )
 
 // Options configure the Lambda API server.
@@ -55,7 +52,7 @@ type Options struct {
 	// accepted; every request must then be signed.
 	Keys sigv4.Keys
 	// AllowLocalCode accepts code from a path on this machine (see
-	// LocalCodeBucket); only for a server that listens on loopback.
+	// control.LocalCodeBucket); only for a server that listens on loopback.
 	AllowLocalCode bool
 	// AccountConcurrency is the server-wide limit GetAccountSettings
 	// reports.
@@ -70,6 +67,9 @@ type Server struct {
 	opts Options
 	log  *slog.Logger
 	mux  *http.ServeMux
+	// ctl applies the rules of functions, versions, aliases, layers and
+	// concurrency; the handlers decode, call it and encode.
+	ctl *control.Plane
 }
 
 // New returns the server.
@@ -86,7 +86,16 @@ func New(opts Options) *Server {
 	if opts.Prices.Duration == nil {
 		opts.Prices = billing.Default()
 	}
-	s := &Server{opts: opts, log: opts.Log, mux: http.NewServeMux()}
+	s := &Server{opts: opts, log: opts.Log, mux: http.NewServeMux(), ctl: control.New(control.Options{
+		Store:              opts.Store,
+		Runtimes:           opts.Runtimes,
+		Region:             opts.Region,
+		AccountID:          opts.AccountID,
+		AllowLocalCode:     opts.AllowLocalCode,
+		AccountConcurrency: opts.AccountConcurrency,
+		Log:                opts.Log,
+		Now:                opts.Now,
+	})}
 	s.routes()
 	return s
 }
@@ -127,7 +136,7 @@ func (s *Server) routes() {
 	s.handle("GET /ember/v1/cost", s.cost)
 	s.handle("GET /metrics", s.metrics)
 	s.handle("/", func(w http.ResponseWriter, r *http.Request, _ []byte) error {
-		return &Error{Status: http.StatusNotFound, Code: "UnknownOperationException", Message: "Unknown operation " + r.Method + " " + r.URL.Path}
+		return &invokewire.Error{Status: http.StatusNotFound, Code: "UnknownOperationException", Message: "Unknown operation " + r.Method + " " + r.URL.Path}
 	})
 }
 
@@ -147,69 +156,33 @@ type bodyKey struct{}
 // verifies its signature when keys are set, and routes it. No panic
 // reaches the client: it becomes a ServiceException.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	id := invocation.NewRequestID()
-	w.Header().Set("X-Amzn-RequestId", id)
+	invokewire.SetRequestID(w)
 	defer func() {
 		if v := recover(); v != nil {
 			if v == http.ErrAbortHandler {
 				panic(v)
 			}
 			s.log.Error("API handler panicked", "panic", v, "method", r.Method, "path", r.URL.Path)
-			WriteError(w, fmt.Errorf("panic: %v", v))
+			invokewire.WriteError(w, fmt.Errorf("panic: %v", v))
 		}
 	}()
 	limit := int64(maxControlBody)
 	if strings.HasSuffix(r.URL.Path, "/invocations") {
 		limit = invocation.MaxSyncRequest
 	}
-	body, err := readBody(r, limit)
+	body, err := invokewire.ReadBody(r, limit, operationName(r))
 	if err != nil {
 		s.writeError(w, r, err)
 		return
 	}
 	if s.opts.Keys != nil {
 		if _, err := sigv4.Verify(r, body, s.opts.Keys, "lambda", s.opts.Now()); err != nil {
-			var se *sigv4.Error
-			if errors.As(err, &se) {
-				err = &Error{Status: se.Status, Code: se.Code, Message: se.Message, Bare: true}
-			}
 			s.writeError(w, r, err)
 			return
 		}
 	}
-	r.Body = io.NopCloser(bytes.NewReader(body))
 	r = r.WithContext(contextWithBody(r, body))
 	s.mux.ServeHTTP(w, r)
-}
-
-func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
-	var ce *invocation.ClientError
-	var ae *Error
-	var te *invocation.ThrottleError
-	if !errors.As(err, &ce) && !errors.As(err, &ae) && !errors.As(err, &te) {
-		s.log.Error("API request failed", "method", r.Method, "path", r.URL.Path, "err", err)
-	}
-	WriteError(w, err)
-}
-
-// readBody reads a request body of at most limit bytes.
-func readBody(r *http.Request, limit int64) ([]byte, error) {
-	tooLarge := invocation.Errorf(invocation.ErrTooLarge, "Request must be smaller than %d bytes for the %s operation", limit, operationName(r))
-	if r.ContentLength > limit {
-		return nil, tooLarge
-	}
-	var buf bytes.Buffer
-	if r.ContentLength > 0 {
-		buf.Grow(int(r.ContentLength) + 1)
-	}
-	n, err := buf.ReadFrom(io.LimitReader(r.Body, limit+1))
-	if err != nil {
-		return nil, invocation.Errorf(invocation.ErrInvalidContent, "Could not read request body: %v", err)
-	}
-	if n > limit {
-		return nil, tooLarge
-	}
-	return buf.Bytes(), nil
 }
 
 // operationName names the operation of a request for the limit's message.
@@ -252,20 +225,6 @@ func writeJSON(w http.ResponseWriter, status int, v any) error {
 	w.WriteHeader(status)
 	w.Write(b)
 	return nil
-}
-
-// storeError turns the store's error classes into the API's.
-func storeError(err error, notFound, conflict string) error {
-	switch {
-	case errors.Is(err, store.ErrNotFound) && notFound != "":
-		return invocation.Errorf(invocation.ErrNotFound, "%s", notFound)
-	case errors.Is(err, store.ErrExists) && conflict != "":
-		return invocation.Errorf(invocation.ErrConflict, "%s", conflict)
-	case errors.Is(err, store.ErrChanged):
-		return invocation.Errorf(invocation.ErrConflict,
-			"The operation cannot be performed at this time. An update is in progress for resource: %s", notFound)
-	}
-	return err
 }
 
 func contextWithBody(r *http.Request, body []byte) context.Context {

@@ -27,6 +27,10 @@ const (
 	DefaultAccountID = "123456789012"
 )
 
+// MaxUnzipped is Lambda's limit on a function's unzipped code, layers
+// included: 250 MB.
+const MaxUnzipped = 262144000
+
 // Config is one function version's configuration.
 type Config struct {
 	Name      string

@@ -33,7 +33,7 @@ import (
 
 // MaxUnzipped is Lambda's limit on a function's unzipped code, layers
 // included: 250 MB.
-const MaxUnzipped = 262144000
+const MaxUnzipped = function.MaxUnzipped
 
 // Options configure a Service.
 type Options struct {

@@ -13,9 +13,9 @@ import (
 	"net/http"
 	"sync"
 
-	"github.com/emberfn/ember/internal/api"
 	"github.com/emberfn/ember/internal/function"
 	"github.com/emberfn/ember/internal/invocation"
+	"github.com/emberfn/ember/internal/invokewire"
 )
 
 // Invoker runs invocations; *envpool.Pool is one.
@@ -38,8 +38,8 @@ func New(fn function.Config, invoker Invoker, log *slog.Logger) *Handler {
 	h := &Handler{fn: fn, invoker: invoker, log: log, mux: http.NewServeMux()}
 	h.mux.HandleFunc("POST /2015-03-31/functions/{name}/invocations", h.invoke)
 	h.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("X-Amzn-RequestId", invocation.NewRequestID())
-		api.WriteError(w, invocation.Errorf(invocation.ErrNotFound, "%s %s: no such resource; invoke with POST /2015-03-31/functions/function/invocations", r.Method, r.URL.Path))
+		invokewire.SetRequestID(w)
+		invokewire.WriteError(w, invocation.Errorf(invocation.ErrNotFound, "%s %s: no such resource; invoke with POST /2015-03-31/functions/function/invocations", r.Method, r.URL.Path))
 	})
 	return h
 }
@@ -54,41 +54,40 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 				panic(v)
 			}
 			h.log.Error("invoke handler panicked", "panic", v)
-			api.WriteError(w, fmt.Errorf("panic: %v", v))
+			invokewire.WriteError(w, fmt.Errorf("panic: %v", v))
 		}
 	}()
 	h.mux.ServeHTTP(w, r)
 }
 
 func (h *Handler) invoke(w http.ResponseWriter, r *http.Request) {
-	id := invocation.NewRequestID()
-	w.Header().Set("X-Amzn-RequestId", id)
-	call, err := api.DecodeInvoke(r, id)
+	id := invokewire.SetRequestID(w)
+	call, err := invokewire.ReadRequest(r, id)
 	if err != nil {
-		api.WriteError(w, err)
+		invokewire.WriteError(w, err)
 		return
 	}
 	req := call.Request
 	req.InvokedARN = h.fn.ARN()
 	switch call.Type {
-	case api.InvokeDryRun:
+	case invokewire.DryRun:
 		w.WriteHeader(http.StatusNoContent)
 		return
-	case api.InvokeEvent:
+	case invokewire.Event:
 		h.async.Add(1)
 		go func() {
 			defer h.async.Done()
 			h.runEvent(req)
 		}()
-		api.WriteAccepted(w)
+		invokewire.WriteAccepted(w)
 		return
 	}
 	resp, reports, err := h.invoker.Invoke(r.Context(), req)
 	if err != nil {
-		api.WriteError(w, err)
+		invokewire.WriteError(w, err)
 		return
 	}
-	api.WriteInvokeResult(w, resp, reports, req.WantLog, h.fn.Version)
+	invokewire.WriteResult(w, resp, reports, req.WantLog, h.fn.Version)
 }
 
 // runEvent runs an Event invocation, which nobody waits for. It queues
