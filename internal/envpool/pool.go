@@ -1,8 +1,8 @@
 // Package envpool owns the execution environments of one function version:
 // it hands each invocation an idle environment (most recently used first)
-// or starts a new one up to the concurrency limit, throttles or queues past
-// it, never gives one environment two invocations, and shuts down
-// environments that stay idle too long.
+// or starts a new one, never gives one environment two invocations, and
+// shuts down environments that stay idle too long. Whether an invocation
+// may run at all is decided above it, by invoke's limiter.
 package envpool
 
 import (
@@ -19,15 +19,6 @@ import (
 type Options struct {
 	// Environment is the template for every environment of the pool.
 	Environment environment.Options
-	// MaxConcurrency is the most environments that may exist at once.
-	MaxConcurrency int
-	// Reserved says that MaxConcurrency is the function's reserved
-	// concurrency rather than the server-wide limit; it only changes the
-	// reason a throttle gives.
-	Reserved bool
-	// QueueTimeout, when positive, makes an invocation that finds every
-	// environment busy at the limit wait up to that long for one.
-	QueueTimeout time.Duration
 	// IdleTimeout is how long an environment may stay idle before it is
 	// shut down.
 	IdleTimeout time.Duration
@@ -48,7 +39,8 @@ type Pool struct {
 	idle []idleEnv
 	// total counts environments, idle, busy and starting.
 	total int
-	// waiters are invocations queued for an environment, oldest first.
+	// waiters are invocations waiting for an environment that is
+	// finishing, oldest first.
 	waiters []chan *environment.Environment
 	// finishing counts environments that have answered and are waiting
 	// for their runtime to ask for the next event.
@@ -70,9 +62,6 @@ type idleEnv struct {
 
 // New returns a pool and starts its reaper.
 func New(opts Options) *Pool {
-	if opts.MaxConcurrency <= 0 {
-		opts.MaxConcurrency = 1000
-	}
 	if opts.IdleTimeout <= 0 {
 		opts.IdleTimeout = 10 * time.Minute
 	}
@@ -141,8 +130,7 @@ var ErrClosed = fmt.Errorf("pool closed: %w", invocation.ErrUnavailable)
 
 // Invoke runs req in an environment of the pool. It returns the response
 // as soon as the runtime gives it; the channel receives the report when
-// the invocation has ended. A throttle is an error that matches
-// invocation.ErrThrottled.
+// the invocation has ended.
 func (p *Pool) Invoke(ctx context.Context, req invocation.Request) (invocation.Response, <-chan invocation.Report, error) {
 	env, err := p.acquire(ctx)
 	if err != nil {
@@ -172,7 +160,8 @@ func (p *Pool) Invoke(ctx context.Context, req invocation.Request) (invocation.R
 // its answer would otherwise often get a cold start.
 const handoffWait = 2 * time.Millisecond
 
-// acquire takes an idle environment, starts a new one, or waits or throttles.
+// acquire takes an idle environment, one that is finishing, or starts a new
+// one.
 func (p *Pool) acquire(ctx context.Context) (*environment.Environment, error) {
 	p.mu.Lock()
 	if p.closed {
@@ -196,40 +185,27 @@ func (p *Pool) acquire(ctx context.Context) (*environment.Environment, error) {
 			return env, nil
 		}
 	}
-	if p.total < p.opts.MaxConcurrency {
-		p.total++
-		p.inflight.Add(1)
-		var spare *environment.Environment
-		if n := len(p.spares); n > 0 {
-			spare = p.spares[n-1]
-			p.spares = p.spares[:n-1]
-		}
-		p.mu.Unlock()
-		p.refill(spareDelay)
-		if spare != nil {
-			return spare, nil
-		}
-		env, err := p.newEnv()
-		if err != nil {
-			p.mu.Lock()
-			p.total--
-			p.mu.Unlock()
-			p.inflight.Done()
-			return nil, fmt.Errorf("create environment: %w", err)
-		}
-		return env, nil
+	p.total++
+	p.inflight.Add(1)
+	var spare *environment.Environment
+	if n := len(p.spares); n > 0 {
+		spare = p.spares[n-1]
+		p.spares = p.spares[:n-1]
 	}
-	if p.opts.QueueTimeout <= 0 {
-		p.mu.Unlock()
-		return nil, p.throttle()
-	}
-	wait := p.enqueueLocked()
 	p.mu.Unlock()
-	env, ok, err := p.await(ctx, wait, p.opts.QueueTimeout)
-	if ok || err != nil {
-		return env, err
+	p.refill(spareDelay)
+	if spare != nil {
+		return spare, nil
 	}
-	return nil, p.throttle()
+	env, err := p.newEnv()
+	if err != nil {
+		p.mu.Lock()
+		p.total--
+		p.mu.Unlock()
+		p.inflight.Done()
+		return nil, fmt.Errorf("create environment: %w", err)
+	}
+	return env, nil
 }
 
 // popIdleLocked takes the most recently used idle environment, if any.
@@ -290,16 +266,8 @@ func (p *Pool) await(ctx context.Context, wait chan *environment.Environment, d 
 	return nil, false, nil
 }
 
-func (p *Pool) throttle() error {
-	reason := invocation.ReasonConcurrentLimit
-	if p.opts.Reserved {
-		reason = invocation.ReasonReservedConcurrentLimit
-	}
-	return &invocation.ThrottleError{Reason: reason, Limit: p.opts.MaxConcurrency}
-}
-
-// release gives env back: to the oldest queued invocation, or to the idle
-// stack. A broken environment is shut down instead.
+// release gives env back: to the oldest invocation waiting for it, or to
+// the idle stack. A broken environment is shut down instead.
 func (p *Pool) release(env *environment.Environment, broken bool) {
 	defer p.inflight.Done()
 	p.mu.Lock()

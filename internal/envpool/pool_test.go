@@ -31,8 +31,7 @@ func newPool(t *testing.T, edit func(*Options)) *Pool {
 			CodeDir: testfunc.Build(t, "sleep"),
 			Timeout: 10 * time.Second,
 		}},
-		MaxConcurrency: 4,
-		IdleTimeout:    time.Minute,
+		IdleTimeout: time.Minute,
 	}
 	if edit != nil {
 		edit(&opts)
@@ -61,8 +60,8 @@ func sleep(ctx context.Context, p *Pool, ms int) (slept, error) {
 }
 
 func TestParallelInvocationsNeverShareAnEnvironment(t *testing.T) {
-	p := newPool(t, func(o *Options) { o.QueueTimeout = 30 * time.Second })
-	const n = 32
+	p := newPool(t, nil)
+	const n = 16
 	results := make([]slept, n)
 	errs := make([]error, n)
 	var wg sync.WaitGroup
@@ -73,7 +72,8 @@ func TestParallelInvocationsNeverShareAnEnvironment(t *testing.T) {
 			results[i], errs[i] = sleep(context.Background(), p, 50)
 		}()
 	}
-	// While they run, the pool never holds more than its limit.
+	// While they run, the pool holds no more environments than
+	// invocations.
 	stop := make(chan struct{})
 	var maxTotal int
 	var watch sync.WaitGroup
@@ -102,8 +102,8 @@ func TestParallelInvocationsNeverShareAnEnvironment(t *testing.T) {
 		}
 		byPID[results[i].PID] = append(byPID[results[i].PID], results[i])
 	}
-	if len(byPID) > 4 || maxTotal > 4 {
-		t.Errorf("%d runtimes, pool held up to %d environments; limit 4", len(byPID), maxTotal)
+	if len(byPID) > n || maxTotal > n {
+		t.Errorf("%d runtimes, pool held up to %d environments for %d invocations", len(byPID), maxTotal, n)
 	}
 	// No runtime ran two invocations at once.
 	for pid, runs := range byPID {
@@ -114,70 +114,6 @@ func TestParallelInvocationsNeverShareAnEnvironment(t *testing.T) {
 				}
 			}
 		}
-	}
-}
-
-func TestThrottleAtTheLimit(t *testing.T) {
-	p := newPool(t, func(o *Options) { o.MaxConcurrency = 1 })
-	first := make(chan error, 1)
-	go func() {
-		_, err := sleep(context.Background(), p, 500)
-		first <- err
-	}()
-	waitFor(t, func() bool { return p.Stats().Busy == 1 })
-	_, err := sleep(context.Background(), p, 1)
-	var te *invocation.ThrottleError
-	if !errors.As(err, &te) || !errors.Is(err, invocation.ErrThrottled) || te.Reason != invocation.ReasonConcurrentLimit {
-		t.Errorf("second invocation: %v, want a throttle", err)
-	}
-	if err := <-first; err != nil {
-		t.Fatal(err)
-	}
-}
-
-func TestReservedConcurrencyThrottleReason(t *testing.T) {
-	p := newPool(t, func(o *Options) { o.MaxConcurrency = 1; o.Reserved = true })
-	go sleep(context.Background(), p, 300)
-	waitFor(t, func() bool { return p.Stats().Busy == 1 })
-	_, err := sleep(context.Background(), p, 1)
-	var te *invocation.ThrottleError
-	if !errors.As(err, &te) || te.Reason != invocation.ReasonReservedConcurrentLimit {
-		t.Errorf("err %v", err)
-	}
-}
-
-func TestQueueWaitsForAnEnvironment(t *testing.T) {
-	p := newPool(t, func(o *Options) { o.MaxConcurrency = 1; o.QueueTimeout = 5 * time.Second })
-	var wg sync.WaitGroup
-	pids := make([]int, 3)
-	for i := range 3 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			s, err := sleep(context.Background(), p, 100)
-			if err != nil {
-				t.Error(err)
-			}
-			pids[i] = s.PID
-		}()
-	}
-	wg.Wait()
-	if pids[0] != pids[1] || pids[1] != pids[2] {
-		t.Errorf("one environment should have served all three: %v", pids)
-	}
-}
-
-func TestQueueTimeoutThrottles(t *testing.T) {
-	p := newPool(t, func(o *Options) { o.MaxConcurrency = 1; o.QueueTimeout = 50 * time.Millisecond })
-	go sleep(context.Background(), p, 500)
-	waitFor(t, func() bool { return p.Stats().Busy == 1 })
-	start := time.Now()
-	_, err := sleep(context.Background(), p, 1)
-	if !errors.Is(err, invocation.ErrThrottled) {
-		t.Errorf("err %v, want a throttle", err)
-	}
-	if took := time.Since(start); took < 50*time.Millisecond || took > 2*time.Second {
-		t.Errorf("waited %v, want about 50ms", took)
 	}
 }
 
@@ -255,8 +191,7 @@ func TestNoGoroutineLeaks(t *testing.T) {
 		Environment: environment.Options{Function: function.Config{
 			Name: "sleep", CodeDir: testfunc.Build(t, "sleep"), Timeout: time.Second,
 		}},
-		MaxConcurrency: 3,
-		IdleTimeout:    50 * time.Millisecond,
+		IdleTimeout: 50 * time.Millisecond,
 	})
 	var wg sync.WaitGroup
 	for _, ms := range []int{1, 10, 2000} { // the last one times out
@@ -280,10 +215,10 @@ func TestNoGoroutineLeaks(t *testing.T) {
 	}
 }
 
-// Under contention, environments handed from one invocation to a queued
-// one are never lost: the pool keeps its capacity and closes.
+// Under contention, environments handed from one invocation to one waiting
+// for it are never lost: the pool keeps them all and closes.
 func TestHandoffUnderContention(t *testing.T) {
-	p := newPool(t, func(o *Options) { o.MaxConcurrency = 2; o.QueueTimeout = time.Millisecond })
+	p := newPool(t, nil)
 	var wg sync.WaitGroup
 	deadline := time.Now().Add(2 * time.Second)
 	for range 8 {
@@ -296,10 +231,12 @@ func TestHandoffUnderContention(t *testing.T) {
 		}()
 	}
 	wg.Wait()
-	waitFor(t, func() bool { s := p.Stats(); return s.Idle == s.Total && s.Total <= 2 })
-	// Full capacity remains: two overlapping invocations both run.
+	waitFor(t, func() bool { s := p.Stats(); return s.Idle == s.Total && s.Total <= 8 })
+	// Every environment is still there: as many overlapping invocations
+	// run on them without a new one.
+	total := p.Stats().Total
 	var both sync.WaitGroup
-	for range 2 {
+	for range total {
 		both.Add(1)
 		go func() {
 			defer both.Done()
@@ -309,6 +246,9 @@ func TestHandoffUnderContention(t *testing.T) {
 		}()
 	}
 	both.Wait()
+	if s := p.Stats(); s.Total != total {
+		t.Errorf("%d environments after %d overlapping invocations on %d idle ones", s.Total, total, total)
+	}
 	closed := make(chan error, 1)
 	go func() { closed <- p.Close() }()
 	select {
