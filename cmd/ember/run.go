@@ -123,8 +123,7 @@ func runCommand(ctx context.Context, args []string, stdin io.Reader, stdout, std
 	defer release()
 
 	pool := envpool.New(envpool.Options{
-		Environment:    environment.Options{Function: fn, Logs: stderr, Log: log, Isolation: iso},
-		MaxConcurrency: 1,
+		Environment: environment.Options{Function: fn, Logs: stderr, Log: log, Isolation: iso},
 	})
 	defer pool.Close()
 	req := invocation.Request{ID: invocation.NewRequestID(), Payload: payload, InvokedARN: fn.ARN()}

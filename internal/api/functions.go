@@ -608,7 +608,6 @@ func (s *Server) deleteFunction(w http.ResponseWriter, r *http.Request, _ []byte
 		if err := s.opts.Store.DeleteFunction(ctx, ref.Name); err != nil {
 			return storeError(err, "Function not found: "+s.functionARN(ref.Name), "")
 		}
-		s.opts.Invoke.Forget(ref.Name, "")
 	case ref.Qualifier == function.LatestVersion:
 		return invocation.Errorf(invocation.ErrInvalid, "$LATEST version cannot be deleted without deleting the function.")
 	case !isVersionNumber(ref.Qualifier):
@@ -627,7 +626,6 @@ func (s *Server) deleteFunction(w http.ResponseWriter, r *http.Request, _ []byte
 		if err := s.opts.Store.DeleteVersion(ctx, ref.Name, ref.Qualifier); err != nil {
 			return storeError(err, "Function not found: "+s.qualifiedARN(ref), "")
 		}
-		s.opts.Invoke.Forget(ref.Name, ref.Qualifier)
 	}
 	w.WriteHeader(http.StatusNoContent)
 	return nil

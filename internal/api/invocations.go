@@ -95,7 +95,6 @@ func (s *Server) putConcurrency(w http.ResponseWriter, r *http.Request, body []b
 		} else if err != nil {
 			return storeError(err, "Function not found: "+s.functionARN(ref.Name), "")
 		}
-		s.opts.Invoke.SetReserved(ref.Name, &n)
 		return writeJSON(w, http.StatusOK, concurrency{ReservedConcurrentExecutions: &n})
 	}
 }
@@ -117,7 +116,6 @@ func (s *Server) deleteConcurrency(w http.ResponseWriter, r *http.Request, _ []b
 		} else if err != nil {
 			return storeError(err, "Function not found: "+s.functionARN(ref.Name), "")
 		}
-		s.opts.Invoke.SetReserved(ref.Name, nil)
 		w.WriteHeader(http.StatusNoContent)
 		return nil
 	}

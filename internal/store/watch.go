@@ -173,7 +173,8 @@ type RecordWatch struct {
 	stop     chan struct{}
 	stopOnce sync.Once
 	done     chan struct{}
-	err      error // why the watch ended; read after done is closed
+	// err is why the watch ended, written before changes is closed.
+	err error
 }
 
 // WatchRecords starts a watch of every function record and returns once
@@ -237,9 +238,11 @@ func (w *RecordWatch) readInitial(ctx context.Context, k Kind, kw jetstream.KeyW
 
 // run forwards changes until Stop or until the watch breaks.
 func (w *RecordWatch) run(lost <-chan struct{}) {
+	// Changes closes first: stopping the watchers takes up to a request's
+	// timeout when the connection is lost.
 	defer close(w.done)
-	defer close(w.changes)
 	defer w.stopWatchers()
+	defer close(w.changes)
 	for {
 		var (
 			e  jetstream.KeyValueEntry
@@ -282,19 +285,23 @@ func (w *RecordWatch) run(lost <-chan struct{}) {
 	}
 }
 
+// stopWatchers stops the watchers, all at once: each may wait for a
+// request's timeout when the connection is lost.
 func (w *RecordWatch) stopWatchers() {
+	var wg sync.WaitGroup
 	for _, kw := range w.watchers {
 		if kw == nil {
 			continue
 		}
-		kw.Stop()
 		// A watcher's callback blocks on a full channel: drain it so that
 		// it sees the stop.
 		go func() {
 			for range kw.Updates() {
 			}
 		}()
+		wg.Go(func() { kw.Stop() })
 	}
+	wg.Wait()
 }
 
 // Changes delivers the changes after Initial; it is closed when the watch
@@ -303,10 +310,7 @@ func (w *RecordWatch) Changes() <-chan Change { return w.changes }
 
 // Err says why the watch ended: nil after Stop. Call it once Changes is
 // closed.
-func (w *RecordWatch) Err() error {
-	<-w.done
-	return w.err
-}
+func (w *RecordWatch) Err() error { return w.err }
 
 // Stop ends the watch and waits for it.
 func (w *RecordWatch) Stop() {
