@@ -21,9 +21,9 @@ import (
 
 	"github.com/emberfn/ember/internal/environment"
 	"github.com/emberfn/ember/internal/envpool"
-	"github.com/emberfn/ember/internal/invoke"
 	"github.com/emberfn/ember/internal/function"
 	"github.com/emberfn/ember/internal/invocation"
+	"github.com/emberfn/ember/internal/invoke"
 	"github.com/emberfn/ember/internal/testfunc"
 )
 
