@@ -5,9 +5,11 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 	"time"
 
@@ -185,6 +187,30 @@ func TestChangeSeenByAnotherEmber(t *testing.T) {
 		_, err := b.svc.Resolve(ctx, "f", "live")
 		return errors.Is(err, invocation.ErrNotFound)
 	})
+
+	// The time from a write's start through one ember to its sight by
+	// the other, over many writes.
+	var took []time.Duration
+	for i := range 50 {
+		f.Latest.Description = fmt.Sprint("change ", i)
+		start := time.Now()
+		if f, err = a.store.UpdateFunction(ctx, f); err != nil {
+			t.Fatal(err)
+		}
+		for {
+			tg, err := b.svc.Resolve(ctx, "f", "")
+			if err == nil && tg.Version.Description == f.Latest.Description {
+				break
+			}
+			if time.Since(start) > time.Second {
+				t.Fatalf("change %d not seen by the other ember within 1s", i)
+			}
+			time.Sleep(100 * time.Microsecond)
+		}
+		took = append(took, time.Since(start))
+	}
+	slices.Sort(took)
+	t.Logf("write through one ember to sight by the other, %d changes: p50 %v, max %v", len(took), took[len(took)/2], took[len(took)-1])
 
 	if err := a.store.DeleteFunction(ctx, "f"); err != nil {
 		t.Fatal(err)
