@@ -81,6 +81,8 @@ type Service struct {
 	// cache is nil without a store.
 	cache *cache
 
+	// Lock order: mu before the cache's (retireStale), the cache's before
+	// the limiter's.
 	mu sync.Mutex
 	// pools holds one pool per function version, keyed by name and
 	// version; $LATEST's is replaced when its revision changes.
