@@ -260,6 +260,32 @@ func TestReadYourWrites(t *testing.T) {
 	if _, err := a.svc.Resolve(ctx, "f", ""); !errors.Is(err, invocation.ErrNotFound) {
 		t.Errorf("right after DeleteFunction: %v", err)
 	}
+
+	// A function deleted with its versions, and made again: the old
+	// version is gone with it.
+	f = createFunction(t, a.store, "f", digest)
+	f.LastPublished = 1
+	if f, err := a.store.UpdateFunction(ctx, f); err != nil {
+		t.Fatal(err)
+	} else {
+		v := f.Latest
+		v.Version = "1"
+		if err := a.store.CreateVersion(ctx, v); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := a.store.DeleteFunction(ctx, "f"); err != nil {
+		t.Fatal(err)
+	}
+	createFunction(t, a.store, "f", digest)
+	start := time.Now()
+	if _, err := a.svc.Resolve(ctx, "f", "1"); !errors.Is(err, invocation.ErrNotFound) {
+		t.Errorf("version 1 of a function made again: %v", err)
+	}
+	if _, err := a.svc.Resolve(ctx, "f", ""); err != nil {
+		t.Errorf("a function made again: %v", err)
+	}
+	t.Logf("resolves after a function was deleted and made again took %v", time.Since(start))
 }
 
 // The unreserved share is the account's limit less the reservations of
