@@ -19,6 +19,7 @@ import (
 	"strings"
 	"syscall"
 	"text/tabwriter"
+	"time"
 
 	"github.com/emberfn/ember/internal/runtimes"
 	"github.com/emberfn/ember/internal/sandbox"
@@ -190,3 +191,7 @@ func runtimesCommand(stdout io.Writer) error {
 	}
 	return tw.Flush()
 }
+
+// closeTimeout bounds the wait, at shutdown, for invocations in flight to
+// end before their environments are shut down under them.
+const closeTimeout = 30 * time.Second

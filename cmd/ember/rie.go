@@ -16,6 +16,7 @@ import (
 	"github.com/emberfn/ember/internal/environment"
 	"github.com/emberfn/ember/internal/envpool"
 	"github.com/emberfn/ember/internal/function"
+	"github.com/emberfn/ember/internal/invoke"
 	"github.com/emberfn/ember/internal/rie"
 )
 
@@ -40,7 +41,7 @@ func rieCommand(ctx context.Context, args, environ []string, stdout, stderr io.W
 	addr := fs.String("runtime-interface-emulator-address", defaultAddr, "address of the invoke endpoint")
 	apiAddr := fs.String("runtime-api-address", "127.0.0.1:9001", "address of the first environment's Runtime API (more environments take free ports)")
 	logLevel := fs.String("log-level", "info", "ember's log level: debug, info, warn, error")
-	maxConc := fs.Int("max-concurrency", 1000, "most environments running at once; past it invocations are throttled (429)")
+	maxConc := fs.Int("max-concurrency", invoke.DefaultAccountConcurrency, "most environments running at once; past it invocations are throttled (429)")
 	queue := fs.Duration("queue-timeout", 0, "how long an invocation waits for an environment at the limit before a 429 (0: none)")
 	idle := fs.Duration("idle-timeout", 10*time.Minute, "how long an idle environment lives")
 	spares := fs.Int("prepared-sandboxes", 1, "sandboxes kept built ahead for cold starts")
@@ -83,17 +84,15 @@ func rieCommand(ctx context.Context, args, environ []string, stdout, stderr io.W
 			BaseEnv:        env,
 			Isolation:      iso,
 		},
-		MaxConcurrency: *maxConc,
-		QueueTimeout:   *queue,
-		IdleTimeout:    *idle,
-		Spares:         *spares,
+		IdleTimeout: *idle,
+		Spares:      *spares,
 	})
-	handler := rie.New(fn, pool, log)
+	limited := invoke.NewLimited(invoke.NewLimiter(invoke.LimiterOptions{Account: *maxConc, QueueTimeout: *queue}), fn.Name, pool)
+	handler := rie.New(fn, limited, log)
 
 	l, err := net.Listen("tcp", *addr)
 	if err != nil {
-		pool.Close()
-		return fmt.Errorf("listen on %s: %w", *addr, err)
+		return errors.Join(fmt.Errorf("listen on %s: %w", *addr, err), pool.Close(context.Background()))
 	}
 	srv := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second}
 	log.Info("ember rie listening", "address", l.Addr().String(), "function", fn.Name, "command", fn.Command)
@@ -108,9 +107,15 @@ func rieCommand(ctx context.Context, args, environ []string, stdout, stderr io.W
 		cancel()
 	}
 	handler.Wait()
-	pool.Close()
+	limited.Wait()
 	if errors.Is(err, http.ErrServerClosed) {
 		err = nil
+	}
+	closeCtx, cancel := context.WithTimeout(context.Background(), closeTimeout)
+	defer cancel()
+	if cerr := pool.Close(closeCtx); cerr != nil {
+		log.Warn("shut down the environments", "err", cerr)
+		err = errors.Join(err, cerr)
 	}
 	return err
 }

@@ -123,12 +123,16 @@ func runCommand(ctx context.Context, args []string, stdin io.Reader, stdout, std
 	defer release()
 
 	pool := envpool.New(envpool.Options{
-		Environment:    environment.Options{Function: fn, Logs: stderr, Log: log, Isolation: iso},
-		MaxConcurrency: 1,
+		Environment: environment.Options{Function: fn, Logs: stderr, Log: log, Isolation: iso},
 	})
-	defer pool.Close()
+	defer func() {
+		if cerr := pool.Close(context.Background()); cerr != nil {
+			log.Warn("shut down the environment", "err", cerr)
+		}
+	}()
 	req := invocation.Request{ID: invocation.NewRequestID(), Payload: payload, InvokedARN: fn.ARN()}
-	resp, reports, err := pool.Invoke(ctx, req)
+	reports := make(chan invocation.Report, 1)
+	resp, err := pool.Invoke(ctx, req, func(r invocation.Report) { reports <- r })
 	if err != nil {
 		return err
 	}

@@ -44,7 +44,7 @@ func serveCommand(ctx context.Context, args, environ []string, stdout, stderr io
 	credentials := fs.String("credentials", "", "AWS shared credentials file whose access keys may sign requests (required beyond loopback)")
 	auth := fs.Bool("auth", false, "require signed requests on loopback too")
 	logLevel := fs.String("log-level", "info", "ember's log level: debug, info, warn, error")
-	maxConc := fs.Int("max-concurrency", 1000, "the account's concurrency limit: most environments running at once")
+	maxConc := fs.Int("max-concurrency", invoke.DefaultAccountConcurrency, "the account's concurrency limit: most environments running at once")
 	idle := fs.Duration("idle-timeout", 10*time.Minute, "how long an idle environment lives")
 	spares := fs.Int("prepared-sandboxes", 0, "sandboxes each function version keeps built ahead for cold starts")
 	blanks := fs.Int("started-sandboxes", 1, startedSandboxesUsage)
@@ -156,7 +156,16 @@ func serveCommand(ctx context.Context, args, environ []string, stdout, stderr io
 		Prices:             prices,
 		Log:                log,
 	})
-	defer svc.Close()
+	defer func() {
+		closeCtx, cancel := context.WithTimeout(context.Background(), closeTimeout)
+		defer cancel()
+		if err := svc.Close(closeCtx); err != nil {
+			log.Warn("shut down the environments", "err", err)
+		}
+	}()
+	if err := svc.Ready(ctx); err != nil {
+		return fmt.Errorf("load the functions: %w", err)
+	}
 	srv := &http.Server{
 		Handler: api.New(api.Options{
 			Store: st, Invoke: svc, Logs: logs, Runtimes: registry,

@@ -368,7 +368,6 @@ func (s *Server) deleteFunction(w http.ResponseWriter, r *http.Request, _ []byte
 	if err := s.ctl.DeleteFunction(r.Context(), ref.Name, ref.Qualifier); err != nil {
 		return err
 	}
-	s.opts.Invoke.Forget(ref.Name, ref.Qualifier)
 	w.WriteHeader(http.StatusNoContent)
 	return nil
 }

@@ -34,7 +34,7 @@ func newTestServer(t testing.TB) *Server {
 	logs := logstore.New(logstore.Options{})
 	svc := invoke.New(invoke.Options{Store: st, Code: code, Logs: logs, Environment: environment.Options{}})
 	t.Cleanup(func() {
-		svc.Close()
+		svc.Close(context.Background())
 		st.Close()
 	})
 	return New(Options{Store: st, Invoke: svc, Logs: logs, Region: "us-east-1", AccountID: "123456789012"})

@@ -66,7 +66,6 @@ func (s *Server) putConcurrency(w http.ResponseWriter, r *http.Request, body []b
 	if err := s.ctl.PutConcurrency(r.Context(), ref.Name, n); err != nil {
 		return err
 	}
-	s.opts.Invoke.SetReserved(ref.Name, &n)
 	return writeJSON(w, http.StatusOK, concurrency{ReservedConcurrentExecutions: &n})
 }
 
@@ -78,7 +77,6 @@ func (s *Server) deleteConcurrency(w http.ResponseWriter, r *http.Request, _ []b
 	if err := s.ctl.DeleteConcurrency(r.Context(), ref.Name); err != nil {
 		return err
 	}
-	s.opts.Invoke.SetReserved(ref.Name, nil)
 	w.WriteHeader(http.StatusNoContent)
 	return nil
 }

@@ -1,8 +1,11 @@
 // Package invoke owns the way from a function name and qualifier to a
 // running invocation: it resolves the qualifier to a version (aliases with
-// their weighted routing), keeps one environment pool per version, holds
-// the server-wide and reserved concurrency limits, and runs accepted
-// asynchronous events from the durable queue with Lambda's retries.
+// their weighted routing) from a cache kept current by a watch of the
+// store, keeps one environment pool per version and retires those of
+// deleted or replaced versions, decides with its limiter whether an
+// invocation may run (account and reserved concurrency, queue wait), and
+// runs accepted asynchronous events from the durable queue with Lambda's
+// retries.
 package invoke
 
 import (
@@ -50,7 +53,7 @@ type Options struct {
 	Region      string
 	AccountID   string
 	// AccountConcurrency is the server-wide limit of concurrent
-	// executions (Lambda's default: 1000).
+	// executions; 0 means DefaultAccountConcurrency.
 	AccountConcurrency int
 	IdleTimeout        time.Duration
 	// Spares is how many sandboxes each version keeps built ahead.
@@ -72,22 +75,21 @@ type Options struct {
 
 // Service runs invocations of every function in the store.
 type Service struct {
-	opts Options
-	log  *slog.Logger
+	opts    Options
+	log     *slog.Logger
+	limiter *Limiter
+	// cache is nil without a store.
+	cache *cache
 
+	// Lock order: mu before the cache's (retireStale), the cache's before
+	// the limiter's.
 	mu sync.Mutex
 	// pools holds one pool per function version, keyed by name and
 	// version; $LATEST's is replaced when its revision changes.
 	pools map[poolKey]*versionPool
-	// running counts invocations per function, and byVersion per version.
-	running   map[string]int
+	// byVersion counts running invocations per version.
 	byVersion map[poolKey]int
-	// unreserved counts invocations of functions without reserved
-	// concurrency.
-	unreserved int
-	// reserved is each function's reserved concurrency, as last read.
-	reserved map[string]int
-	closed   bool
+	closed    bool
 
 	// tasks tracks goroutines the service owns: the closing of replaced
 	// pools, which have until retiring is done to drain.
@@ -103,10 +105,13 @@ type versionPool struct {
 	revision string
 }
 
-// New returns a service; Close stops it.
+// New returns a service and starts the watch that keeps its function cache
+// current; Ready waits for the cache's first load, and Close stops it all.
+// Until the cache is loaded, and while its watch is down, invocations read
+// the store.
 func New(opts Options) *Service {
 	if opts.AccountConcurrency <= 0 {
-		opts.AccountConcurrency = 1000
+		opts.AccountConcurrency = DefaultAccountConcurrency
 	}
 	if opts.Region == "" {
 		opts.Region = function.DefaultRegion
@@ -130,16 +135,29 @@ func New(opts Options) *Service {
 		opts.Prices = billing.Default()
 	}
 	retiring, stopRetiring := context.WithCancel(context.Background())
-	return &Service{
+	s := &Service{
 		retiring:     retiring,
 		stopRetiring: stopRetiring,
 		opts:         opts,
 		log:          opts.Log,
+		limiter:      NewLimiter(LimiterOptions{Account: opts.AccountConcurrency}),
 		pools:        make(map[poolKey]*versionPool),
-		running:      make(map[string]int),
 		byVersion:    make(map[poolKey]int),
-		reserved:     make(map[string]int),
 	}
+	if opts.Store != nil {
+		s.cache = newCache(opts.Store, s.limiter, s.log)
+		s.cache.start(s.changed, s.retireStale)
+	}
+	return s
+}
+
+// Ready waits until the function cache is loaded: from then on a warm
+// invocation reads no store.
+func (s *Service) Ready(ctx context.Context) error {
+	if s.cache == nil {
+		return nil
+	}
+	return s.cache.waitReady(ctx)
 }
 
 // Target is a resolved invocation target.
@@ -150,8 +168,27 @@ type Target struct {
 
 // Resolve finds the version that name with qualifier invokes: "" and
 // $LATEST give $LATEST, a number that version, anything else an alias,
-// whose weights pick between its versions.
+// whose weights pick between its versions. It answers from the function
+// cache, after the writes made through this process's store have reached
+// it; while the cache's watch is down it reads the store.
 func (s *Service) Resolve(ctx context.Context, name, qualifier string) (Target, error) {
+	t, _, err := s.resolve(ctx, name, qualifier)
+	return t, err
+}
+
+// resolve is Resolve; fromStore says that the store was read.
+func (s *Service) resolve(ctx context.Context, name, qualifier string) (t Target, fromStore bool, err error) {
+	if s.cache != nil {
+		if t, err, ok := s.cache.resolve(ctx, name, qualifier, rand.Float64(), s.notFoundError); ok {
+			return t, false, err
+		}
+	}
+	t, err = s.resolveFromStore(ctx, name, qualifier)
+	return t, true, err
+}
+
+// resolveFromStore is Resolve reading the store.
+func (s *Service) resolveFromStore(ctx context.Context, name, qualifier string) (Target, error) {
 	fn, err := s.opts.Store.GetFunction(ctx, name)
 	if err != nil {
 		return Target{}, s.notFound(err, name, qualifier)
@@ -192,10 +229,14 @@ func pickVersion(a store.Alias, roll float64) string {
 
 func (s *Service) notFound(err error, name, qualifier string) error {
 	if errors.Is(err, store.ErrNotFound) {
-		arn := function.Config{Name: name, Region: s.opts.Region, AccountID: s.opts.AccountID}.QualifiedARN(qualifier)
-		return invocation.Errorf(invocation.ErrNotFound, "Function not found: %s", arn)
+		return s.notFoundError(name, qualifier)
 	}
 	return err
+}
+
+func (s *Service) notFoundError(name, qualifier string) error {
+	arn := function.Config{Name: name, Region: s.opts.Region, AccountID: s.opts.AccountID}.QualifiedARN(qualifier)
+	return invocation.Errorf(invocation.ErrNotFound, "Function not found: %s", arn)
 }
 
 // Invoke runs req on the version that name and qualifier resolve to. The
@@ -205,9 +246,14 @@ func (s *Service) Invoke(ctx context.Context, name, qualifier string, req invoca
 }
 
 func (s *Service) invoke(ctx context.Context, name, qualifier string, req invocation.Request, async bool) (invocation.Response, <-chan invocation.Report, Target, error) {
-	t, err := s.Resolve(ctx, name, qualifier)
+	t, fromStore, err := s.resolve(ctx, name, qualifier)
 	if err != nil {
 		return invocation.Response{}, nil, Target{}, err
+	}
+	if fromStore {
+		// The cache's watch is down: the limiter has this function's
+		// reservation as the store has it now.
+		s.limiter.SetReserved(t.Version.FunctionName, t.Function.ReservedConcurrency)
 	}
 	if t.Version.State != "" && t.Version.State != "Active" {
 		return invocation.Response{}, nil, t, invocation.Errorf(invocation.ErrConflict,
@@ -215,7 +261,7 @@ func (s *Service) invoke(ctx context.Context, name, qualifier string, req invoca
 	}
 	key := poolKey{t.Version.FunctionName, t.Version.Version}
 	start := time.Now()
-	if err := s.acquire(t.Function, key); err != nil {
+	if err := s.acquire(ctx, key); err != nil {
 		s.record(t, invocation.Report{RequestID: req.ID}, usage.OutcomeThrottled, "", start, async)
 		return invocation.Response{}, nil, t, err
 	}
@@ -294,66 +340,36 @@ func (s *Service) record(t Target, r invocation.Report, outcome, errorType strin
 	}
 }
 
-// acquire takes a concurrency slot for fn, or returns Lambda's throttle.
-func (s *Service) acquire(fn store.Function, key poolKey) error {
-	name := fn.Latest.FunctionName
+// acquire takes a concurrency slot for an invocation of key's version, or
+// returns Lambda's throttle.
+func (s *Service) acquire(ctx context.Context, key poolKey) error {
+	if err := s.limiter.Acquire(ctx, key.name); err != nil {
+		return err
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed {
+		s.limiter.Release(key.name)
 		return invocation.Errorf(invocation.ErrUnavailable, "ember is shutting down")
 	}
-	s.setReservedLocked(name, fn.ReservedConcurrency)
-	if r, ok := s.reserved[name]; ok {
-		if s.running[name] >= r {
-			return &invocation.ThrottleError{Reason: invocation.ReasonReservedConcurrentLimit, Limit: r}
-		}
-	} else {
-		if s.unreserved >= s.unreservedLimitLocked() {
-			return &invocation.ThrottleError{Reason: invocation.ReasonConcurrentLimit, Limit: s.opts.AccountConcurrency}
-		}
-		s.unreserved++
-	}
-	s.running[name]++
 	s.byVersion[key]++
 	return nil
 }
 
 func (s *Service) release(key poolKey) {
-	name := key.name
+	s.limiter.Release(key.name)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.byVersion[key]--
 	if s.byVersion[key] <= 0 {
 		delete(s.byVersion, key)
 	}
-	s.running[name]--
-	if s.running[name] <= 0 {
-		delete(s.running, name)
-	}
-	if _, ok := s.reserved[name]; !ok {
-		s.unreserved--
-	}
-}
-
-// unreservedLimitLocked is what the functions without reserved
-// concurrency share: the account's limit less every reservation.
-func (s *Service) unreservedLimitLocked() int {
-	n := s.opts.AccountConcurrency
-	for _, r := range s.reserved {
-		n -= r
-	}
-	return n
 }
 
 // Concurrency reports the invocations running now and the account's
 // limit left to functions without reserved concurrency.
 func (s *Service) Concurrency() (running, unreservedLimit int) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for _, n := range s.running {
-		running += n
-	}
-	return running, s.unreservedLimitLocked()
+	return s.limiter.Concurrency()
 }
 
 // Running returns the invocations running now by function and version.
@@ -365,32 +381,6 @@ func (s *Service) Running() map[[2]string]int {
 		out[[2]string{k.name, k.version}] = n
 	}
 	return out
-}
-
-// SetReserved records a function's reserved concurrency (nil: none) so
-// that the limits hold before its next invocation reads it.
-func (s *Service) SetReserved(name string, reserved *int) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.setReservedLocked(name, reserved)
-}
-
-// setReservedLocked records a reservation; the function's running
-// invocations move out of, or into, the unreserved count.
-func (s *Service) setReservedLocked(name string, reserved *int) {
-	_, had := s.reserved[name]
-	n := s.running[name]
-	if reserved == nil {
-		delete(s.reserved, name)
-		if had {
-			s.unreserved += n
-		}
-		return
-	}
-	s.reserved[name] = *reserved
-	if !had {
-		s.unreserved -= n
-	}
 }
 
 // pool returns the environment pool of t's version, making it on first
@@ -486,13 +476,42 @@ func (s *Service) closeInBackgroundLocked(p *envpool.Pool) {
 	}()
 }
 
-// Forget shuts down the environments of a function (every version when
-// version is empty), after it was deleted or changed.
-func (s *Service) Forget(name, version string) {
+// changed retires the pools that a change of the function records leaves
+// without a version to serve: every pool of a deleted function, a deleted
+// version's, and $LATEST's when its revision changed.
+func (s *Service) changed(ch store.Change) {
+	if ch.Kind == store.KindAlias {
+		return
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for k, vp := range s.pools {
-		if k.name == name && (version == "" || k.version == version) {
+		if k.name != ch.FunctionName {
+			continue
+		}
+		var retire bool
+		switch {
+		case ch.Kind == store.KindFunction && ch.Deleted:
+			retire = true
+		case ch.Kind == store.KindFunction:
+			retire = k.version == function.LatestVersion && vp.revision != ch.Function.Latest.RevisionID
+		default:
+			retire = ch.Deleted && k.version == ch.Name
+		}
+		if retire {
+			delete(s.pools, k)
+			s.closeInBackgroundLocked(vp.pool)
+		}
+	}
+}
+
+// retireStale retires every pool whose version the function cache no
+// longer holds at the pool's revision, after the cache was (re)loaded.
+func (s *Service) retireStale() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for k, vp := range s.pools {
+		if keep, ok := s.cache.current(k.name, k.version, vp.revision); ok && !keep {
 			delete(s.pools, k)
 			s.closeInBackgroundLocked(vp.pool)
 		}
@@ -516,11 +535,14 @@ func (s *Service) config(v store.Version) function.Config {
 	}.WithDefaults()
 }
 
-// Close stops the service: invocations in flight have until ctx is done
-// to end, then every environment is shut down. It returns once every
-// goroutine the service owns has ended, with what went wrong in the
-// teardown.
+// Close stops the service: the cache's watch ends, invocations in flight
+// have until ctx is done to end, then every environment is shut down. It
+// returns once every goroutine the service owns has ended, with what went
+// wrong in the teardown.
 func (s *Service) Close(ctx context.Context) error {
+	if s.cache != nil {
+		s.cache.close()
+	}
 	s.mu.Lock()
 	s.closed = true
 	pools := s.pools

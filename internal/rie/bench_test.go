@@ -5,8 +5,9 @@ import (
 	"io"
 	"net/http"
 	"testing"
+	"time"
 
-	"github.com/emberfn/ember/internal/envpool"
+	"github.com/emberfn/ember/internal/invoke"
 )
 
 // payload100 is a 100-byte JSON event.
@@ -36,7 +37,7 @@ func BenchmarkWarmInvoke(b *testing.B) {
 // BenchmarkParallelInvoke measures 8 concurrent clients against 8
 // environments.
 func BenchmarkParallelInvoke(b *testing.B) {
-	url := endpointTB(b, "echo", func(o *envpool.Options) { o.MaxConcurrency = 8; o.QueueTimeout = 5e9 })
+	url := endpointTB(b, "echo", func(o *endpointOptions) { o.limits = invoke.LimiterOptions{Account: 8, QueueTimeout: 5 * time.Second} })
 	c := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 8}}
 	b.SetParallelism(4)
 	b.RunParallel(func(pb *testing.PB) {

@@ -18,7 +18,7 @@ import (
 	"github.com/emberfn/ember/internal/invokewire"
 )
 
-// Invoker runs invocations; *envpool.Pool is one.
+// Invoker runs invocations; *invoke.Limited is one.
 type Invoker interface {
 	Invoke(ctx context.Context, req invocation.Request) (invocation.Response, <-chan invocation.Report, error)
 }

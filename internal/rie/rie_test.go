@@ -3,6 +3,7 @@ package rie
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"encoding/base64"
 	"encoding/json"
 	"flag"
@@ -23,6 +24,7 @@ import (
 	"github.com/emberfn/ember/internal/envpool"
 	"github.com/emberfn/ember/internal/function"
 	"github.com/emberfn/ember/internal/invocation"
+	"github.com/emberfn/ember/internal/invoke"
 	"github.com/emberfn/ember/internal/testfunc"
 )
 
@@ -30,29 +32,38 @@ var update = flag.Bool("update", false, "rewrite golden files")
 
 const invokePath = "/2015-03-31/functions/function/invocations"
 
+// endpointOptions configure a test endpoint as `ember rie` wires it: a
+// pool, and invoke's limiter in front of it.
+type endpointOptions struct {
+	pool   envpool.Options
+	limits invoke.LimiterOptions
+}
+
 // endpoint serves the emulator's endpoint for the named test function.
-func endpoint(t *testing.T, name string, edit func(*envpool.Options)) string {
+func endpoint(t *testing.T, name string, edit func(*endpointOptions)) string {
 	t.Helper()
 	return endpointTB(t, name, edit)
 }
 
-func endpointTB(t testing.TB, name string, edit func(*envpool.Options)) string {
+func endpointTB(t testing.TB, name string, edit func(*endpointOptions)) string {
 	t.Helper()
 	fn := function.Config{Name: name, CodeDir: testfunc.Build(t, name), Timeout: 3 * time.Second}.WithDefaults()
-	opts := envpool.Options{
-		Environment:    environment.Options{Function: fn},
-		MaxConcurrency: 4,
+	opts := endpointOptions{
+		pool:   envpool.Options{Environment: environment.Options{Function: fn}},
+		limits: invoke.LimiterOptions{Account: 4},
 	}
 	if edit != nil {
 		edit(&opts)
 	}
-	pool := envpool.New(opts)
-	h := New(fn, pool, slog.New(slog.DiscardHandler))
+	pool := envpool.New(opts.pool)
+	limited := invoke.NewLimited(invoke.NewLimiter(opts.limits), fn.Name, pool)
+	h := New(fn, limited, slog.New(slog.DiscardHandler))
 	srv := httptest.NewServer(h)
 	t.Cleanup(func() {
 		srv.Close()
 		h.Wait()
-		pool.Close()
+		limited.Wait()
+		pool.Close(context.Background())
 	})
 	return srv.URL + invokePath
 }
@@ -148,7 +159,7 @@ func TestFunctionErrorIsFlagged(t *testing.T) {
 }
 
 func TestTimeoutBody(t *testing.T) {
-	url := endpoint(t, "sleep", func(o *envpool.Options) { o.Environment.Function.Timeout = time.Second })
+	url := endpoint(t, "sleep", func(o *endpointOptions) { o.pool.Environment.Function.Timeout = time.Second })
 	resp, body := post(t, url, []byte(`{"ms":3000}`))
 	if resp.StatusCode != 200 || resp.Header.Get("X-Amz-Function-Error") != "Unhandled" {
 		t.Fatalf("%d %v", resp.StatusCode, resp.Header)
@@ -306,7 +317,7 @@ func TestLogTail(t *testing.T) {
 }
 
 func TestThrottleBody(t *testing.T) {
-	url := endpoint(t, "sleep", func(o *envpool.Options) { o.MaxConcurrency = 1 })
+	url := endpoint(t, "sleep", func(o *endpointOptions) { o.limits.Account = 1 })
 	// Three overlapping invocations of a function limited to one
 	// environment: one runs, the others are throttled.
 	var wg sync.WaitGroup

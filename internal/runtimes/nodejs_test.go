@@ -2,6 +2,7 @@ package runtimes
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -94,7 +95,7 @@ func nodeStart(t testing.TB, name string, o nodeOptions) *nodeFunction {
 	if err != nil {
 		t.Fatalf("new environment: %v", err)
 	}
-	t.Cleanup(env.Shutdown)
+	t.Cleanup(func() { env.Close(context.Background()) })
 	f.env = env
 	f.cfg = f.cfg.WithDefaults()
 	return f
@@ -123,7 +124,8 @@ func (f *nodeFunction) invoke(t testing.TB, payload string) (invocation.Response
 
 func (f *nodeFunction) invokeRequest(t testing.TB, req invocation.Request) (invocation.Response, invocation.Report) {
 	t.Helper()
-	resp, done, err := f.env.Invoke(req)
+	done := make(chan invocation.Report, 1)
+	resp, err := f.env.Invoke(req, func(r invocation.Report) { done <- r })
 	if err != nil {
 		t.Fatalf("invoke: %v", err)
 	}

@@ -2,6 +2,7 @@ package runtimes
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -118,7 +119,7 @@ func pyStart(t *testing.T, rt Runtime, code string, o pyOptions) *pyFunction {
 	if err != nil {
 		t.Fatalf("new environment: %v", err)
 	}
-	t.Cleanup(env.Shutdown)
+	t.Cleanup(func() { env.Close(context.Background()) })
 	f.env = env
 	return f
 }
@@ -132,7 +133,8 @@ func (f *pyFunction) invoke(t *testing.T, req invocation.Request) (invocation.Re
 	if req.InvokedARN == "" {
 		req.InvokedARN = f.cfg.ARN()
 	}
-	resp, done, err := f.env.Invoke(req)
+	done := make(chan invocation.Report, 1)
+	resp, err := f.env.Invoke(req, func(r invocation.Report) { done <- r })
 	if err != nil {
 		t.Fatalf("invoke: %v", err)
 	}
@@ -787,10 +789,11 @@ func BenchmarkPythonWarmInvoke(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	defer env.Shutdown()
+	defer env.Close(context.Background())
 	payload := []byte(`{"hello": "world"}`)
 	for b.Loop() {
-		resp, done, err := env.Invoke(invocation.Request{ID: invocation.NewRequestID(), Payload: payload})
+		done := make(chan invocation.Report, 1)
+		resp, err := env.Invoke(invocation.Request{ID: invocation.NewRequestID(), Payload: payload}, func(r invocation.Report) { done <- r })
 		if err != nil {
 			b.Fatal(err)
 		}

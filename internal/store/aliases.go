@@ -42,6 +42,7 @@ func (s *Store) CreateAlias(ctx context.Context, a Alias) (Alias, error) {
 	if err != nil {
 		return Alias{}, fmt.Errorf("create alias %s of %s: %w", a.Name, a.FunctionName, err)
 	}
+	s.written.note(KindAlias, rev)
 	a.Revision = rev
 	return a, nil
 }
@@ -89,6 +90,7 @@ func (s *Store) UpdateAlias(ctx context.Context, a Alias) (Alias, error) {
 	if err != nil {
 		return Alias{}, fmt.Errorf("update alias %s of %s: %w", a.Name, a.FunctionName, err)
 	}
+	s.written.note(KindAlias, rev)
 	a.Revision = rev
 	return a, nil
 }
@@ -98,9 +100,11 @@ func (s *Store) DeleteAlias(ctx context.Context, name, alias string) error {
 	if !validName(name) || !validName(alias) {
 		return fmt.Errorf("delete alias %q of %q: %w", alias, name, ErrNotFound)
 	}
-	if err := deleteKey(ctx, s.aliases, name+"."+alias); err != nil {
+	rev, err := s.deleteKey(ctx, s.aliases, name+"."+alias)
+	if err != nil {
 		return fmt.Errorf("delete alias %s of %s: %w", alias, name, err)
 	}
+	s.written.note(KindAlias, rev)
 	return nil
 }
 

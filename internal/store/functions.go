@@ -83,6 +83,7 @@ func (s *Store) CreateFunction(ctx context.Context, f Function) (Function, error
 		}
 		return Function{}, fmt.Errorf("create function %s: %w", name, err)
 	}
+	s.written.note(KindFunction, rev)
 	f.Revision = rev
 	return f, nil
 }
@@ -136,6 +137,7 @@ func (s *Store) UpdateFunction(ctx context.Context, f Function) (Function, error
 	if err != nil {
 		return Function{}, fmt.Errorf("update function %s: %w", name, err)
 	}
+	s.written.note(KindFunction, rev)
 	f.Revision = rev
 	return f, nil
 }
@@ -214,9 +216,11 @@ func (s *Store) DeleteFunction(ctx context.Context, name string) error {
 	if err := s.purgeChildren(ctx, name); err != nil {
 		return fmt.Errorf("delete function %s: %w", name, err)
 	}
-	if err := s.functions.Purge(ctx, name); err != nil {
+	rev, err := s.purge(ctx, s.functions, name, 0)
+	if err != nil {
 		return fmt.Errorf("delete function %s: %w", name, err)
 	}
+	s.written.note(KindFunction, rev)
 	if err := s.purgeChildren(ctx, name); err != nil {
 		return fmt.Errorf("delete function %s: %w", name, err)
 	}

@@ -164,7 +164,7 @@ func (s *Store) DeleteLayerVersion(ctx context.Context, name string, version int
 	if !validName(name) || version < 1 {
 		return fmt.Errorf("delete layer %q version %d: %w", name, version, ErrNotFound)
 	}
-	if err := deleteKey(ctx, s.layers, layerKey(name, version)); err != nil {
+	if _, err := s.deleteKey(ctx, s.layers, layerKey(name, version)); err != nil {
 		return fmt.Errorf("delete layer %s version %d: %w", name, version, err)
 	}
 	return nil

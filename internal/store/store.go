@@ -119,6 +119,10 @@ type Store struct {
 	events         jetstream.Stream
 	consumer       jetstream.Consumer
 
+	// written and conn serve watches of the function records.
+	written writes
+	conn    *connection
+
 	closeOnce sync.Once
 	closeErr  error
 }
@@ -137,7 +141,7 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 	if maxCode < 0 {
 		return nil, fmt.Errorf("open store: MaxCodeBytes %d: %w", maxCode, ErrInvalid)
 	}
-	s := &Store{log: log, ackWait: opts.ackWait, closed: make(chan struct{})}
+	s := &Store{log: log, ackWait: opts.ackWait, closed: make(chan struct{}), conn: newConnection()}
 	if s.ackWait <= 0 {
 		s.ackWait = defaultAckWait
 	}
@@ -159,6 +163,8 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 	connOpts := []nats.Option{
 		nats.Name("ember"),
 		nats.ClosedHandler(func(*nats.Conn) { close(s.closed) }),
+		nats.DisconnectErrHandler(func(*nats.Conn, error) { s.conn.disconnected() }),
+		nats.ReconnectHandler(func(*nats.Conn) { s.conn.reconnected() }),
 		nats.ErrorHandler(func(_ *nats.Conn, sub *nats.Subscription, err error) {
 			subject := ""
 			if sub != nil {

@@ -40,9 +40,11 @@ func (s *Store) CreateVersion(ctx context.Context, v Version) error {
 		return fmt.Errorf("create version %s of %s: %w", v.Version, v.FunctionName, err)
 	}
 	key := v.FunctionName + "." + v.Version
-	if _, err := s.createChild(ctx, s.versions, v.FunctionName, key, b); err != nil {
+	rev, err := s.createChild(ctx, s.versions, v.FunctionName, key, b)
+	if err != nil {
 		return fmt.Errorf("create version %s of %s: %w", v.Version, v.FunctionName, err)
 	}
+	s.written.note(KindVersion, rev)
 	return nil
 }
 
@@ -148,28 +150,31 @@ func (s *Store) DeleteVersion(ctx context.Context, name, version string) error {
 	if _, ok := versionNumber(version); !ok || !validName(name) {
 		return fmt.Errorf("delete version %q of %q: %w", version, name, ErrNotFound)
 	}
-	if err := deleteKey(ctx, s.versions, name+"."+version); err != nil {
+	rev, err := s.deleteKey(ctx, s.versions, name+"."+version)
+	if err != nil {
 		return fmt.Errorf("delete version %s of %s: %w", version, name, err)
 	}
+	s.written.note(KindVersion, rev)
 	return nil
 }
 
-// deleteKey removes key, or fails with ErrNotFound if it is not there.
-func deleteKey(ctx context.Context, kv jetstream.KeyValue, key string) error {
+// deleteKey removes key and returns the revision of its purge marker, or
+// fails with ErrNotFound if it is not there.
+func (s *Store) deleteKey(ctx context.Context, kv jetstream.KeyValue, key string) (uint64, error) {
 	e, err := kv.Get(ctx, key)
 	if err != nil {
 		if errors.Is(err, jetstream.ErrKeyNotFound) {
-			return ErrNotFound
+			return 0, ErrNotFound
 		}
-		return err
+		return 0, err
 	}
 	// Conditional, so that of two concurrent deletes one reports ErrNotFound.
-	err = kv.Purge(ctx, key, jetstream.LastRevision(e.Revision()))
+	rev, err := s.purge(ctx, kv, key, e.Revision())
 	if errors.Is(err, jetstream.ErrKeyRevisionMismatch) {
 		if _, gerr := kv.Get(ctx, key); errors.Is(gerr, jetstream.ErrKeyNotFound) {
-			return ErrNotFound
+			return 0, ErrNotFound
 		}
-		return kv.Purge(ctx, key) // rewritten since it was read: remove what is there now
+		return s.purge(ctx, kv, key, 0) // rewritten since it was read: remove what is there now
 	}
-	return err
+	return rev, err
 }
