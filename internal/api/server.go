@@ -81,7 +81,7 @@ func New(opts Options) *Server {
 		opts.Now = time.Now
 	}
 	if opts.AccountConcurrency <= 0 {
-		opts.AccountConcurrency = 1000
+		opts.AccountConcurrency = invoke.DefaultAccountConcurrency
 	}
 	if opts.Prices.Duration == nil {
 		opts.Prices = billing.Default()
