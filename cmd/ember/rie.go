@@ -16,6 +16,7 @@ import (
 	"github.com/emberfn/ember/internal/environment"
 	"github.com/emberfn/ember/internal/envpool"
 	"github.com/emberfn/ember/internal/function"
+	"github.com/emberfn/ember/internal/isolation"
 	"github.com/emberfn/ember/internal/rie"
 )
 
@@ -69,7 +70,7 @@ func rieCommand(ctx context.Context, args, environ []string, stdout, stderr io.W
 	if err := sandboxed.apply(&fn); err != nil {
 		return err
 	}
-	iso, release, err := isolation(log, *sandboxed.noSandbox, 2, *blanks)
+	iso, release, err := isolation.Setup(log, *sandboxed.noSandbox, 2, *blanks)
 	if err != nil {
 		return err
 	}
