@@ -20,6 +20,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/emberfn/ember/internal/testenv"
 	"github.com/emberfn/ember/internal/testfunc"
 )
 
@@ -310,9 +311,7 @@ func TestStartedAsAWSLambdaRIE(t *testing.T) {
 // TestStaleStateRemoved leaves a state directory as a killed ember would,
 // and checks that the next ember that builds sandboxes removes it.
 func TestStaleStateRemoved(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("not root: ember builds no sandboxes, and keeps no state directory")
-	}
+	testenv.Root(t, "ember builds no sandboxes, and keeps no state directory")
 	stale := filepath.Join(os.TempDir(), "ember-state-4194400-test")
 	if err := os.MkdirAll(filepath.Join(stale, "img"), 0o700); err != nil {
 		t.Fatal(err)
