@@ -24,12 +24,17 @@ import (
 	"github.com/emberfn/ember/internal/testfunc"
 )
 
-// emberBinary builds the real ember binary once per test binary run.
+// emberBinary builds the real ember binary once per test binary run,
+// with the race detector when the tests run with it.
 func emberBinary(t *testing.T) string {
 	t.Helper()
 	bin := filepath.Join(binDir, "ember")
 	buildOnce.Do(func() {
-		out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput()
+		args := []string{"build", "-o", bin}
+		if raceEnabled {
+			args = append(args, "-race")
+		}
+		out, err := exec.Command("go", append(args, ".")...).CombinedOutput()
 		if err != nil {
 			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
 		}
@@ -73,7 +78,17 @@ func emberRun(t *testing.T, stdin string, args ...string) (string, string, int) 
 	} else if err != nil {
 		t.Fatal(err)
 	}
+	checkRaces(t, "ember "+strings.Join(args, " "), stderr.String())
 	return stdout.String(), stderr.String(), code
+}
+
+// checkRaces fails the test if an ember process built with the race
+// detector reported a race on its standard error.
+func checkRaces(t *testing.T, what, stderr string) {
+	t.Helper()
+	if strings.Contains(stderr, "WARNING: DATA RACE") {
+		t.Errorf("%s: the race detector found a race:\n%s", what, stderr)
+	}
 }
 
 var reportRE = regexp.MustCompile(`(?m)^REPORT RequestId: \S+\tDuration: [0-9.]+ ms\tBilled Duration: [0-9]+ ms\tMemory Size: (\d+) MB\tMax Memory Used: [0-9]+ MB\t`)
@@ -179,6 +194,8 @@ func startRIE(t *testing.T, bin string, env []string, args ...string) *rieProces
 		t.Fatal(err)
 	}
 	p := &rieProcess{cmd: cmd, stdout: stdout, mu: &mu}
+	var logs bytes.Buffer // guarded by mu
+	scanned := make(chan struct{})
 	t.Cleanup(func() {
 		// SIGTERM, so that ember removes its cgroups and state; SIGKILL
 		// only if it does not stop.
@@ -191,12 +208,20 @@ func startRIE(t *testing.T, bin string, env []string, args ...string) *rieProces
 			cmd.Process.Kill()
 			<-done
 		}
+		<-scanned
+		mu.Lock()
+		defer mu.Unlock()
+		checkRaces(t, "ember rie", logs.String())
 	})
 	addr := make(chan string, 1)
 	go func() {
+		defer close(scanned)
 		sc := bufio.NewScanner(stderr)
 		re := regexp.MustCompile(`ember rie listening" address=(\S+)`)
 		for sc.Scan() {
+			mu.Lock()
+			logs.WriteString(sc.Text() + "\n")
+			mu.Unlock()
 			if m := re.FindStringSubmatch(sc.Text()); m != nil {
 				addr <- m[1]
 			}
