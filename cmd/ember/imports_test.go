@@ -16,6 +16,8 @@ var allowedImports = map[string][]string{
 	"internal/invocation":     {},
 	"internal/codezip":        {},
 	"internal/testfunc":       {},
+	"internal/testenv":        {},
+	"internal/deptest":        {},
 	"internal/runtimeapi":     {"internal/invocation"},
 	"internal/environment":    {"internal/function", "internal/invocation", "internal/runtimeapi", "internal/sandbox", "internal/sandbox/cgroup"},
 	"internal/sandbox":        {},
