@@ -357,3 +357,15 @@ func TestStaleStateRemoved(t *testing.T) {
 		}
 	}
 }
+
+// TestEmberBinaryRace checks that the ember the tests run has the race
+// detector exactly when the tests have it.
+func TestEmberBinaryRace(t *testing.T) {
+	out, err := exec.Command("go", "version", "-m", emberBinary(t)).CombinedOutput()
+	if err != nil {
+		t.Fatalf("go version -m: %v\n%s", err, out)
+	}
+	if got := strings.Contains(string(out), "-race=true"); got != raceEnabled {
+		t.Errorf("the ember binary has the race detector: %v; the tests: %v\n%s", got, raceEnabled, out)
+	}
+}
