@@ -1,9 +1,14 @@
 package isolation
 
 import (
+	"errors"
 	"fmt"
+	"log/slog"
 	"os"
+	"runtime"
 	"testing"
+
+	"github.com/emberfn/ember/internal/testenv"
 )
 
 func TestStaleSubtree(t *testing.T) {
@@ -18,5 +23,41 @@ func TestStaleSubtree(t *testing.T) {
 		if got := staleSubtree(name); got != want {
 			t.Errorf("staleSubtree(%q) = %v; want %v", name, got, want)
 		}
+	}
+}
+
+func TestSetupDisabled(t *testing.T) {
+	iso, release, err := Setup(slog.New(slog.DiscardHandler), true, 0, 0)
+	if err != nil || iso != nil {
+		t.Fatalf("Setup with the sandbox switched off: %+v, %v; want nil, nil", iso, err)
+	}
+	release()
+}
+
+// TestSetup sets up the sandboxes as ember serve does, and checks that
+// releasing them removes the state directory and the cgroup subtree.
+func TestSetup(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("sandboxes need Linux")
+	}
+	testenv.Root(t, "sandboxes need root")
+	iso, release, err := Setup(slog.New(slog.DiscardHandler), false, 0, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if iso == nil || iso.Sandboxes == nil || iso.Images == nil {
+		release()
+		t.Fatalf("Setup as root: %+v", iso)
+	}
+	if iso.Cgroups == nil {
+		release()
+		testenv.Missing(t, "no usable cgroups here")
+	}
+	if fi, err := os.Stat(iso.StateDir); err != nil || !fi.IsDir() {
+		t.Errorf("state directory %s: %v", iso.StateDir, err)
+	}
+	release()
+	if _, err := os.Stat(iso.StateDir); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("state directory %s after release: %v", iso.StateDir, err)
 	}
 }
