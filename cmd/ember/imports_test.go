@@ -16,6 +16,8 @@ var allowedImports = map[string][]string{
 	"internal/invocation":     {},
 	"internal/codezip":        {},
 	"internal/testfunc":       {},
+	"internal/testenv":        {},
+	"internal/deptest":        {},
 	"internal/runtimeapi":     {"internal/invocation"},
 	"internal/environment":    {"internal/function", "internal/invocation", "internal/runtimeapi", "internal/sandbox", "internal/sandbox/cgroup"},
 	"internal/sandbox":        {},
@@ -36,6 +38,8 @@ var allowedImports = map[string][]string{
 	"internal/codecache":      {"internal/codezip"},
 	"internal/sigv4":          {},
 	"internal/client":         {"internal/sigv4"},
+	"internal/isolation":      {"internal/environment", "internal/sandbox", "internal/sandbox/cgroup"},
+	"internal/serve":          {"internal/api", "internal/billing", "internal/codecache", "internal/environment", "internal/invoke", "internal/isolation", "internal/logstore", "internal/metrics", "internal/runtimes", "internal/sigv4", "internal/store", "internal/usage"},
 }
 
 func TestImportDirection(t *testing.T) {

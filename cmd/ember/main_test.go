@@ -20,15 +20,21 @@ import (
 	"testing"
 	"time"
 
+	"github.com/emberfn/ember/internal/testenv"
 	"github.com/emberfn/ember/internal/testfunc"
 )
 
-// emberBinary builds the real ember binary once per test binary run.
+// emberBinary builds the real ember binary once per test binary run,
+// with the race detector when the tests run with it.
 func emberBinary(t *testing.T) string {
 	t.Helper()
 	bin := filepath.Join(binDir, "ember")
 	buildOnce.Do(func() {
-		out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput()
+		args := []string{"build", "-o", bin}
+		if raceEnabled {
+			args = append(args, "-race")
+		}
+		out, err := exec.Command("go", append(args, ".")...).CombinedOutput()
 		if err != nil {
 			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
 		}
@@ -72,7 +78,17 @@ func emberRun(t *testing.T, stdin string, args ...string) (string, string, int) 
 	} else if err != nil {
 		t.Fatal(err)
 	}
+	checkRaces(t, "ember "+strings.Join(args, " "), stderr.String())
 	return stdout.String(), stderr.String(), code
+}
+
+// checkRaces fails the test if an ember process built with the race
+// detector reported a race on its standard error.
+func checkRaces(t *testing.T, what, stderr string) {
+	t.Helper()
+	if strings.Contains(stderr, "WARNING: DATA RACE") {
+		t.Errorf("%s: the race detector found a race:\n%s", what, stderr)
+	}
 }
 
 var reportRE = regexp.MustCompile(`(?m)^REPORT RequestId: \S+\tDuration: [0-9.]+ ms\tBilled Duration: [0-9]+ ms\tMemory Size: (\d+) MB\tMax Memory Used: [0-9]+ MB\t`)
@@ -178,6 +194,8 @@ func startRIE(t *testing.T, bin string, env []string, args ...string) *rieProces
 		t.Fatal(err)
 	}
 	p := &rieProcess{cmd: cmd, stdout: stdout, mu: &mu}
+	var logs bytes.Buffer // guarded by mu
+	scanned := make(chan struct{})
 	t.Cleanup(func() {
 		// SIGTERM, so that ember removes its cgroups and state; SIGKILL
 		// only if it does not stop.
@@ -190,12 +208,20 @@ func startRIE(t *testing.T, bin string, env []string, args ...string) *rieProces
 			cmd.Process.Kill()
 			<-done
 		}
+		<-scanned
+		mu.Lock()
+		defer mu.Unlock()
+		checkRaces(t, "ember rie", logs.String())
 	})
 	addr := make(chan string, 1)
 	go func() {
+		defer close(scanned)
 		sc := bufio.NewScanner(stderr)
 		re := regexp.MustCompile(`ember rie listening" address=(\S+)`)
 		for sc.Scan() {
+			mu.Lock()
+			logs.WriteString(sc.Text() + "\n")
+			mu.Unlock()
 			if m := re.FindStringSubmatch(sc.Text()); m != nil {
 				addr <- m[1]
 			}
@@ -307,27 +333,10 @@ func TestStartedAsAWSLambdaRIE(t *testing.T) {
 	}
 }
 
-func TestStaleSubtree(t *testing.T) {
-	for name, want := range map[string]bool{
-		"ember-4194400-1":                       true, // past the kernel's largest pid
-		fmt.Sprintf("ember-%d-1", os.Getpid()):  false,
-		fmt.Sprintf("ember-%d-1", os.Getppid()): false,
-		"ember-4194400-1-x":                     false,
-		"ember-test-4194400-x":                  false,
-		"other-4194400-1":                       false,
-	} {
-		if got := staleSubtree(name); got != want {
-			t.Errorf("staleSubtree(%q) = %v; want %v", name, got, want)
-		}
-	}
-}
-
 // TestStaleStateRemoved leaves a state directory as a killed ember would,
 // and checks that the next ember that builds sandboxes removes it.
 func TestStaleStateRemoved(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("not root: ember builds no sandboxes, and keeps no state directory")
-	}
+	testenv.Root(t, "ember builds no sandboxes, and keeps no state directory")
 	stale := filepath.Join(os.TempDir(), "ember-state-4194400-test")
 	if err := os.MkdirAll(filepath.Join(stale, "img"), 0o700); err != nil {
 		t.Fatal(err)
@@ -346,5 +355,17 @@ func TestStaleStateRemoved(t *testing.T) {
 		if _, err := os.Stat(dir); !errors.Is(err, os.ErrNotExist) {
 			t.Errorf("%s of a dead ember is still there: %v", dir, err)
 		}
+	}
+}
+
+// TestEmberBinaryRace checks that the ember the tests run has the race
+// detector exactly when the tests have it.
+func TestEmberBinaryRace(t *testing.T) {
+	out, err := exec.Command("go", "version", "-m", emberBinary(t)).CombinedOutput()
+	if err != nil {
+		t.Fatalf("go version -m: %v\n%s", err, out)
+	}
+	if got := strings.Contains(string(out), "-race=true"); got != raceEnabled {
+		t.Errorf("the ember binary has the race detector: %v; the tests: %v\n%s", got, raceEnabled, out)
 	}
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/emberfn/ember/internal/envpool"
 	"github.com/emberfn/ember/internal/function"
 	"github.com/emberfn/ember/internal/invoke"
+	"github.com/emberfn/ember/internal/isolation"
 	"github.com/emberfn/ember/internal/rie"
 )
 
@@ -70,11 +71,15 @@ func rieCommand(ctx context.Context, args, environ []string, stdout, stderr io.W
 	if err := sandboxed.apply(&fn); err != nil {
 		return err
 	}
-	iso, release, err := isolation(log, *sandboxed.noSandbox, 2, *blanks)
+	iso, release, err := isolation.Setup(log, *sandboxed.noSandbox, 2, *blanks)
 	if err != nil {
 		return err
 	}
-	defer release()
+	defer func() {
+		if err := release(); err != nil {
+			log.Warn("release the sandboxes", "err", err)
+		}
+	}()
 	pool := envpool.New(envpool.Options{
 		Environment: environment.Options{
 			Function:       fn,

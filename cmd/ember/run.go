@@ -16,6 +16,7 @@ import (
 	"github.com/emberfn/ember/internal/envpool"
 	"github.com/emberfn/ember/internal/function"
 	"github.com/emberfn/ember/internal/invocation"
+	"github.com/emberfn/ember/internal/isolation"
 	"github.com/emberfn/ember/internal/runtimes"
 )
 
@@ -116,11 +117,15 @@ func runCommand(ctx context.Context, args []string, stdin io.Reader, stdout, std
 		}
 		rt.Configure(&fn, dir)
 	}
-	iso, release, err := isolation(log, *sandboxed.noSandbox, 0, 0)
+	iso, release, err := isolation.Setup(log, *sandboxed.noSandbox, 0, 0)
 	if err != nil {
 		return err
 	}
-	defer release()
+	defer func() {
+		if err := release(); err != nil {
+			log.Warn("release the sandboxes", "err", err)
+		}
+	}()
 
 	pool := envpool.New(envpool.Options{
 		Environment: environment.Options{Function: fn, Logs: stderr, Log: log, Isolation: iso},

@@ -7,25 +7,15 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"time"
 
-	"github.com/emberfn/ember/internal/api"
 	"github.com/emberfn/ember/internal/billing"
-	"github.com/emberfn/ember/internal/codecache"
-	"github.com/emberfn/ember/internal/environment"
 	"github.com/emberfn/ember/internal/function"
-	"github.com/emberfn/ember/internal/invoke"
-	"github.com/emberfn/ember/internal/logstore"
-	"github.com/emberfn/ember/internal/metrics"
-	"github.com/emberfn/ember/internal/runtimes"
+	"github.com/emberfn/ember/internal/serve"
 	"github.com/emberfn/ember/internal/sigv4"
-	"github.com/emberfn/ember/internal/store"
-	"github.com/emberfn/ember/internal/usage"
 )
 
 // serveDefaultAddr is where `sam local start-lambda` listens too.
@@ -44,7 +34,7 @@ func serveCommand(ctx context.Context, args, environ []string, stdout, stderr io
 	credentials := fs.String("credentials", "", "AWS shared credentials file whose access keys may sign requests (required beyond loopback)")
 	auth := fs.Bool("auth", false, "require signed requests on loopback too")
 	logLevel := fs.String("log-level", "info", "ember's log level: debug, info, warn, error")
-	maxConc := fs.Int("max-concurrency", invoke.DefaultAccountConcurrency, "the account's concurrency limit: most environments running at once")
+	maxConc := fs.Int("max-concurrency", 1000, "the account's concurrency limit: most environments running at once")
 	idle := fs.Duration("idle-timeout", 10*time.Minute, "how long an idle environment lives")
 	spares := fs.Int("prepared-sandboxes", 0, "sandboxes each function version keeps built ahead for cold starts")
 	blanks := fs.Int("started-sandboxes", 1, startedSandboxesUsage)
@@ -101,111 +91,27 @@ func serveCommand(ctx context.Context, args, environ []string, stdout, stderr io
 			return err
 		}
 	}
-	l, err := net.Listen("tcp", *addr)
-	if err != nil {
-		return fmt.Errorf("listen on %s: %w", *addr, err)
-	}
-	defer l.Close()
-
-	if err := os.MkdirAll(*dataDir, 0o700); err != nil {
-		return fmt.Errorf("data directory: %w", err)
-	}
-	st, err := store.Open(ctx, store.Options{DataDir: filepath.Join(*dataDir, "nats"), URL: *natsURL, Log: log})
-	if err != nil {
-		return fmt.Errorf("open the store: %w", err)
-	}
-	defer st.Close()
-	code, err := codecache.New(filepath.Join(*dataDir, "code"))
-	if err != nil {
-		return err
-	}
-	iso, release, err := isolation(log, *noSandbox, 1, *blanks)
-	if err != nil {
-		return err
-	}
-	defer release()
-	runtimeDir := filepath.Join(*dataDir, "runtime")
-	if err := os.RemoveAll(runtimeDir); err != nil {
-		return err
-	}
-	if err := runtimes.Install(runtimeDir); err != nil {
-		return fmt.Errorf("install the runtime clients: %w", err)
-	}
-	registry := runtimes.NewRegistry()
-	logs := logstore.New(logstore.Options{})
-	var records *usage.Store
-	var counters *metrics.Registry
-	if *record {
-		records, counters = usage.New(usage.Options{}), metrics.New()
-	}
-	svc := invoke.New(invoke.Options{
-		Store:              st,
-		Code:               code,
-		Logs:               logs,
-		Runtimes:           registry,
-		RuntimeDir:         runtimeDir,
-		Environment:        environment.Options{Log: log, Isolation: iso},
-		Region:             *region,
-		AccountID:          *account,
-		AccountConcurrency: *maxConc,
-		IdleTimeout:        *idle,
-		Spares:             *spares,
-		RetryDelays:        retryDelays,
-		Usage:              records,
-		Metrics:            counters,
-		Prices:             prices,
-		Log:                log,
+	return serve.Run(ctx, serve.Config{
+		Address:           *addr,
+		DataDir:           *dataDir,
+		NATSURL:           *natsURL,
+		Region:            *region,
+		AccountID:         *account,
+		Keys:              keys,
+		AllowLocalCode:    loopback,
+		MaxConcurrency:    *maxConc,
+		IdleTimeout:       *idle,
+		PreparedSandboxes: *spares,
+		StartedSandboxes:  *blanks,
+		NoSandbox:         *noSandbox,
+		Record:            *record,
+		Prices:            prices,
+		RetryDelays:       retryDelays,
+		Log:               log,
+		Ready: func(addr net.Addr) {
+			fmt.Fprintf(stdout, "ember serve: Lambda API on http://%s\n", addr)
+		},
 	})
-	defer func() {
-		closeCtx, cancel := context.WithTimeout(context.Background(), closeTimeout)
-		defer cancel()
-		if err := svc.Close(closeCtx); err != nil {
-			log.Warn("shut down the environments", "err", err)
-		}
-	}()
-	if err := svc.Ready(ctx); err != nil {
-		return fmt.Errorf("load the functions: %w", err)
-	}
-	srv := &http.Server{
-		Handler: api.New(api.Options{
-			Store: st, Invoke: svc, Logs: logs, Runtimes: registry,
-			Usage: records, Metrics: counters, Prices: prices,
-			Region: *region, AccountID: *account, Keys: keys,
-			AccountConcurrency: *maxConc, AllowLocalCode: loopback, Log: log,
-		}),
-		ReadHeaderTimeout: 10 * time.Second,
-	}
-
-	runCtx, stopEvents := context.WithCancel(context.Background())
-	var events sync.WaitGroup
-	events.Add(1)
-	go func() {
-		defer events.Done()
-		if err := svc.RunEvents(runCtx); err != nil && runCtx.Err() == nil {
-			log.Error("the event queue stopped", "err", err)
-		}
-	}()
-	defer func() {
-		stopEvents()
-		events.Wait()
-	}()
-
-	log.Info("ember serve listening", "address", l.Addr().String(), "data_dir", *dataDir, "signed_requests", keys != nil)
-	fmt.Fprintf(stdout, "ember serve: Lambda API on http://%s\n", l.Addr())
-	served := make(chan error, 1)
-	go func() { served <- srv.Serve(l) }()
-	select {
-	case err = <-served:
-	case <-ctx.Done():
-		log.Info("shutting down")
-		shutdownCtx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		err = srv.Shutdown(shutdownCtx)
-		cancel()
-	}
-	if errors.Is(err, http.ErrServerClosed) {
-		err = nil
-	}
-	return err
 }
 
 // defaultDataDir is $XDG_DATA_HOME/ember, or ~/.local/share/ember.

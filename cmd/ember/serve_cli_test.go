@@ -25,6 +25,7 @@ func emberCLI(t *testing.T, url string, args ...string) (stdout, stderr string, 
 	} else if err != nil {
 		t.Fatal(err)
 	}
+	checkRaces(t, "ember "+strings.Join(args, " "), errb.String())
 	return out.String(), errb.String(), code
 }
 

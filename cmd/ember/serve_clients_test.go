@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/emberfn/ember/internal/testenv"
 )
 
 // Debian's AWS CLI and boto3, which scripts/install-test-deps.sh installs.
@@ -28,9 +30,7 @@ func awsEnv(t *testing.T) []string {
 }
 
 func TestServeAWSCLI(t *testing.T) {
-	if _, err := os.Stat(awsCLI); err != nil {
-		t.Skipf("the AWS CLI is not installed at %s (scripts/install-test-deps.sh installs Debian's awscli as root): %v", awsCLI, err)
-	}
+	testenv.Command(t, awsCLI)
 	p := startServe(t, t.TempDir())
 	dir := t.TempDir()
 	zipPath := filepath.Join(dir, "echo.zip")
@@ -134,9 +134,7 @@ print(json.dumps(out))
 `
 
 func TestServeBoto3(t *testing.T) {
-	if err := exec.Command(python3Bin, "-c", "import boto3").Run(); err != nil {
-		t.Skipf("boto3 is not installed for %s (scripts/install-test-deps.sh installs Debian's python3-boto3 as root): %v", python3Bin, err)
-	}
+	testenv.PythonModule(t, python3Bin, "boto3")
 	p := startServe(t, t.TempDir())
 	dir := t.TempDir()
 	zipPath := filepath.Join(dir, "echo.zip")

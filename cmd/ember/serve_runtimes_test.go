@@ -23,6 +23,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/lambda/types"
 
 	"github.com/emberfn/ember/internal/runtimes"
+	"github.com/emberfn/ember/internal/testenv"
 	"github.com/emberfn/ember/internal/testfunc"
 )
 
@@ -31,7 +32,7 @@ import (
 func needRuntime(t *testing.T, name string) {
 	t.Helper()
 	if _, err := runtimes.NewRegistry().Lookup(name); err != nil {
-		t.Skipf("no interpreter for %s here: %v", name, err)
+		testenv.Missing(t, "no interpreter for %s here: %v", name, err)
 	}
 }
 
@@ -93,9 +94,7 @@ func writeTarGz(t *testing.T, path string, n, size int) {
 // does not, and the function runs out of memory.
 func TestServePythonStreamsArchiveAt128MB(t *testing.T) {
 	needRuntime(t, "python3.11")
-	if os.Geteuid() != 0 {
-		t.Skip("not root: functions run without a sandbox, so 128 MB is not enforced and the test would show nothing")
-	}
+	testenv.Root(t, "functions run without a sandbox, so 128 MB is not enforced and the test would show nothing")
 	const files, size = 2, 70 << 20
 	archive := filepath.Join(t.TempDir(), "data.tar.gz")
 	writeTarGz(t, archive, files, size)

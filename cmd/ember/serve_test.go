@@ -85,7 +85,7 @@ func startServe(t *testing.T, dataDir string, args ...string) *serveProcess {
 		p.url = "http://" + a
 	case <-p.done:
 		t.Fatalf("ember serve exited: %s", p.logs())
-	case <-time.After(20 * time.Second):
+	case <-time.After(time.Minute):
 		t.Fatalf("ember serve did not start listening: %s", p.logs())
 	}
 	return p
@@ -97,7 +97,8 @@ func (p *serveProcess) logs() string {
 	return p.stderr.String()
 }
 
-// stop ends the server with SIGTERM, as a user would.
+// stop ends the server with SIGTERM, as a user would, and fails the test
+// if the race detector found a race in it.
 func (p *serveProcess) stop(t *testing.T) {
 	p.cmd.Process.Signal(syscall.SIGTERM)
 	select {
@@ -107,6 +108,7 @@ func (p *serveProcess) stop(t *testing.T) {
 		<-p.done
 		t.Errorf("ember serve did not stop on SIGTERM")
 	}
+	checkRaces(t, "ember serve", p.logs())
 }
 
 // kill ends the server with SIGKILL: nothing is flushed or cleaned up.

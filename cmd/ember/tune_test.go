@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/emberfn/ember/internal/client"
+	"github.com/emberfn/ember/internal/testenv"
 )
 
 // runTune runs `ember tune` against the server at url, in this process.
@@ -190,11 +191,9 @@ func TestTuneCPUBoundFunction(t *testing.T) {
 		t.Errorf("tuning an unknown function: %v; want ResourceNotFoundException", err)
 	}
 
-	if os.Geteuid() != 0 {
-		t.Skip("not root: ember serve runs functions without a sandbox, so memory gives no CPU share; duration against memory is not checked")
-	}
+	testenv.Root(t, "ember serve runs functions without a sandbox, so memory gives no CPU share; duration against memory is not checked")
 	if strings.Contains(stdout, "without limits") {
-		t.Skip("ember serve ran the function without limits (no usable cgroups here); duration against memory is not checked")
+		testenv.Missing(t, "ember serve ran the function without limits (no usable cgroups here); duration against memory is not checked")
 	}
 	// 128/1769 of a vCPU: about 14 times slower; allow a wide margin.
 	if r := p50[128] / p50[1769]; r < 5 {
@@ -213,9 +212,7 @@ func TestTuneCPUBoundFunction(t *testing.T) {
 // runs out of memory at 128 MB, every time, and succeeds at 512 MB, which
 // is then the only size recommended.
 func TestTuneOutOfMemory(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("not root: functions run without a sandbox, so 128 MB is no limit and nothing runs out of memory")
-	}
+	testenv.Root(t, "functions run without a sandbox, so 128 MB is no limit and nothing runs out of memory")
 	p := startServe(t, t.TempDir())
 	c := client.New(client.Options{Endpoint: p.url})
 	createTuneFunction(t, c, "mem", "memory", 1024)
@@ -225,7 +222,7 @@ func TestTuneOutOfMemory(t *testing.T) {
 		t.Fatalf("ember tune: %v", err)
 	}
 	if strings.Contains(stdout, "without limits") {
-		t.Skip("ember serve ran the function without limits (no usable cgroups here): nothing runs out of memory")
+		testenv.Missing(t, "ember serve ran the function without limits (no usable cgroups here): nothing runs out of memory")
 	}
 	if row, cells := tableRow(t, stdout, 128); cells[7] != "3/3 Runtime.OutOfMemory" || cells[3] != "-" || cells[6] != "-" {
 		t.Errorf("128 MB row %q: want 3/3 Runtime.OutOfMemory, and no warm duration or cost", row)

@@ -16,18 +16,20 @@ import (
 	"github.com/emberfn/ember/internal/invocation"
 	"github.com/emberfn/ember/internal/sandbox"
 	"github.com/emberfn/ember/internal/sandbox/cgroup"
+	"github.com/emberfn/ember/internal/testenv"
 )
 
 // isolated returns an Isolation with cgroups, or skips the test where
 // sandboxes cannot run (they must run in CI, as root, on Linux).
 func isolated(t *testing.T) *Isolation {
 	t.Helper()
-	if runtime.GOOS != "linux" || os.Geteuid() != 0 {
-		t.Skip("sandbox tests need root on Linux")
+	if runtime.GOOS != "linux" {
+		t.Skip("sandbox tests need Linux")
 	}
+	testenv.Root(t, "sandbox tests need root")
 	m, err := cgroup.New(fmt.Sprintf("ember-test-%d-%d", os.Getpid(), time.Now().UnixNano()))
 	if errors.Is(err, cgroup.ErrUnsupported) {
-		t.Skipf("sandbox tests need cgroups: %v", err)
+		testenv.Missing(t, "sandbox tests need cgroups: %v", err)
 	}
 	if err != nil {
 		t.Fatal(err)

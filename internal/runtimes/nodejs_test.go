@@ -21,6 +21,7 @@ import (
 	"github.com/emberfn/ember/internal/environment"
 	"github.com/emberfn/ember/internal/function"
 	"github.com/emberfn/ember/internal/invocation"
+	"github.com/emberfn/ember/internal/testenv"
 )
 
 // The Node.js client's tests run it as ember runs it without a sandbox:
@@ -32,7 +33,7 @@ func nodeRuntime(t testing.TB) Runtime {
 	t.Helper()
 	rt, err := NewRegistry().Lookup("nodejs20.x")
 	if err != nil {
-		t.Skipf("no Node.js 20 on this machine, so the Node.js client cannot run: %v", err)
+		testenv.Missing(t, "no Node.js 20 on this machine, so the Node.js client cannot run: %v", err)
 	}
 	return rt
 }

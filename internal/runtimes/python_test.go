@@ -16,6 +16,7 @@ import (
 	"github.com/emberfn/ember/internal/environment"
 	"github.com/emberfn/ember/internal/function"
 	"github.com/emberfn/ember/internal/invocation"
+	"github.com/emberfn/ember/internal/testenv"
 )
 
 // The Python client's tests run real functions from testdata/python in real
@@ -40,7 +41,7 @@ func pyEach(t *testing.T, test func(t *testing.T, rt Runtime)) {
 	}
 	if len(found) == 0 {
 		_, err := reg.Lookup("python3.11")
-		t.Skipf("no Python interpreter for the Python client's tests: %v", err)
+		testenv.Missing(t, "no Python interpreter for the Python client's tests: %v", err)
 	}
 	for _, rt := range found {
 		t.Run(rt.Name, func(t *testing.T) { test(t, rt) })

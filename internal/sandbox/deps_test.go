@@ -1,9 +1,9 @@
 package sandbox
 
 import (
-	"go/build"
-	"strings"
 	"testing"
+
+	"github.com/emberfn/ember/internal/deptest"
 )
 
 // TestImports keeps the package to the standard library and the modules
@@ -12,26 +12,5 @@ import (
 // client that keeps sandboxes apart, and golang.org/x/sys for the system
 // calls the standard library lacks. It knows nothing of the rest of ember.
 func TestImports(t *testing.T) {
-	allowed := []string{"github.com/elastic/go-seccomp-bpf", "github.com/google/nftables", "golang.org/x/net/bpf", "golang.org/x/sys/"}
-	for _, goos := range []string{"linux", "darwin"} {
-		ctx := build.Default
-		ctx.GOOS = goos
-		pkg, err := ctx.ImportDir(".", 0)
-		if err != nil {
-			t.Fatal(err)
-		}
-	next:
-		for _, imp := range pkg.Imports {
-			first, _, _ := strings.Cut(imp, "/")
-			if !strings.Contains(first, ".") {
-				continue
-			}
-			for _, a := range allowed {
-				if strings.HasPrefix(imp, a) {
-					continue next
-				}
-			}
-			t.Errorf("GOOS=%s: imports %s", goos, imp)
-		}
-	}
+	deptest.DepChecker{Allowed: []string{"github.com/elastic/go-seccomp-bpf", "github.com/google/nftables", "golang.org/x/net/bpf", "golang.org/x/sys"}}.Check(t)
 }

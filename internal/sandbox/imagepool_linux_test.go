@@ -5,14 +5,14 @@ import (
 	"path/filepath"
 	"testing"
 	"time"
+
+	"github.com/emberfn/ember/internal/testenv"
 )
 
 func TestImagePoolKeepsSpares(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("images are made with mkfs.ext4, as root")
-	}
+	testenv.Root(t, "images are made with mkfs.ext4, as root")
 	if _, err := findMkfs(); err != nil {
-		t.Skip(err)
+		testenv.Missing(t, "no mkfs.ext4 here: %v", err)
 	}
 	dir := t.TempDir()
 	p := NewImagePool(dir, 1)

@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/emberfn/ember/internal/testenv"
 )
 
 // needNetwork returns a Network for outbound sandboxes, closed when the
@@ -236,9 +238,7 @@ func TestOutboundStartupTime(t *testing.T) {
 // rule that a killed ember process left, and keeps those of live ones.
 func TestStaleRulesRemoved(t *testing.T) {
 	needSandbox(t)
-	if _, err := exec.LookPath("iptables"); err != nil {
-		t.Skip("no iptables program: install iptables to test NAT")
-	}
+	testenv.Command(t, "iptables")
 	rule := func(comment string) []string {
 		return []string{"-t", "nat", "POSTROUTING", "-s", outboundRange.String(), "!", "-d", outboundRange.String(),
 			"-j", "MASQUERADE", "-w", "-m", "comment", "--comment", comment}

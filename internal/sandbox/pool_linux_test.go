@@ -9,6 +9,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/emberfn/ember/internal/testenv"
 )
 
 // newPool is NewPool, closed when the test ends.
@@ -36,7 +38,7 @@ func startFrom(t *testing.T, p *Pool, spec Spec) *started {
 	w.Close()
 	if errors.Is(err, ErrUnsupported) {
 		r.Close()
-		t.Skipf("sandboxes unsupported here: %v", err)
+		testenv.Missing(t, "sandboxes unsupported here: %v", err)
 	}
 	if err != nil {
 		r.Close()

@@ -20,6 +20,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/emberfn/ember/internal/testenv"
 )
 
 // TestMain lets the test binary be a sandbox's init stage, as ember's main
@@ -59,9 +61,7 @@ func needSandbox(t *testing.T) string {
 	if runtime.GOOS != "linux" {
 		t.Skip("sandboxes need Linux")
 	}
-	if os.Geteuid() != 0 {
-		t.Skip("sandboxes need root: run the tests as root to check the isolation")
-	}
+	testenv.Root(t, "sandboxes need root: run the tests as root to check the isolation")
 	probeOnce.Do(func() {
 		probeDir, probeErr = os.MkdirTemp("", "sandbox-probe-")
 		if probeErr != nil {

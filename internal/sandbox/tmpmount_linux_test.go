@@ -9,6 +9,8 @@ import (
 	"runtime"
 	"strings"
 	"testing"
+
+	"github.com/emberfn/ember/internal/testenv"
 )
 
 // tmpTestMB is the size of the /tmp images of these tests: small, so that
@@ -19,7 +21,7 @@ const tmpTestMB = 64
 func needImages(t *testing.T) {
 	t.Helper()
 	if _, err := findMkfs(); err != nil {
-		t.Skipf("no /tmp images here: %v", err)
+		testenv.Missing(t, "no /tmp images here: %v", err)
 	}
 }
 

@@ -21,6 +21,8 @@ import (
 	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
+
+	"github.com/emberfn/ember/internal/testenv"
 )
 
 // Requests signed by the AWS clients themselves (aws-sdk-go-v2's signer
@@ -264,10 +266,7 @@ func TestVerifyGoSDKLambdaClient(t *testing.T) {
 
 // The AWS CLI (botocore's signer), when installed.
 func TestVerifyAWSCLI(t *testing.T) {
-	aws, err := exec.LookPath("aws")
-	if err != nil {
-		t.Skip("the AWS CLI is not installed")
-	}
+	aws := testenv.Command(t, "aws")
 	version, err := exec.Command(aws, "--version").CombinedOutput()
 	if err != nil {
 		t.Fatalf("aws --version: %v\n%s", err, version)
@@ -319,13 +318,8 @@ func withoutAWSEnv() []string {
 
 // boto3 (botocore's signer as a Python program uses it), when installed.
 func TestVerifyBoto3(t *testing.T) {
-	python, err := exec.LookPath("python3")
-	if err != nil {
-		t.Skip("python3 is not installed")
-	}
-	if err := exec.Command(python, "-c", "import boto3").Run(); err != nil {
-		t.Skip("boto3 is not installed")
-	}
+	python := testenv.Command(t, "python3")
+	testenv.PythonModule(t, python, "boto3")
 	srv := newVerifyingServer(t, sdkKeys)
 	const program = `
 import sys, boto3

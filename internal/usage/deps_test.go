@@ -1,22 +1,13 @@
 package usage
 
 import (
-	"go/build"
-	"strings"
 	"testing"
+
+	"github.com/emberfn/ember/internal/deptest"
 )
 
 // TestImports keeps the package to the standard library: it is a leaf that
 // the invoke path writes to and the API reads from.
 func TestImports(t *testing.T) {
-	pkg, err := build.Default.ImportDir(".", 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, imp := range pkg.Imports {
-		first, _, _ := strings.Cut(imp, "/")
-		if strings.Contains(first, ".") {
-			t.Errorf("imports %s", imp)
-		}
-	}
+	deptest.DepChecker{}.Check(t)
 }

@@ -21,6 +21,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/emberfn/ember/internal/testenv"
 )
 
 // helperEnv makes the test binary a helper process instead: its value names
@@ -303,13 +305,11 @@ func startSleep(t *testing.T, g *Group) *exec.Cmd {
 // the test ends, and the test fails if that leaves a directory behind.
 func newTestManager(t testing.TB, opts options) *Manager {
 	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Skip("skipped: managing cgroups needs root")
-	}
+	testenv.Root(t, "managing cgroups needs root")
 	root := fmt.Sprintf("ember-test-%d-%s", os.Getpid(), regexp.MustCompile(`[^A-Za-z0-9_-]`).ReplaceAllString(t.Name(), "-"))
 	m, err := newManager(root, opts)
 	if errors.Is(err, ErrUnsupported) {
-		t.Skipf("skipped: no usable cgroups: %v", err)
+		testenv.Missing(t, "no usable cgroups: %v", err)
 	}
 	if err != nil {
 		t.Fatal(err)

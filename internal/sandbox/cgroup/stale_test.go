@@ -7,18 +7,18 @@ import (
 	"os/exec"
 	"strings"
 	"testing"
+
+	"github.com/emberfn/ember/internal/testenv"
 )
 
 // TestRemoveStale leaves a subtree behind, as a killed process would, with
 // a process still in it, and has a second manager remove it.
 func TestRemoveStale(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("skipped: managing cgroups needs root")
-	}
+	testenv.Root(t, "managing cgroups needs root")
 	staleName := fmt.Sprintf("ember-stale-test-%d", os.Getpid())
 	left, err := newManager(staleName, options{})
 	if errors.Is(err, ErrUnsupported) {
-		t.Skipf("skipped: no usable cgroups: %v", err)
+		testenv.Missing(t, "no usable cgroups: %v", err)
 	}
 	if err != nil {
 		t.Fatal(err)

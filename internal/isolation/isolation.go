@@ -1,8 +1,11 @@
-package main
+// Package isolation sets up the sandboxes of one ember process: cgroups
+// under a subtree of its own, a state directory for /tmp images, the
+// network of outbound sandboxes, and the sandboxes and images made ahead;
+// and it removes what ember processes that were killed left behind.
+package isolation
 
 import (
 	"errors"
-	"flag"
 	"fmt"
 	"log/slog"
 	"os"
@@ -12,12 +15,11 @@ import (
 	"time"
 
 	"github.com/emberfn/ember/internal/environment"
-	"github.com/emberfn/ember/internal/function"
 	"github.com/emberfn/ember/internal/sandbox"
 	"github.com/emberfn/ember/internal/sandbox/cgroup"
 )
 
-// isolation sets up the sandboxes of this ember process: cgroups under a
+// Setup sets up the sandboxes of this ember process: cgroups under a
 // subtree of its own and a state directory for /tmp images. Where it can't
 // (not Linux, not root, no cgroups) it says so loudly and returns nil: the
 // functions then run as plain processes and every REPORT says that limits
@@ -25,7 +27,7 @@ import (
 // keep made ahead, blanks how many sandboxes of each network mode to keep
 // started ahead, for any function. The returned func releases what was set
 // up.
-func isolation(log *slog.Logger, disabled bool, spareImages, blanks int) (*environment.Isolation, func(), error) {
+func Setup(log *slog.Logger, disabled bool, spareImages, blanks int) (*environment.Isolation, func() error, error) {
 	why := ""
 	switch {
 	case disabled:
@@ -37,7 +39,7 @@ func isolation(log *slog.Logger, disabled bool, spareImages, blanks int) (*envir
 	}
 	if why != "" {
 		log.Warn("LIMITS ARE NOT ENFORCED: functions run as plain processes, without memory, CPU or /tmp limits, freezing or isolation: " + why)
-		return nil, func() {}, nil
+		return nil, func() error { return nil }, nil
 	}
 	removeStaleStateDirs(log)
 	stateDir, err := os.MkdirTemp("", fmt.Sprintf("ember-state-%d-", os.Getpid()))
@@ -83,53 +85,27 @@ func isolation(log *slog.Logger, disabled bool, spareImages, blanks int) (*envir
 			log.Warn("sandboxes' init stages stay in their runtime's cgroup", "err", err)
 		}
 	}
-	return iso, func() {
+	return iso, func() error {
+		var errs []error
 		if err := iso.Sandboxes.Close(); err != nil {
-			log.Warn("end the sandboxes started ahead", "err", err)
+			errs = append(errs, fmt.Errorf("end the sandboxes started ahead: %w", err))
 		}
 		iso.Images.Close()
 		if iso.Network != nil {
 			if err := iso.Network.Close(); err != nil {
-				log.Warn("remove the NAT rule", "err", err)
+				errs = append(errs, fmt.Errorf("close the sandbox network: %w", err))
 			}
 		}
 		if iso.Cgroups != nil {
 			if err := iso.Cgroups.Close(); err != nil {
-				log.Warn("remove cgroups", "err", err)
+				errs = append(errs, fmt.Errorf("remove cgroups: %w", err))
 			}
 		}
-		os.RemoveAll(stateDir)
+		if err := os.RemoveAll(stateDir); err != nil {
+			errs = append(errs, fmt.Errorf("remove the sandboxes' state: %w", err))
+		}
+		return errors.Join(errs...)
 	}, nil
-}
-
-// startedSandboxesUsage explains --started-sandboxes, a flag of the
-// commands that serve invocations.
-const startedSandboxesUsage = "sandboxes kept started ahead for any function, waiting to be built for the next cold start that needs one (0: each started when needed)"
-
-// sandboxFlags are the flags of every command that runs functions in
-// sandboxes.
-type sandboxFlags struct {
-	noSandbox *bool
-	tmpMB     *int
-	network   *string
-}
-
-func addSandboxFlags(fs *flag.FlagSet) sandboxFlags {
-	return sandboxFlags{
-		noSandbox: fs.Bool("no-sandbox", false, "run functions as plain processes: no isolation, no limits"),
-		tmpMB:     fs.Int("ephemeral-storage", function.MinTmpMB, "size of /tmp in MB (512–10240)"),
-		network:   fs.String("network", function.NetworkOutbound, "the function's network: outbound (as on Lambda) or none (loopback only)"),
-	}
-}
-
-// apply puts the flags' figures into fn and checks it.
-func (f sandboxFlags) apply(fn *function.Config) error {
-	fn.EphemeralStorageMB = *f.tmpMB
-	fn.Network = *f.network
-	if err := fn.Validate(); err != nil {
-		return &usageError{err.Error()}
-	}
-	return nil
 }
 
 // staleSubtree reports whether a cgroup subtree is one that an ember
