@@ -1,6 +1,7 @@
 package sandbox
 
 import (
+	"bufio"
 	"fmt"
 	"io"
 	"net"
@@ -247,11 +248,7 @@ const ownNetnsEnv = "SANDBOX_TEST_OWN_NETNS"
 func TestMasquerade(t *testing.T) {
 	code := os.Getenv(ownNetnsEnv)
 	if code == "" {
-		code = needSandbox(t)
-		cmd := exec.CommandContext(t.Context(), os.Args[0], "-test.run=^TestMasquerade$", "-test.count=1", "-test.v", "-test.timeout=2m")
-		cmd.Env = append(os.Environ(), ownNetnsEnv+"="+code)
-		cmd.SysProcAttr = &syscall.SysProcAttr{Cloneflags: syscall.CLONE_NEWNET}
-		out, err := cmd.CombinedOutput()
+		out, err := ownNetnsChild(t, needSandbox(t)).CombinedOutput()
 		t.Logf("in a network namespace of its own:\n%s", out)
 		if err != nil || !strings.Contains(string(out), "--- PASS: TestMasquerade") {
 			t.Fatalf("TestMasquerade in a network namespace of its own: %v", err)
@@ -287,36 +284,43 @@ func TestMasquerade(t *testing.T) {
 	}
 	checkFirewall(t, c)
 	out := newOutside(t)
-	readOutside := "readline:" + out.listen.String()
-	dial := func() string {
+	run := func(check string) string {
 		t.Helper()
-		spec := testSpec(code, "", readOutside)
+		spec := testSpec(code, "", check)
 		spec.Network = NetworkOutbound
 		spec.Outbound = network
 		s := start(t, spec)
 		if err := s.Exec(); err != nil {
 			t.Fatalf("Exec: %v", err)
 		}
-		return s.results(t)[readOutside]
+		return s.results(t)[check]
 	}
-	if got := dial(); got != out.host.String() {
-		t.Errorf("a sandbox's dial beyond the host: %q, want its source seen as the host's %v", got, out.host)
+	// The sandbox reads the listener's line with bash, whose connect
+	// retries a lost SYN as the kernel does (the probe's own dial gives up
+	// after a second, which a loaded machine can take).
+	readOutside := fmt.Sprintf("sh:timeout 10 bash -c 'read -r line </dev/tcp/%v/%d && echo $line'",
+		out.listen.Addr(), out.listen.Port())
+	masqueraded := func(when string) {
+		t.Helper()
+		if got := run(readOutside); got != out.host.String() {
+			t.Errorf("%s, a sandbox's connection beyond the host: %q, want its source seen as the host's %v", when, got, out.host)
+		}
 	}
+	masqueraded("with the table")
 
 	table := &nftables.Table{Family: nftables.TableFamilyINet, Name: firewallTable}
 	c.DelTable(table)
 	if err := c.Flush(); err != nil {
 		t.Fatalf("delete table: %v", err)
 	}
-	if got := dial(); !strings.Contains(got, "timeout") {
+	// No answer comes back to an address that the outside has no route to.
+	if got := run("readline:" + out.listen.String()); !strings.Contains(got, "timeout") {
 		t.Errorf("without ember's table, a sandbox's dial beyond the host: %q, want a timeout", got)
 	}
 
 	needNetwork(t)
 	checkFirewall(t, c)
-	if got := dial(); got != out.host.String() {
-		t.Errorf("with the table made again, a sandbox's dial beyond the host: %q, want its source seen as the host's %v", got, out.host)
-	}
+	masqueraded("with the table made again")
 
 	tables, err := c.ListTablesOfFamily(nftables.TableFamilyINet)
 	if err != nil {
@@ -332,6 +336,65 @@ func TestMasquerade(t *testing.T) {
 	if !slices.ContainsFunc(chains, func(ch *nftables.Chain) bool { return ch.Table.Name == other.Name && ch.Name == "input" }) {
 		t.Errorf("table inet %s lost its chain", other.Name)
 	}
+}
+
+// ownNetnsChild is the command that runs the test again in a child test
+// binary, in a network namespace of its own, with ownNetnsEnv set to code.
+func ownNetnsChild(t *testing.T, code string) *exec.Cmd {
+	cmd := exec.CommandContext(t.Context(), os.Args[0], "-test.run=^"+t.Name()+"$", "-test.count=1", "-test.v", "-test.timeout=2m")
+	cmd.Env = append(os.Environ(), ownNetnsEnv+"="+code)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Cloneflags: syscall.CLONE_NEWNET}
+	return cmd
+}
+
+// TestFirewallAfterKill kills an ember process (a child test binary, in a
+// network namespace of its own) with SIGKILL once its Network is made,
+// and checks that the rule set, nat chain included, is still there.
+func TestFirewallAfterKill(t *testing.T) {
+	if os.Getenv(ownNetnsEnv) != "" {
+		needNetwork(t)
+		fmt.Println("ready")
+		time.Sleep(time.Minute)
+		t.Fatal("not killed")
+	}
+	cmd := ownNetnsChild(t, needSandbox(t))
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Wait()
+	defer cmd.Process.Kill()
+	var seen []string
+	for lines := bufio.NewScanner(stdout); lines.Scan(); {
+		if seen = append(seen, lines.Text()); lines.Text() == "ready" {
+			break
+		}
+	}
+	if seen[len(seen)-1] != "ready" {
+		t.Fatalf("the child ended before its Network was made:\n%s\n%s", strings.Join(seen, "\n"), stderr.String())
+	}
+	// The namespace outlives the process while this file is open.
+	ns, err := os.Open(fmt.Sprintf("/proc/%d/ns/net", cmd.Process.Pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ns.Close()
+	if err := cmd.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Wait(); err == nil || !strings.Contains(err.Error(), "killed") {
+		t.Fatalf("child: %v, want killed", err)
+	}
+	c, err := nftables.New(nftables.WithNetNSFd(int(ns.Fd())))
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkFirewall(t, c)
 }
 
 // withRtnl runs f with a route netlink socket of the caller's network
