@@ -1,8 +1,7 @@
 #!/usr/bin/env bash
 # Installs what ember's tests need that Go modules do not bring. As root on
 # Linux the tests build real sandboxes, whose /tmp is an ext4 image made with
-# mkfs.ext4 (Debian's e2fsprogs), and outbound sandboxes, whose traffic is
-# masqueraded with iptables (Debian's iptables). The tests of `ember serve`
+# mkfs.ext4 (Debian's e2fsprogs). The tests of `ember serve`
 # drive it with the AWS CLI (Debian's awscli) and boto3 (Debian's
 # python3-boto3), at /usr/bin/aws and /usr/bin/python3. The managed
 # runtimes' tests run Python 3.11 (Debian 12's python3) and Node.js 20 from
@@ -24,7 +23,6 @@ node20() {
 if [ "$(id -u)" = 0 ] && [ "$(uname -s)" = Linux ]; then
   missing=()
   command -v mkfs.ext4 >/dev/null || [ -x /usr/sbin/mkfs.ext4 ] || [ -x /sbin/mkfs.ext4 ] || missing+=(e2fsprogs)
-  command -v iptables >/dev/null || [ -x /usr/sbin/iptables ] || [ -x /sbin/iptables ] || missing+=(iptables)
   [ -x /usr/bin/aws ] || missing+=(awscli)
   [ -x /usr/bin/python3 ] || missing+=(python3)
   /usr/bin/python3 -c 'import boto3' 2>/dev/null || missing+=(python3-boto3)

@@ -89,10 +89,10 @@ func readLine(addr string) (string, error) {
 }
 
 // TestFirewallRemade deletes ember's table, as an administrator might,
-// and checks that a new Network makes it again, that making it again and
-// again, at once from several goroutines, leaves one copy, and that no
-// netlink socket owns it (it stays when the process that made it is
-// killed).
+// and checks that a new Network makes it again, with its nat chain, that
+// making it again and again, at once from several goroutines, leaves one
+// copy, and that no netlink socket owns it (it stays when the process that
+// made it is killed).
 func TestFirewallRemade(t *testing.T) {
 	needSandbox(t)
 	c, err := nftables.New()
@@ -110,11 +110,14 @@ func TestFirewallRemade(t *testing.T) {
 		t.Fatal("table still there after its deletion")
 	}
 	t0 := time.Now()
-	needNetwork(t)
+	network := needNetwork(t)
 	t.Logf("NewNetwork with the rule set: %v", time.Since(t0))
+	if err := network.NAT(); err != nil {
+		t.Errorf("NewNetwork: %v", err)
+	}
 	checkFirewall(t, c)
 	t0 = time.Now()
-	if err := installFirewall(); err != nil {
+	if err := installFirewall(true); err != nil {
 		t.Fatalf("installFirewall again: %v", err)
 	}
 	t.Logf("installFirewall over the table that is there: %v", time.Since(t0))
@@ -123,7 +126,7 @@ func TestFirewallRemade(t *testing.T) {
 	var wg sync.WaitGroup
 	errs := make(chan error, 8)
 	for range cap(errs) {
-		wg.Go(func() { errs <- installFirewall() })
+		wg.Go(func() { errs <- installFirewall(true) })
 	}
 	wg.Wait()
 	close(errs)
@@ -140,7 +143,7 @@ func TestFirewallRemade(t *testing.T) {
 const nftTableFOwner = 0x2
 
 // checkFirewall checks that the rule set is there, once, as
-// installFirewall makes it.
+// installFirewall makes it with masquerade.
 func checkFirewall(t *testing.T, c *nftables.Conn) {
 	t.Helper()
 	got, err := c.ListTableOfFamily(firewallTable, nftables.TableFamilyINet)
@@ -154,29 +157,35 @@ func checkFirewall(t *testing.T, c *nftables.Conn) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var forward *nftables.Chain
+	var forward, nat *nftables.Chain
 	for _, ch := range chains {
 		if ch.Table.Name != firewallTable {
 			continue
 		}
-		if forward != nil || ch.Name != firewallChain {
+		switch {
+		case ch.Name == firewallChain && forward == nil:
+			forward = ch
+		case ch.Name == natChain && nat == nil:
+			nat = ch
+		default:
 			t.Errorf("unexpected chain %s in table %s", ch.Name, firewallTable)
-			continue
 		}
-		forward = ch
 	}
-	if forward == nil {
-		t.Fatalf("no chain %s in table %s", firewallChain, firewallTable)
+	if forward == nil || nat == nil {
+		t.Fatalf("table %s has chain %s: %v, chain %s: %v", firewallTable, firewallChain, forward != nil, natChain, nat != nil)
 	}
 	if forward.Hooknum == nil || *forward.Hooknum != *nftables.ChainHookForward {
 		t.Errorf("chain %s is not on the forward hook", firewallChain)
+	}
+	if nat.Type != nftables.ChainTypeNAT || nat.Hooknum == nil || *nat.Hooknum != *nftables.ChainHookPostrouting {
+		t.Errorf("chain %s is not a nat chain on the postrouting hook: type %s", natChain, nat.Type)
 	}
 	rules, err := c.GetRules(got, forward)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if want := len(firewallRules()); len(rules) != want {
-		t.Fatalf("%d rules, want %d", len(rules), want)
+		t.Fatalf("%d rules in chain %s, want %d", len(rules), firewallChain, want)
 	}
 	for i, r := range rules {
 		v, ok := r.Exprs[len(r.Exprs)-1].(*expr.Verdict)
@@ -184,18 +193,32 @@ func checkFirewall(t *testing.T, c *nftables.Conn) {
 			t.Errorf("rule %d does not end in drop: %#v", i, r.Exprs[len(r.Exprs)-1])
 		}
 	}
+	rules, err = c.GetRules(got, nat)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rules) != 1 {
+		t.Fatalf("%d rules in chain %s, want 1", len(rules), natChain)
+	}
+	if _, ok := rules[0].Exprs[len(rules[0].Exprs)-1].(*expr.Masq); !ok {
+		t.Errorf("the rule of chain %s does not end in masquerade: %#v", natChain, rules[0].Exprs[len(rules[0].Exprs)-1])
+	}
 }
 
 // TestFirewallErrorNamesNfTables checks that the errors a kernel without
 // nf_tables gives are reported as such, and stay comparable.
 func TestFirewallErrorNamesNfTables(t *testing.T) {
 	for _, errno := range []unix.Errno{unix.EPROTONOSUPPORT, unix.EOPNOTSUPP, unix.EAFNOSUPPORT, unix.ENOENT} {
-		err := firewallError(fmt.Errorf("netlink receive: %w", errno))
-		if !errors.Is(err, errno) || !strings.Contains(err.Error(), "no usable nf_tables") {
+		err := firewallError(fmt.Errorf("netlink receive: %w", errno), false)
+		if !errors.Is(err, errno) || !strings.Contains(err.Error(), "no usable nf_tables (") {
 			t.Errorf("%v: %v", unix.ErrnoName(errno), err)
 		}
+		err = firewallError(fmt.Errorf("netlink receive: %w", errno), true)
+		if !errors.Is(err, errno) || !strings.Contains(err.Error(), "no usable nf_tables NAT") {
+			t.Errorf("%v, with masquerade: %v", unix.ErrnoName(errno), err)
+		}
 	}
-	if err := firewallError(unix.EPERM); strings.Contains(err.Error(), "no usable nf_tables") || !errors.Is(err, unix.EPERM) {
+	if err := firewallError(unix.EPERM, true); strings.Contains(err.Error(), "no usable") || !errors.Is(err, unix.EPERM) {
 		t.Errorf("EPERM: %v", err)
 	}
 }

@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"net/netip"
 	"os"
-	"os/exec"
-	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -33,8 +31,6 @@ const outboundSlots = 1 << (32 - 17 - 2)
 type Network struct {
 	// natErr says why sandbox traffic is not masqueraded, or is nil.
 	natErr error
-	// natRule is the iptables rule to delete on Close, or nil.
-	natRule []string
 
 	// mu guards the fields below.
 	mu sync.Mutex
@@ -45,108 +41,44 @@ type Network struct {
 	closed bool
 }
 
-// NewNetwork makes the nf_tables rule set that keeps sandboxes apart
-// (installFirewall; left in place by Close), turns IPv4 forwarding on
-// (net.ipv4.ip_forward=1, for the whole host, and left on by Close) and
-// adds an iptables rule that masquerades traffic from outboundRange to
-// anywhere else. Without an iptables program, or if the rule cannot be
-// added, the Network works without it and NAT says why: sandboxes then
-// reach this host but not beyond it. Without nf_tables, NewNetwork fails
-// rather than give sandboxes a network in which they reach each other:
-// the caller runs outbound sandboxes with loopback only, and says so.
+// NewNetwork makes the nf_tables rule set that keeps sandboxes apart and
+// masquerades traffic from outboundRange to anywhere else
+// (installFirewall; left in place by Close), and turns IPv4 forwarding on
+// (net.ipv4.ip_forward=1, for the whole host, and left on by Close).
+// Where the kernel cannot masquerade in the rule set, the Network works
+// without it and NAT says why: sandboxes then reach this host but not
+// beyond it. Without nf_tables, NewNetwork fails rather than give
+// sandboxes a network in which they reach each other: the caller runs
+// outbound sandboxes with loopback only, and says so.
 func NewNetwork() (*Network, error) {
 	if os.Geteuid() != 0 {
 		return nil, fmt.Errorf("new network: not root: %w", ErrUnsupported)
 	}
+	n := &Network{}
 	// Sandboxes are kept apart before the host forwards anything for them.
-	if err := installFirewall(); err != nil {
-		return nil, fmt.Errorf("new network: %w", err)
+	if natErr := installFirewall(true); natErr != nil {
+		if err := installFirewall(false); err != nil {
+			return nil, fmt.Errorf("new network: keep sandboxes apart: %w", err)
+		}
+		n.natErr = fmt.Errorf("no NAT for sandboxes: %w", natErr)
 	}
 	if err := os.WriteFile("/proc/sys/net/ipv4/ip_forward", []byte("1\n"), 0); err != nil {
 		return nil, fmt.Errorf("new network: enable forwarding: %w", err)
 	}
-	n := &Network{}
-	removeStaleRules()
-	rule := []string{"-t", "nat", "POSTROUTING", "-s", outboundRange.String(),
-		"!", "-d", outboundRange.String(), "-j", "MASQUERADE", "-w"}
-	// A comment of its own tells this Network's rule from the same rule
-	// of another ember process, so that Close deletes its own.
-	named := append(slices.Clone(rule), "-m", "comment", "--comment", fmt.Sprintf("ember-%d-%d", os.Getpid(), time.Now().UnixNano()))
-	if err := iptables("-A", named); err == nil {
-		n.natRule = named
-	} else if err := iptables("-A", rule); err != nil {
-		n.natErr = fmt.Errorf("no NAT for sandboxes: %w", err)
-	} else {
-		n.natRule = rule
-	}
 	return n, nil
-}
-
-// removeStaleRules deletes the masquerading rules of ember processes that
-// are gone without closing their Network (killed, say): each rule's comment
-// names its process.
-func removeStaleRules() {
-	path, err := exec.LookPath("iptables")
-	if err != nil {
-		return
-	}
-	out, err := exec.Command(path, "-w", "-t", "nat", "-S", "POSTROUTING").Output()
-	if err != nil {
-		return
-	}
-	for _, line := range strings.Split(string(out), "\n") {
-		fields := strings.Fields(line)
-		i := slices.Index(fields, "--comment")
-		if len(fields) < 2 || fields[0] != "-A" || i < 0 || i+1 >= len(fields) {
-			continue
-		}
-		var pid, nanos int64
-		if _, err := fmt.Sscanf(strings.Trim(fields[i+1], `"`), "ember-%d-%d", &pid, &nanos); err != nil {
-			continue
-		}
-		if unix.Kill(int(pid), 0) == nil || pid == int64(os.Getpid()) {
-			continue
-		}
-		exec.Command(path, append([]string{"-w", "-t", "nat", "-D"}, fields[1:]...)...).Run()
-	}
-}
-
-// iptables runs the iptables program with op (-A, -D, -C) before rule's
-// chain.
-func iptables(op string, rule []string) error {
-	path, err := exec.LookPath("iptables")
-	if err != nil {
-		return err
-	}
-	// The chain follows the table: "-t nat -A POSTROUTING ...".
-	args := append([]string{rule[0], rule[1], op}, rule[2:]...)
-	out, err := exec.Command(path, args...).CombinedOutput()
-	if err != nil {
-		return fmt.Errorf("iptables %s: %w: %s", strings.Join(args, " "), err, strings.TrimSpace(string(out)))
-	}
-	return nil
 }
 
 // NAT is nil when sandbox traffic to beyond this host is masqueraded, and
 // says why not otherwise; the caller logs it.
 func (n *Network) NAT() error { return n.natErr }
 
-// Close removes the masquerading rule. Sandboxes still running keep their
-// links and addresses; new ones cannot start.
+// Close ends the Network: sandboxes still running keep their links and
+// addresses; new ones cannot start. The rule set stays, for other ember
+// processes' sandboxes and the next start.
 func (n *Network) Close() error {
 	n.mu.Lock()
-	if n.closed {
-		n.mu.Unlock()
-		return nil
-	}
+	defer n.mu.Unlock()
 	n.closed = true
-	n.mu.Unlock()
-	if n.natRule == nil {
-		return nil
-	}
-	if err := iptables("-D", n.natRule); err != nil {
-		return fmt.Errorf("close network: %w", err)
-	}
 	return nil
 }
 

@@ -1,6 +1,7 @@
 package sandbox
 
 import (
+	"bufio"
 	"fmt"
 	"io"
 	"net"
@@ -8,11 +9,15 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
+	"slices"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
-	"github.com/emberfn/ember/internal/testenv"
+	"github.com/google/nftables"
+	"golang.org/x/sys/unix"
 )
 
 // needNetwork returns a Network for outbound sandboxes, closed when the
@@ -28,14 +33,9 @@ func needNetwork(t *testing.T) *Network {
 		if err := n.Close(); err != nil {
 			t.Errorf("Network.Close: %v", err)
 		}
-		if n.natRule != nil && iptables("-C", n.natRule) == nil {
-			t.Error("masquerading rule left after Close")
-		}
 	})
 	if err := n.NAT(); err != nil {
-		t.Logf("%v (install iptables to check NAT)", err)
-	} else if err := iptables("-C", n.natRule); err != nil {
-		t.Errorf("masquerading rule missing: %v", err)
+		t.Log(err)
 	}
 	return n
 }
@@ -229,34 +229,281 @@ func TestOutboundStartupTime(t *testing.T) {
 		removes = append(removes, time.Since(t1))
 	}
 	t.Logf("p50 veth pair with the host end's address: create %v, delete %v", p50(creates), p50(removes))
-	if _, err := exec.LookPath("iptables"); err != nil {
-		t.Logf("no iptables here: %v", err)
+}
+
+// ownNetnsEnv is set in the environment of the test binary that
+// TestMasquerade runs in a network namespace of its own; it holds the
+// probe's directory.
+const ownNetnsEnv = "SANDBOX_TEST_OWN_NETNS"
+
+// TestMasquerade checks that an outbound sandbox reaches an address beyond
+// the host as the host: a listener in a network namespace behind a veth
+// of the host, with addresses outside outboundRange and no route back to
+// it, sees the address of the host's end as the source, and answers.
+// Without ember's table the same dial gets no answer; made again, the
+// table masquerades again. A table of other software's is left as it was.
+// The test runs again in a child test binary, in a network namespace of
+// its own, so that no masquerading rule of this machine (another
+// program's, or an older ember's) can stand in for ember's.
+func TestMasquerade(t *testing.T) {
+	code := os.Getenv(ownNetnsEnv)
+	if code == "" {
+		out, err := ownNetnsChild(t, needSandbox(t)).CombinedOutput()
+		t.Logf("in a network namespace of its own:\n%s", out)
+		if err != nil || !strings.Contains(string(out), "--- PASS: TestMasquerade") {
+			t.Fatalf("TestMasquerade in a network namespace of its own: %v", err)
+		}
+		return
+	}
+
+	c, err := nftables.New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The new namespace's loopback is down; other software's table is
+	// there before ember's.
+	lo, err := ifIndex("lo")
+	if err == nil {
+		err = withRtnl(func(r *rtnl) error { return r.setUp(lo) })
+	}
+	if err != nil {
+		t.Fatalf("bring lo up: %v", err)
+	}
+	accept := nftables.ChainPolicyAccept
+	other := &nftables.Table{Family: nftables.TableFamilyINet, Name: "other"}
+	c.AddTable(other)
+	c.AddChain(&nftables.Chain{Name: "input", Table: other, Type: nftables.ChainTypeFilter,
+		Hooknum: nftables.ChainHookInput, Priority: nftables.ChainPriorityFilter, Policy: &accept})
+	if err := c.Flush(); err != nil {
+		t.Fatalf("other software's table: %v", err)
+	}
+
+	network := needNetwork(t)
+	if err := network.NAT(); err != nil {
+		t.Fatalf("NewNetwork: %v", err)
+	}
+	checkFirewall(t, c)
+	out := newOutside(t)
+	run := func(check string) string {
+		t.Helper()
+		spec := testSpec(code, "", check)
+		spec.Network = NetworkOutbound
+		spec.Outbound = network
+		s := start(t, spec)
+		if err := s.Exec(); err != nil {
+			t.Fatalf("Exec: %v", err)
+		}
+		return s.results(t)[check]
+	}
+	// The sandbox reads the listener's line with bash, whose connect
+	// retries a lost SYN as the kernel does (the probe's own dial gives up
+	// after a second, which a loaded machine can take).
+	readOutside := fmt.Sprintf("sh:timeout 10 bash -c 'read -r line </dev/tcp/%v/%d && echo $line'",
+		out.listen.Addr(), out.listen.Port())
+	masqueraded := func(when string) {
+		t.Helper()
+		if got := run(readOutside); got != out.host.String() {
+			t.Errorf("%s, a sandbox's connection beyond the host: %q, want its source seen as the host's %v", when, got, out.host)
+		}
+	}
+	masqueraded("with the table")
+
+	table := &nftables.Table{Family: nftables.TableFamilyINet, Name: firewallTable}
+	c.DelTable(table)
+	if err := c.Flush(); err != nil {
+		t.Fatalf("delete table: %v", err)
+	}
+	// No answer comes back to an address that the outside has no route to.
+	if got := run("readline:" + out.listen.String()); !strings.Contains(got, "timeout") {
+		t.Errorf("without ember's table, a sandbox's dial beyond the host: %q, want a timeout", got)
+	}
+
+	needNetwork(t)
+	checkFirewall(t, c)
+	masqueraded("with the table made again")
+
+	tables, err := c.ListTablesOfFamily(nftables.TableFamilyINet)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.ContainsFunc(tables, func(tb *nftables.Table) bool { return tb.Name == other.Name }) {
+		t.Fatalf("table inet %s is gone", other.Name)
+	}
+	chains, err := c.ListChainsOfTableFamily(nftables.TableFamilyINet)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.ContainsFunc(chains, func(ch *nftables.Chain) bool { return ch.Table.Name == other.Name && ch.Name == "input" }) {
+		t.Errorf("table inet %s lost its chain", other.Name)
 	}
 }
 
-// TestStaleRulesRemoved checks that a Network removes the masquerading
-// rule that a killed ember process left, and keeps those of live ones.
-func TestStaleRulesRemoved(t *testing.T) {
-	needSandbox(t)
-	testenv.Command(t, "iptables")
-	rule := func(comment string) []string {
-		return []string{"-t", "nat", "POSTROUTING", "-s", outboundRange.String(), "!", "-d", outboundRange.String(),
-			"-j", "MASQUERADE", "-w", "-m", "comment", "--comment", comment}
+// ownNetnsChild is the command that runs the test again in a child test
+// binary, in a network namespace of its own, with ownNetnsEnv set to code.
+func ownNetnsChild(t *testing.T, code string) *exec.Cmd {
+	cmd := exec.CommandContext(t.Context(), os.Args[0], "-test.run=^"+t.Name()+"$", "-test.count=1", "-test.v", "-test.timeout=2m")
+	cmd.Env = append(os.Environ(), ownNetnsEnv+"="+code)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Cloneflags: syscall.CLONE_NEWNET}
+	return cmd
+}
+
+// TestFirewallAfterKill kills an ember process (a child test binary, in a
+// network namespace of its own) with SIGKILL once its Network is made,
+// and checks that the rule set, nat chain included, is still there.
+func TestFirewallAfterKill(t *testing.T) {
+	if os.Getenv(ownNetnsEnv) != "" {
+		needNetwork(t)
+		fmt.Println("ready")
+		time.Sleep(time.Minute)
+		t.Fatal("not killed")
 	}
-	// No process has a pid past the kernel's maximum, 2^22.
-	stale, live := rule("ember-4194400-1"), rule(fmt.Sprintf("ember-%d-1", os.Getppid()))
-	for _, r := range [][]string{stale, live} {
-		if err := iptables("-A", r); err != nil {
-			t.Fatal(err)
+	cmd := ownNetnsChild(t, needSandbox(t))
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Wait()
+	defer cmd.Process.Kill()
+	var seen []string
+	for lines := bufio.NewScanner(stdout); lines.Scan(); {
+		if seen = append(seen, lines.Text()); lines.Text() == "ready" {
+			break
 		}
 	}
-	t.Cleanup(func() { iptables("-D", live) })
-	needNetwork(t)
-	if iptables("-C", stale) == nil {
-		iptables("-D", stale)
-		t.Error("the rule of a process that is gone is still there")
+	if seen[len(seen)-1] != "ready" {
+		t.Fatalf("the child ended before its Network was made:\n%s\n%s", strings.Join(seen, "\n"), stderr.String())
 	}
-	if err := iptables("-C", live); err != nil {
-		t.Errorf("the rule of a live process was removed: %v", err)
+	// The namespace outlives the process while this file is open.
+	ns, err := os.Open(fmt.Sprintf("/proc/%d/ns/net", cmd.Process.Pid))
+	if err != nil {
+		t.Fatal(err)
 	}
+	defer ns.Close()
+	if err := cmd.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Wait(); err == nil || !strings.Contains(err.Error(), "killed") {
+		t.Fatalf("child: %v, want killed", err)
+	}
+	c, err := nftables.New(nftables.WithNetNSFd(int(ns.Fd())))
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkFirewall(t, c)
+}
+
+// withRtnl runs f with a route netlink socket of the caller's network
+// namespace.
+func withRtnl(f func(*rtnl) error) error {
+	r, err := openRtnl()
+	if err != nil {
+		return err
+	}
+	defer r.Close()
+	return f(r)
+}
+
+// outside is a network namespace beyond the host, linked to it by a veth
+// with addresses outside outboundRange, and with no route to anywhere
+// else, outboundRange included.
+type outside struct {
+	// host is the address of the host's end.
+	host netip.Addr
+	// listen is where a listener in the namespace answers each
+	// connection with the address it came from.
+	listen netip.AddrPort
+}
+
+// outsideLink names the host's end of the veth to the outside namespace.
+const outsideLink = "outside0"
+
+// newOutside makes the outside namespace; it goes when the test ends.
+func newOutside(t *testing.T) outside {
+	t.Helper()
+	// 198.18.0.0/15 is for benchmarking networks: no one else's.
+	hostAddr := netip.MustParsePrefix("198.18.0.1/30")
+	nsAddr := netip.MustParsePrefix("198.18.0.2/30")
+	type made struct {
+		// tid is the thread in the new namespace.
+		tid int
+		l   net.Listener
+		err error
+	}
+	ch := make(chan made, 1)
+	linked := make(chan error, 1)
+	go func() {
+		// The thread leaves the test's namespace and stays locked: it ends
+		// with the goroutine. The listener holds the namespace.
+		runtime.LockOSThread()
+		if err := unix.Unshare(unix.CLONE_NEWNET); err != nil {
+			ch <- made{err: fmt.Errorf("unshare: %w", err)}
+			return
+		}
+		ch <- made{tid: unix.Gettid()}
+		if err := <-linked; err != nil {
+			return
+		}
+		l, err := listenOutside(nsAddr)
+		ch <- made{l: l, err: err}
+	}()
+	m := <-ch
+	if m.err != nil {
+		t.Fatalf("outside namespace: %v", m.err)
+	}
+	// The host's end here, up; eth0 in the new namespace.
+	err := withRtnl(func(r *rtnl) error { return r.addVeth(outsideLink, "eth0", m.tid) })
+	linked <- err
+	if err != nil {
+		t.Fatalf("veth to the outside namespace: %v", err)
+	}
+	t.Cleanup(func() { withRtnl(func(r *rtnl) error { return r.delLink(outsideLink) }) })
+	index, err := ifIndex(outsideLink)
+	if err == nil {
+		err = withRtnl(func(r *rtnl) error { return r.addAddr(index, hostAddr) })
+	}
+	if err != nil {
+		t.Fatalf("host's end %s: %v", outsideLink, err)
+	}
+	if m = <-ch; m.err != nil {
+		t.Fatalf("outside namespace: %v", m.err)
+	}
+	t.Cleanup(func() { m.l.Close() })
+	go func() {
+		for {
+			c, err := m.l.Accept()
+			if err != nil {
+				return
+			}
+			from, _ := netip.ParseAddrPort(c.RemoteAddr().String())
+			io.WriteString(c, from.Addr().String()+"\n")
+			c.Close()
+		}
+	}()
+	return outside{
+		host:   hostAddr.Addr(),
+		listen: netip.AddrPortFrom(nsAddr.Addr(), uint16(m.l.Addr().(*net.TCPAddr).Port)),
+	}
+}
+
+// listenOutside, on a thread in the outside namespace, gives its eth0
+// addr, brings it up and listens on all of the namespace's addresses.
+func listenOutside(addr netip.Prefix) (net.Listener, error) {
+	index, err := ifIndex("eth0")
+	if err == nil {
+		err = withRtnl(func(r *rtnl) error {
+			if err := r.addAddr(index, addr); err != nil {
+				return err
+			}
+			return r.setUp(index)
+		})
+	}
+	if err != nil {
+		return nil, fmt.Errorf("eth0: %w", err)
+	}
+	return net.Listen("tcp4", "0.0.0.0:0")
 }
