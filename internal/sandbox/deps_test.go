@@ -9,10 +9,10 @@ import (
 // TestImports keeps the package to the standard library and the modules
 // that earn their place: the seccomp filter assembler (with
 // golang.org/x/net/bpf, the instructions it assembles to) and
-// golang.org/x/sys for the system calls the standard library lacks. It
-// knows nothing of the rest of ember.
+// golang.org/x/sys for the system calls the standard library lacks, and
+// its own pidfd package. It knows nothing of the rest of ember.
 func TestImports(t *testing.T) {
-	allowed := []string{"github.com/elastic/go-seccomp-bpf", "golang.org/x/net/bpf", "golang.org/x/sys/"}
+	allowed := []string{"github.com/emberfn/ember/internal/sandbox/pidfd", "github.com/elastic/go-seccomp-bpf", "golang.org/x/net/bpf", "golang.org/x/sys/"}
 	for _, goos := range []string{"linux", "darwin"} {
 		ctx := build.Default
 		ctx.GOOS = goos

@@ -19,6 +19,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/emberfn/ember/internal/sandbox/pidfd"
 	"golang.org/x/sys/unix"
 )
 
@@ -600,9 +601,10 @@ func (s *Sandbox) readMessages() {
 }
 
 // reap waits for the process and records how it and its command ended.
-// It ends with the process, which Destroy ensures.
+// It ends with the process, which Destroy ensures. It holds no OS thread
+// while it waits.
 func (s *Sandbox) reap() {
-	err := s.cmd.Wait()
+	err := pidfd.Wait(s.cmd)
 	// An exit status is in ProcessState, as os.Process.Wait has it.
 	var exit *exec.ExitError
 	if !errors.As(err, &exit) {
