@@ -6,11 +6,11 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
-	"sync"
 	"syscall"
 	"time"
 
 	"github.com/emberfn/ember/internal/sandbox/cgroup"
+	"github.com/emberfn/ember/internal/sandbox/pidfd"
 )
 
 // process is one runtime process and the tree it leads: a plain process
@@ -29,57 +29,25 @@ type process struct {
 	release func()
 	// cg is the tree's cgroup; nil when limits are not enforced.
 	cg *cgroup.Group
-	// init is the pid of the sandbox's init stage while it is in cg, to be
-	// moved to inits at the first pause; 0 once moved, or to stay.
-	init  int
-	inits *cgroup.Group
-
-	// pauseMu guards paused.
-	pauseMu sync.Mutex
-	// paused is closed once cg has been paused after the last invocation,
-	// and is to be thawed before the next; nil when it was not paused.
-	paused chan struct{}
+	// freezer pauses and thaws cg; nil without cg.
+	freezer *freezer
+	// teardowns bounds the trees torn down at once; nil bounds none.
+	teardowns limiter
 }
 
-// pause pauses cg in the background and notes it in paused.
+// pause pauses cg after an invocation, off the caller's path; log
+// receives what fails.
 func (p *process) pause(log func(err error)) {
-	done := make(chan struct{})
-	p.pauseMu.Lock()
-	p.paused = done
-	p.pauseMu.Unlock()
-	go func() {
-		defer close(done)
-		// One pause at a time: each waits for the thaw that waited for
-		// the last.
-		if p.init != 0 {
-			if err := p.inits.Add(p.init); err != nil {
-				log(err)
-			}
-			p.init = 0
-		}
-		if err := p.cg.Pause(); err != nil {
-			log(err)
-		}
-	}()
+	p.freezer.set(true, log)
 }
 
-// thaw thaws cg, once its pause has been made, if it was paused. The
-// thaw itself is not waited for: a runtime sent an event while still
-// frozen reads it as soon as it runs.
+// thaw thaws cg for an invocation if it was paused, off the caller's
+// path: a runtime sent an event while still frozen reads it as soon as
+// it runs. log receives what fails.
 func (p *process) thaw(log func(err error)) {
-	p.pauseMu.Lock()
-	paused := p.paused
-	p.paused = nil
-	p.pauseMu.Unlock()
-	if paused == nil {
-		return
+	if p.freezer != nil {
+		p.freezer.set(false, log)
 	}
-	<-paused
-	go func() {
-		if err := p.cg.Thaw(); err != nil {
-			log(err)
-		}
-	}()
 }
 
 // ExitError says how a runtime process ended.
@@ -125,7 +93,7 @@ func startPlain(argv []string, dir string, env []string, emit func([]byte)) (*pr
 	}
 	pid := cmd.Process.Pid
 	p, err := newProcess(pid, start, r, emit, func() (syscall.WaitStatus, error) {
-		cmd.Wait()
+		pidfd.Wait(cmd)
 		if cmd.ProcessState == nil {
 			return 0, errors.New("not waited for")
 		}
@@ -162,27 +130,23 @@ func newProcess(pid int, start time.Time, out *os.File, emit func([]byte), wait 
 // kill ends the whole tree at once, waits for the runtime and for its
 // output to be read, and frees what the tree held.
 func (p *process) kill() {
-	if p.cg != nil {
-		p.cg.Kill()
-	}
-	p.signalTree(syscall.SIGKILL)
-	<-p.exited
-	p.pump.wait(time.Second)
-	p.mem.close()
-	p.release()
+	p.freezer.stop(false)
+	p.teardowns.do(func() {
+		if p.cg != nil {
+			p.cg.Kill()
+		}
+		p.signalTree(syscall.SIGKILL)
+		<-p.exited
+		p.pump.wait(time.Second)
+		p.mem.close()
+		p.release()
+	})
 }
 
 // stop asks the tree to end with SIGTERM, waits up to grace, then kills it.
 func (p *process) stop(grace time.Duration) {
-	if p.cg != nil {
-		p.pauseMu.Lock()
-		paused := p.paused
-		p.pauseMu.Unlock()
-		if paused != nil {
-			<-paused
-		}
-		p.cg.Thaw()
-	}
+	// Thawed, so that the runtime sees the signal.
+	p.freezer.stop(true)
 	p.signalTree(syscall.SIGTERM)
 	select {
 	case <-p.exited:
