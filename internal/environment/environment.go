@@ -253,7 +253,9 @@ func (e *Environment) Invoke(req invocation.Request) (invocation.Response, <-cha
 	} else {
 		r.peak.Store(e.resting.Load())
 	}
-	r.sampleEvery(proc.mem, memorySampleInterval)
+	if proc.samplesMemory() {
+		r.sampleEvery(proc.mem, memorySampleInterval)
+	}
 
 	// The function's timeout bounds the invoke phase; a cold start's init
 	// has its own limit.

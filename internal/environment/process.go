@@ -165,6 +165,14 @@ func (p *process) outOfMemory() bool {
 	return err == nil && n > 0
 }
 
+// samplesMemory reports whether an invocation's peak must be sampled
+// while it runs: unless the tree has a cgroup whose own peak counter
+// starts again at each invocation (cgroup v1; v2 from Linux 6.12), which
+// the end of the invocation reads once, crash or not.
+func (p *process) samplesMemory() bool {
+	return p.cg == nil || !p.cg.MemoryPeakResets()
+}
+
 // capPeak bounds a peak summed over the tree's processes, which counts
 // their shared pages once per process, by the cgroup's peak, which counts
 // each page once but also the page cache of files the tree wrote (/tmp

@@ -352,3 +352,29 @@ func acceptingListener(t *testing.T, addr string) net.Listener {
 	t.Cleanup(func() { l.Close() })
 	return l
 }
+
+// TestSandboxMemoryPeakRead sees each invocation's peak where the
+// cgroup counts it, read once at its end instead of sampled: the peak of
+// an allocation that is freed before the invocation returns, and a new
+// peak for the next invocation.
+func TestSandboxMemoryPeakRead(t *testing.T) {
+	iso := isolated(t)
+	e, _ := newEnv(t, "memory", func(o *Options) { o.Isolation = iso; o.Function.MemoryMB = 256 })
+	_, rep := invoke(t, e, `{"mb":80}`)
+	e.mu.Lock()
+	proc := e.proc
+	e.mu.Unlock()
+	if proc == nil {
+		t.Fatalf("no runtime after the first invocation: %+v", rep)
+	}
+	if proc.cg.MemoryPeakResets() == proc.samplesMemory() {
+		t.Errorf("the cgroup's peak resets: %v; memory sampled: %v", proc.cg.MemoryPeakResets(), proc.samplesMemory())
+	}
+	if rep.MaxMemoryUsed < 80<<20 || rep.MaxMemoryUsed > 256<<20 {
+		t.Errorf("80 MB allocated and freed: Max Memory Used %d MB", megabytes(rep.MaxMemoryUsed))
+	}
+	_, rep = invoke(t, e, `{"mb":10}`)
+	if rep.MaxMemoryUsed < 10<<20 || rep.MaxMemoryUsed >= 60<<20 {
+		t.Errorf("10 MB after 80 MB: Max Memory Used %d MB", megabytes(rep.MaxMemoryUsed))
+	}
+}

@@ -352,6 +352,9 @@ func (e *Environment) launch(pr *prepared, name string) (*process, error) {
 	}
 	p.cg = cg
 	p.teardowns = pr.teardowns
+	if cg != nil && cg.MemoryPeakResets() {
+		p.mem.useCgroup(cg)
+	}
 	if cg != nil {
 		init := 0
 		if e.iso.Inits != nil {
