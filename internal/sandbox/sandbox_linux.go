@@ -221,8 +221,7 @@ func startBlank(mode NetworkMode, outbound *Network, userNS bool) (_ *Sandbox, e
 	}
 	started = true
 	closeFiles()
-	go s.readMessages()
-	go s.reap()
+	go s.watch()
 
 	blank := blankMessage{Root: root}
 	if mode == NetworkOutbound {
@@ -577,12 +576,22 @@ func etcWithHost(spec Spec, addr netip.Addr) (map[string]string, error) {
 	return etc, nil
 }
 
+// watch follows the init stage to its end, on one goroutine and in the
+// poller: its messages, and then the process, which has ended by then or
+// is about to.
+func (s *Sandbox) watch() {
+	s.readMessages()
+	s.reap()
+}
+
 // readMessages reads the init stage's messages until its end. There is
 // no writer left then: the init stage keeps its end from what it starts.
 func (s *Sandbox) readMessages() {
 	defer close(s.messagesRead)
 	defer close(s.messages)
-	r := bufio.NewReader(s.statusFile)
+	// Small: the messages are short lines, and each sandbox keeps its
+	// reader while it runs.
+	r := bufio.NewReaderSize(s.statusFile, 256)
 	for {
 		line, err := r.ReadBytes('\n')
 		if len(line) == 0 && err != nil {
