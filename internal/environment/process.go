@@ -92,13 +92,16 @@ func startPlain(argv []string, dir string, env []string, emit func([]byte)) (*pr
 		return nil, fmt.Errorf("start runtime %s: %w", argv[0], err)
 	}
 	pid := cmd.Process.Pid
-	p, err := newProcess(pid, start, r, emit, func() (syscall.WaitStatus, error) {
-		pidfd.Wait(cmd)
-		if cmd.ProcessState == nil {
-			return 0, errors.New("not waited for")
-		}
-		ws, _ := cmd.ProcessState.Sys().(syscall.WaitStatus)
-		return ws, nil
+	p, err := newProcess(pid, start, r, emit, func(exited func(syscall.WaitStatus, error)) {
+		go func() {
+			pidfd.Wait(cmd)
+			if cmd.ProcessState == nil {
+				exited(0, errors.New("not waited for"))
+				return
+			}
+			ws, _ := cmd.ProcessState.Sys().(syscall.WaitStatus)
+			exited(ws, nil)
+		}()
 	})
 	if err != nil {
 		cmd.Process.Kill()
@@ -109,9 +112,10 @@ func startPlain(argv []string, dir string, env []string, emit func([]byte)) (*pr
 	return p, nil
 }
 
-// newProcess tracks a started process: its output on out, its end through
-// wait.
-func newProcess(pid int, start time.Time, out *os.File, emit func([]byte), wait func() (syscall.WaitStatus, error)) (*process, error) {
+// newProcess tracks a started process: its output on out, its end
+// through watch, which calls exited once, when the process has ended
+// (and no later than that: it holds no thread meanwhile).
+func newProcess(pid int, start time.Time, out *os.File, emit func([]byte), watch func(exited func(syscall.WaitStatus, error))) (*process, error) {
 	pu, err := newPump(out, emit)
 	if err != nil {
 		return nil, fmt.Errorf("start runtime: %w", err)
@@ -119,11 +123,10 @@ func newProcess(pid int, start time.Time, out *os.File, emit func([]byte), wait 
 	ctx, cancel := context.WithCancelCause(context.Background())
 	p := &process{pid: pid, start: start, ctx: ctx, exited: make(chan struct{}), pump: pu, mem: newMeter(pid), release: func() {}}
 	go pu.run()
-	go func() {
-		status, err := wait()
+	watch(func(status syscall.WaitStatus, err error) {
 		cancel(&ExitError{Status: status, Err: err})
 		close(p.exited)
-	}()
+	})
 	return p, nil
 }
 

@@ -345,7 +345,10 @@ func (e *Environment) launch(pr *prepared, name string) (*process, error) {
 	start := pr.sb.Started()
 	pr.w.Close()
 	sb, l, cg := pr.sb, pr.l, pr.cg
-	p, err := newProcess(sb.CommandPid(), start, pr.r, e.logs.write, sb.Wait)
+	// The sandbox's own goroutine reports its end.
+	p, err := newProcess(sb.CommandPid(), start, pr.r, e.logs.write, func(exited func(syscall.WaitStatus, error)) {
+		sb.AfterExit(func() { exited(sb.Wait()) })
+	})
 	if err != nil {
 		pr.discard()
 		return nil, err

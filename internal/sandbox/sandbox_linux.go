@@ -108,6 +108,10 @@ type Sandbox struct {
 	started time.Time
 	// listeners are those of Spec.Listen, until Listeners hands them over.
 	listeners []net.Listener
+	// ended is set once the process has ended and afterExit has been
+	// taken to run.
+	ended     bool
+	afterExit []func()
 }
 
 // Start creates a sandbox as spec says and runs its init stage up to just
@@ -628,6 +632,29 @@ func (s *Sandbox) reap() {
 		s.status = syscall.WaitStatus(*s.exit)
 	}
 	close(s.done)
+	s.mu.Lock()
+	s.ended = true
+	after := s.afterExit
+	s.afterExit = nil
+	s.mu.Unlock()
+	for _, f := range after {
+		f()
+	}
+}
+
+// AfterExit has f called once the sandbox has ended and Wait returns at
+// once: on the goroutine that follows the sandbox, or on the caller's
+// if it has ended already. It spares the caller a goroutine that waits.
+// f must not block.
+func (s *Sandbox) AfterExit(f func()) {
+	s.mu.Lock()
+	if !s.ended {
+		s.afterExit = append(s.afterExit, f)
+		s.mu.Unlock()
+		return
+	}
+	s.mu.Unlock()
+	f()
 }
 
 // readStatus waits up to stepTimeout for the init stage's next message.
