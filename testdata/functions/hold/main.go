@@ -2,7 +2,8 @@
 // TCP, writes its process id and a newline there, and returns
 // {"held": ms, "pid": its process id} once the other side closes the
 // connection or the event's "ms" milliseconds have passed, whichever
-// comes first. Without "addr" it sleeps for "ms". A benchmark uses it to
+// comes first. Without "addr" it sleeps for "ms"; a dial that does not
+// connect within 30 s fails the invocation. A benchmark uses it to
 // keep many environments busy at once and to learn when each is.
 package main
 
@@ -16,6 +17,9 @@ import (
 
 	"github.com/aws/aws-lambda-go/lambda"
 )
+
+// dialTimeout bounds the dial of addr.
+const dialTimeout = 30 * time.Second
 
 type event struct {
 	Addr string `json:"addr"`
@@ -35,7 +39,8 @@ func main() {
 			time.Sleep(limit)
 			return result{Held: time.Since(start).Milliseconds(), PID: os.Getpid()}, nil
 		}
-		conn, err := net.DialTimeout("tcp", e.Addr, limit)
+		// A dial that hangs fails soon, so that the caller learns of it.
+		conn, err := net.DialTimeout("tcp", e.Addr, min(limit, dialTimeout))
 		if err != nil {
 			return result{}, err
 		}
