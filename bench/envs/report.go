@@ -20,7 +20,8 @@ type results struct {
 
 func (r results) print(w io.Writer) error {
 	mb := func(b int64) string { return fmt.Sprintf("%.0f MB", float64(b)/(1<<20)) }
-	held := max(r.Ember.Held, 1)
+	// Each invocation, held or failed, has an environment of its own.
+	held := max(r.Ember.Held+r.Ember.Failed, 1)
 	per := func(busy, idle int64) string {
 		return fmt.Sprintf("%.1f", float64(busy-idle)/float64(held))
 	}
