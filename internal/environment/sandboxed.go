@@ -55,9 +55,10 @@ type Isolation struct {
 // start at once hold a thousand threads, which Go keeps for good, and
 // race each other for loop devices and cgroup locks.
 type kernelLimits struct {
-	// builds bounds the sandboxes built (with their cgroups) or torn
-	// down at once.
-	builds limiter
+	// builds bounds the sandboxes built (with their cgroups) at once,
+	// and teardowns those torn down: apart, so that a burst of starts
+	// does not hold up the teardowns that free what they need.
+	builds, teardowns limiter
 	// freezes bounds the pauses and thaws under way at once.
 	freezes limiter
 }
@@ -66,7 +67,7 @@ type kernelLimits struct {
 func (iso *Isolation) kernelLimits() *kernelLimits {
 	iso.limitsOnce.Do(func() {
 		n := max(8, 4*runtime.NumCPU())
-		iso.limits = &kernelLimits{builds: newLimiter(n), freezes: newLimiter(n)}
+		iso.limits = &kernelLimits{builds: newLimiter(n), teardowns: newLimiter(n), freezes: newLimiter(n)}
 	})
 	return iso.limits
 }
@@ -203,10 +204,10 @@ func (e *Environment) startSandboxed(argv, env []string) (*process, error) {
 // runtime starts as soon as the sandbox is built; launch must follow.
 // It waits its turn among the builds of iso's environments.
 func (e *Environment) buildSandbox(argv, env []string, now bool) (pr *prepared, err error) {
-	builds := e.iso.kernelLimits().builds
-	builds.do(func() { pr, err = e.buildSandboxNow(argv, env, now) })
+	limits := e.iso.kernelLimits()
+	limits.builds.do(func() { pr, err = e.buildSandboxNow(argv, env, now) })
 	if pr != nil {
-		pr.teardowns = builds
+		pr.teardowns = limits.teardowns
 	}
 	return pr, err
 }
