@@ -48,8 +48,14 @@ func (f *procFiles) close() {
 	}
 }
 
+// statusPrefix is how much of /proc/PID/status a meter reads: VmHWM and
+// VmRSS come within its first 400 bytes or so (after the Groups line,
+// which a process of many groups makes long), and each environment
+// keeps a buffer of this size.
+const statusPrefix = 2048
+
 func newMeter(root int) *meter {
-	return &meter{root: root, pids: []int{root}, files: map[int]*procFiles{}, buf: make([]byte, 4096)}
+	return &meter{root: root, pids: []int{root}, files: map[int]*procFiles{}, buf: make([]byte, statusPrefix)}
 }
 
 // treeLocked returns the tree, looked up again when treeRefresh has passed.
@@ -100,7 +106,7 @@ func (m *meter) filesLocked(pid int) *procFiles {
 	return f
 }
 
-// readLocked reads all of a /proc file from its start.
+// readLocked reads a /proc file from its start, up to statusPrefix bytes.
 func (m *meter) readLocked(f *os.File) []byte {
 	if f == nil {
 		return nil
