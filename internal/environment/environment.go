@@ -90,6 +90,8 @@ type Environment struct {
 	state atomic.Int32
 	// inflight counts invocations begun and not yet ended.
 	inflight sync.WaitGroup
+	// tasks are the short goroutines of a cold start, off its path.
+	tasks sync.WaitGroup
 
 	mu sync.Mutex
 	// st is the lifecycle state; change it only with transitionLocked.
@@ -338,12 +340,14 @@ func (e *Environment) Invoke(req invocation.Request, done func(invocation.Report
 		// of init stays in the runtime's high-water mark until the end
 		// of the invocation reads it; this sample is for a runtime that
 		// does not live that long.)
-		go r.samplePeak(proc.mem)
+		e.tasks.Go(func() { r.samplePeak(proc.mem) })
 	} else {
 		r.peak.Store(e.resting.Load())
 	}
 	e.move(StateBusy)
-	r.sampleEvery(proc.mem, memorySampleInterval)
+	if proc.samplesMemory() {
+		r.sampleEvery(proc.mem, memorySampleInterval)
+	}
 
 	// The function's timeout bounds the invoke phase; a cold start's init
 	// has its own limit.
@@ -421,11 +425,11 @@ func (e *Environment) init(r *run) (*process, invocation.Response, bool) {
 		if proc.cg != nil {
 			// While the event goes to the runtime: the write takes a
 			// tenth of a millisecond on cgroup v1.
-			go func() {
+			e.tasks.Go(func() {
 				if err := proc.cg.SetCPU(cpuShare(e.fn.MemoryMB)); err != nil {
 					e.log.Warn("set the CPU quota after init", "err", err)
 				}
-			}()
+			})
 		}
 		return proc, invocation.Response{}, true
 	}
@@ -663,6 +667,7 @@ func (e *Environment) Close(ctx context.Context) error {
 	}
 	e.api.Close()
 	e.inflight.Wait()
+	e.tasks.Wait()
 	e.serving.Wait()
 	if e.tmpImage != "" {
 		e.iso.Images.Drop(e.tmpImage)

@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"sync"
 	"time"
+
+	"github.com/emberfn/ember/internal/sandbox/cgroup"
 )
 
 // treeRefresh is how often a meter looks for new processes in the tree;
@@ -22,6 +24,10 @@ type meter struct {
 	root int
 
 	mu sync.Mutex
+	// cg is the tree's cgroup, when its memory peak starts again at each
+	// reset: it bounds the tree's figures, and stands in for them once
+	// the tree has ended.
+	cg *cgroup.Group
 	// pids is the tree as last seen, root first.
 	pids      []int
 	files     map[int]*procFiles
@@ -42,8 +48,14 @@ func (f *procFiles) close() {
 	}
 }
 
+// statusPrefix is how much of /proc/PID/status a meter reads: VmHWM and
+// VmRSS come within its first 400 bytes or so (after the Groups line,
+// which a process of many groups makes long), and each environment
+// keeps a buffer of this size.
+const statusPrefix = 2048
+
 func newMeter(root int) *meter {
-	return &meter{root: root, pids: []int{root}, files: map[int]*procFiles{}, buf: make([]byte, 4096)}
+	return &meter{root: root, pids: []int{root}, files: map[int]*procFiles{}, buf: make([]byte, statusPrefix)}
 }
 
 // treeLocked returns the tree, looked up again when treeRefresh has passed.
@@ -94,7 +106,7 @@ func (m *meter) filesLocked(pid int) *procFiles {
 	return f
 }
 
-// readLocked reads all of a /proc file from its start.
+// readLocked reads a /proc file from its start, up to statusPrefix bytes.
 func (m *meter) readLocked(f *os.File) []byte {
 	if f == nil {
 		return nil
@@ -106,17 +118,49 @@ func (m *meter) readLocked(f *os.File) []byte {
 	return m.buf[:n]
 }
 
-// peak is the sum of the peak resident set sizes of the tree since the
-// last reset, in bytes, and the sum of their current resident sizes.
-func (m *meter) peak() (peak, resident int64) {
+// useCgroup has the meter read cg's peak too; cg's peak must start
+// again where the tree's do (see process.capPeak).
+func (m *meter) useCgroup(cg *cgroup.Group) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	m.cg = cg
+}
+
+// peak is the sum of the peak resident set sizes of the tree since the
+// last reset, in bytes, and the sum of their current resident sizes.
+//
+// With a cgroup, the peak is at most the cgroup's: the sum counts the
+// pages that processes share once per process, the cgroup each page
+// once, but also the page cache of the files the tree wrote (/tmp's
+// among them, which is storage, not memory). Once the tree has ended,
+// only the cgroup's figure is left: less the file cache charged to it
+// then, unless the kernel killed the tree for passing its limit.
+func (m *meter) peak() (peak, resident int64) {
+	m.mu.Lock()
 	for _, p := range m.treeLocked() {
 		status := m.readLocked(m.filesLocked(p).status)
 		peak += statusField(status, "VmHWM:")
 		resident += statusField(status, "VmRSS:")
 	}
-	return peak, resident
+	cg := m.cg
+	m.mu.Unlock()
+	if cg == nil {
+		return peak, resident
+	}
+	cgPeak, err := cg.MemoryPeak()
+	if err != nil || cgPeak <= 0 {
+		return peak, resident
+	}
+	if peak > 0 {
+		return min(peak, cgPeak), resident
+	}
+	if n, err := cg.OOMKills(); err == nil && n > 0 {
+		return cgPeak, 0
+	}
+	if cache, err := cg.FileCache(); err == nil {
+		cgPeak -= cache
+	}
+	return max(cgPeak, 0), 0
 }
 
 // reset starts a new peak for every process of the tree.

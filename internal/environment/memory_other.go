@@ -2,6 +2,8 @@
 
 package environment
 
+import "github.com/emberfn/ember/internal/sandbox/cgroup"
+
 // meter measures nothing where /proc is missing.
 type meter struct{}
 
@@ -10,5 +12,7 @@ func newMeter(root int) *meter { return &meter{} }
 func (m *meter) peak() (peak, resident int64) { return 0, 0 }
 
 func (m *meter) reset() {}
+
+func (m *meter) useCgroup(cg *cgroup.Group) {}
 
 func (m *meter) close() {}

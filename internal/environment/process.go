@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/emberfn/ember/internal/sandbox/cgroup"
+	"github.com/emberfn/ember/internal/sandbox/pidfd"
 )
 
 // process is one runtime process and the tree it leads: a plain process
@@ -32,57 +33,25 @@ type process struct {
 	killErr error
 	// cg is the tree's cgroup; nil when limits are not enforced.
 	cg *cgroup.Group
-	// init is the pid of the sandbox's init stage while it is in cg, to be
-	// moved to inits at the first pause; 0 once moved, or to stay.
-	init  int
-	inits *cgroup.Group
-
-	// pauseMu guards paused.
-	pauseMu sync.Mutex
-	// paused is closed once cg has been paused after the last invocation,
-	// and is to be thawed before the next; nil when it was not paused.
-	paused chan struct{}
+	// freezer pauses and thaws cg; nil without cg.
+	freezer *freezer
+	// teardowns bounds the trees torn down at once; nil bounds none.
+	teardowns limiter
 }
 
-// pause pauses cg in the background and notes it in paused.
+// pause pauses cg after an invocation, off the caller's path; log
+// receives what fails.
 func (p *process) pause(log func(err error)) {
-	done := make(chan struct{})
-	p.pauseMu.Lock()
-	p.paused = done
-	p.pauseMu.Unlock()
-	go func() {
-		defer close(done)
-		// One pause at a time: each waits for the thaw that waited for
-		// the last.
-		if p.init != 0 {
-			if err := p.inits.Add(p.init); err != nil {
-				log(err)
-			}
-			p.init = 0
-		}
-		if err := p.cg.Pause(); err != nil {
-			log(err)
-		}
-	}()
+	p.freezer.set(true, log)
 }
 
-// thaw thaws cg, once its pause has been made, if it was paused. The
-// thaw itself is not waited for: a runtime sent an event while still
-// frozen reads it as soon as it runs.
+// thaw thaws cg for an invocation if it was paused, off the caller's
+// path: a runtime sent an event while still frozen reads it as soon as
+// it runs. log receives what fails.
 func (p *process) thaw(log func(err error)) {
-	p.pauseMu.Lock()
-	paused := p.paused
-	p.paused = nil
-	p.pauseMu.Unlock()
-	if paused == nil {
-		return
+	if p.freezer != nil {
+		p.freezer.set(false, log)
 	}
-	<-paused
-	go func() {
-		if err := p.cg.Thaw(); err != nil {
-			log(err)
-		}
-	}()
 }
 
 // ExitError says how a runtime process ended.
@@ -127,13 +96,16 @@ func startPlain(argv []string, dir string, env []string, emit func([]byte)) (*pr
 		return nil, fmt.Errorf("start runtime %s: %w", argv[0], err)
 	}
 	pid := cmd.Process.Pid
-	p, err := newProcess(pid, start, r, emit, func() (syscall.WaitStatus, error) {
-		cmd.Wait()
-		if cmd.ProcessState == nil {
-			return 0, errors.New("not waited for")
-		}
-		ws, _ := cmd.ProcessState.Sys().(syscall.WaitStatus)
-		return ws, nil
+	p, err := newProcess(pid, start, r, emit, func(exited func(syscall.WaitStatus, error)) {
+		go func() {
+			pidfd.Wait(cmd)
+			if cmd.ProcessState == nil {
+				exited(0, errors.New("not waited for"))
+				return
+			}
+			ws, _ := cmd.ProcessState.Sys().(syscall.WaitStatus)
+			exited(ws, nil)
+		}()
 	})
 	if err != nil {
 		cmd.Process.Kill()
@@ -144,9 +116,10 @@ func startPlain(argv []string, dir string, env []string, emit func([]byte)) (*pr
 	return p, nil
 }
 
-// newProcess tracks a started process: its output on out, its end through
-// wait.
-func newProcess(pid int, start time.Time, out *os.File, emit func([]byte), wait func() (syscall.WaitStatus, error)) (*process, error) {
+// newProcess tracks a started process: its output on out, its end
+// through watch, which calls exited once, when the process has ended
+// (and no later than that: it holds no thread meanwhile).
+func newProcess(pid int, start time.Time, out *os.File, emit func([]byte), watch func(exited func(syscall.WaitStatus, error))) (*process, error) {
 	pu, err := newPump(out, emit)
 	if err != nil {
 		return nil, fmt.Errorf("start runtime: %w", err)
@@ -154,11 +127,10 @@ func newProcess(pid int, start time.Time, out *os.File, emit func([]byte), wait 
 	ctx, cancel := context.WithCancelCause(context.Background())
 	p := &process{pid: pid, start: start, ctx: ctx, exited: make(chan struct{}), pump: pu, mem: newMeter(pid), release: func() error { return nil }}
 	go pu.run()
-	go func() {
-		status, err := wait()
+	watch(func(status syscall.WaitStatus, err error) {
 		cancel(&ExitError{Status: status, Err: err})
 		close(p.exited)
-	}()
+	})
 	return p, nil
 }
 
@@ -167,31 +139,30 @@ func newProcess(pid int, start time.Time, out *os.File, emit func([]byte), wait 
 // the first and return its error.
 func (p *process) kill() error {
 	p.killed.Do(func() {
-		if p.cg != nil {
-			p.cg.Kill()
-		}
-		p.signalTree(syscall.SIGKILL)
-		<-p.exited
-		p.pump.wait(time.Second)
-		p.mem.close()
-		if err := p.release(); err != nil {
-			p.killErr = fmt.Errorf("release runtime %d: %w", p.pid, err)
-		}
+		p.freezer.stop(false)
+		p.teardowns.do(p.teardown)
 	})
 	return p.killErr
 }
 
+// teardown kills the tree and frees what it held; kill calls it once.
+func (p *process) teardown() {
+	if p.cg != nil {
+		p.cg.Kill()
+	}
+	p.signalTree(syscall.SIGKILL)
+	<-p.exited
+	p.pump.wait(time.Second)
+	p.mem.close()
+	if err := p.release(); err != nil {
+		p.killErr = fmt.Errorf("release runtime %d: %w", p.pid, err)
+	}
+}
+
 // stop asks the tree to end with SIGTERM, waits up to grace, then kills it.
 func (p *process) stop(grace time.Duration) error {
-	if p.cg != nil {
-		p.pauseMu.Lock()
-		paused := p.paused
-		p.pauseMu.Unlock()
-		if paused != nil {
-			<-paused
-		}
-		p.cg.Thaw()
-	}
+	// Thawed, so that the runtime sees the signal.
+	p.freezer.stop(true)
 	p.signalTree(syscall.SIGTERM)
 	t := time.NewTimer(grace)
 	defer t.Stop()
@@ -210,6 +181,14 @@ func (p *process) outOfMemory() bool {
 	}
 	n, err := p.cg.OOMKills()
 	return err == nil && n > 0
+}
+
+// samplesMemory reports whether an invocation's peak must be sampled
+// while it runs: unless the tree has a cgroup whose own peak counter
+// starts again at each invocation (cgroup v1; v2 from Linux 6.12), which
+// the end of the invocation reads once, crash or not.
+func (p *process) samplesMemory() bool {
+	return p.cg == nil || !p.cg.MemoryPeakResets()
 }
 
 // capPeak bounds a peak summed over the tree's processes, which counts

@@ -13,6 +13,14 @@ import (
 // CloudWatch Logs splits events of 256 KB.
 const maxLine = 256 * 1024
 
+// The pump's read buffer starts small, since most runtimes write little
+// and a thousand environments each hold one, and doubles up to
+// maxReadBuf while reads fill it.
+const (
+	minReadBuf = 4 << 10
+	maxReadBuf = 64 << 10
+)
+
 // pump reads a runtime's output pipe and emits it line by line. Reads and
 // the emitting of what they read happen under mu, so that sync can drain
 // the pipe and know that every byte written before it was emitted.
@@ -34,7 +42,7 @@ func newPump(f *os.File, emit func([]byte)) (*pump, error) {
 		f.Close()
 		return nil, fmt.Errorf("output pipe: %w", err)
 	}
-	return &pump{f: f, rc: rc, emit: emit, done: make(chan struct{}), buf: make([]byte, 64*1024)}, nil
+	return &pump{f: f, rc: rc, emit: emit, done: make(chan struct{}), buf: make([]byte, minReadBuf)}, nil
 }
 
 // run reads until every writer has closed the pipe.
@@ -70,6 +78,9 @@ func (p *pump) readLocked(fd uintptr) bool {
 		return true
 	}
 	p.linesLocked(p.buf[:n])
+	if n == len(p.buf) && n < maxReadBuf {
+		p.buf = make([]byte, 2*n)
+	}
 	return true
 }
 

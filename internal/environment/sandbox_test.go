@@ -8,6 +8,7 @@ import (
 	"net"
 	"os"
 	"runtime"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -359,4 +360,112 @@ func acceptingListener(t *testing.T, addr string) net.Listener {
 	}()
 	t.Cleanup(func() { l.Close() })
 	return l
+}
+
+// TestSandboxMemoryPeakRead sees each invocation's peak where the
+// cgroup counts it, read once at its end instead of sampled: the peak of
+// an allocation that is freed before the invocation returns, and a new
+// peak for the next invocation.
+func TestSandboxMemoryPeakRead(t *testing.T) {
+	iso := isolated(t)
+	e, _ := newEnv(t, "memory", func(o *Options) { o.Isolation = iso; o.Function.MemoryMB = 256 })
+	_, rep := invoke(t, e, `{"mb":80}`)
+	e.mu.Lock()
+	proc := e.proc
+	e.mu.Unlock()
+	if proc == nil {
+		t.Fatalf("no runtime after the first invocation: %+v", rep)
+	}
+	if proc.cg.MemoryPeakResets() == proc.samplesMemory() {
+		t.Errorf("the cgroup's peak resets: %v; memory sampled: %v", proc.cg.MemoryPeakResets(), proc.samplesMemory())
+	}
+	if rep.MaxMemoryUsed < 80<<20 || rep.MaxMemoryUsed > 256<<20 {
+		t.Errorf("80 MB allocated and freed: Max Memory Used %d MB", megabytes(rep.MaxMemoryUsed))
+	}
+	_, rep = invoke(t, e, `{"mb":10}`)
+	if rep.MaxMemoryUsed < 10<<20 || rep.MaxMemoryUsed >= 60<<20 {
+		t.Errorf("10 MB after 80 MB: Max Memory Used %d MB", megabytes(rep.MaxMemoryUsed))
+	}
+}
+
+// TestSandboxFewThreads runs many sandboxed environments at once, each
+// busy: ember's threads stay few, since nothing waits for a sandbox, a
+// runtime or its output in a thread of its own, and the kernel work of
+// their starts is bounded.
+func TestSandboxFewThreads(t *testing.T) {
+	const n = 48
+	iso := isolated(t)
+	envs := make([]*Environment, n)
+	for i := range envs {
+		envs[i], _ = newEnv(t, "sleep", func(o *Options) {
+			o.Isolation = iso
+			o.Function.MemoryMB = 128
+			o.Function.Timeout = time.Minute
+		})
+	}
+	before := threadCount(t)
+	type result struct {
+		resp invocation.Response
+		err  error
+		done <-chan invocation.Report
+	}
+	results := make(chan result, n)
+	for _, e := range envs {
+		go func() {
+			req := invocation.Request{ID: invocation.NewRequestID(), Payload: []byte(`{"ms":4000}`), InvokedARN: e.fn.ARN()}
+			resp, done, err := start(e, req)
+			results <- result{resp, err, done}
+		}()
+	}
+	// Every runtime started, the invocations hold 4 s.
+	deadline := time.Now().Add(time.Minute)
+	for running := 0; running < n; {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d of %d runtimes running after a minute", running, n)
+		}
+		time.Sleep(50 * time.Millisecond)
+		running = 0
+		for _, e := range envs {
+			e.mu.Lock()
+			if e.proc != nil {
+				running++
+			}
+			e.mu.Unlock()
+		}
+	}
+	during := threadCount(t)
+	t.Logf("%d threads with %d busy environments, %d before", during, n, before)
+	if during-before >= n*3/4 {
+		t.Errorf("%d threads with %d busy environments, %d before", during, n, before)
+	}
+	for range n {
+		r := <-results
+		if r.err != nil {
+			t.Fatal(r.err)
+		}
+		select {
+		case rep := <-r.done:
+			if rep.Status != invocation.StatusSuccess {
+				t.Errorf("report %+v: %s", rep, r.resp.Payload)
+			}
+		case <-time.After(30 * time.Second):
+			t.Fatal("no report within 30 s")
+		}
+	}
+}
+
+// threadCount is the test process's count of OS threads.
+func threadCount(t *testing.T) int {
+	t.Helper()
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, rest, _ := strings.Cut(string(b), "Threads:")
+	line, _, _ := strings.Cut(rest, "\n")
+	n, err := strconv.Atoi(strings.TrimSpace(line))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
 }

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
+	"sync"
 	"syscall"
 
 	"github.com/emberfn/ember/internal/function"
@@ -42,6 +43,33 @@ type Isolation struct {
 	// runtime's start: a move between v1 cgroups stops every fork on the
 	// host until RCU's next grace period.) Nil keeps them together.
 	Inits *cgroup.Group
+
+	// limits bound the kernel work of every environment that shares the
+	// Isolation; made at first use.
+	limitsOnce sync.Once
+	limits     *kernelLimits
+}
+
+// kernelLimits bound the work that waits for the kernel, in a thread of
+// its own while it does: without them a thousand environments that
+// start at once hold a thousand threads, which Go keeps for good, and
+// race each other for loop devices and cgroup locks.
+type kernelLimits struct {
+	// builds bounds the sandboxes built (with their cgroups) at once,
+	// and teardowns those torn down: apart, so that a burst of starts
+	// does not hold up the teardowns that free what they need.
+	builds, teardowns limiter
+	// freezes bounds the pauses and thaws under way at once.
+	freezes limiter
+}
+
+// kernelLimits returns the limits that iso's environments share.
+func (iso *Isolation) kernelLimits() *kernelLimits {
+	iso.limitsOnce.Do(func() {
+		n := max(8, 4*runtime.NumCPU())
+		iso.limits = &kernelLimits{builds: newLimiter(n), teardowns: newLimiter(n), freezes: newLimiter(n)}
+	})
+	return iso.limits
 }
 
 // Lambda's figures for a sandbox.
@@ -137,17 +165,22 @@ type prepared struct {
 	l    net.Listener
 	cg   *cgroup.Group
 	r, w *os.File
+	// teardowns bounds the sandboxes torn down at once.
+	teardowns limiter
 }
 
 // discard tears down a prepared sandbox that will not run.
 func (pr *prepared) discard() error {
-	// The Runtime API's server may have closed the listener already.
-	pr.l.Close()
-	err := pr.sb.Destroy()
-	if pr.cg != nil {
-		pr.cg.Kill()
-		err = errors.Join(err, pr.cg.Delete())
-	}
+	var err error
+	pr.teardowns.do(func() {
+		// The Runtime API's server may have closed the listener already.
+		pr.l.Close()
+		err = pr.sb.Destroy()
+		if pr.cg != nil {
+			pr.cg.Kill()
+			err = errors.Join(err, pr.cg.Delete())
+		}
+	})
 	pr.r.Close()
 	pr.w.Close()
 	if err != nil {
@@ -175,7 +208,18 @@ func (e *Environment) startSandboxed(argv, env []string) (*process, error) {
 // buildSandbox builds a sandbox for the runtime up to the exec, with the
 // Runtime API's listener at 127.0.0.1:9001 inside it. With now, the
 // runtime starts as soon as the sandbox is built; launch must follow.
-func (e *Environment) buildSandbox(argv, env []string, now bool) (_ *prepared, err error) {
+// It waits its turn among the builds of iso's environments.
+func (e *Environment) buildSandbox(argv, env []string, now bool) (pr *prepared, err error) {
+	limits := e.iso.kernelLimits()
+	limits.builds.do(func() { pr, err = e.buildSandboxNow(argv, env, now) })
+	if pr != nil {
+		pr.teardowns = limits.teardowns
+	}
+	return pr, err
+}
+
+// buildSandboxNow does buildSandbox's work.
+func (e *Environment) buildSandboxNow(argv, env []string, now bool) (_ *prepared, err error) {
 	if len(argv) == 0 {
 		return nil, errors.New("start runtime: empty command")
 	}
@@ -307,13 +351,24 @@ func (e *Environment) launch(pr *prepared, name string) (*process, error) {
 	start := pr.sb.Started()
 	pr.w.Close()
 	sb, l, cg := pr.sb, pr.l, pr.cg
-	p, err := newProcess(sb.CommandPid(), start, pr.r, e.logs.write, sb.Wait)
+	// The sandbox's own goroutine reports its end.
+	p, err := newProcess(sb.CommandPid(), start, pr.r, e.logs.write, func(exited func(syscall.WaitStatus, error)) {
+		sb.AfterExit(func() { exited(sb.Wait()) })
+	})
 	if err != nil {
 		return nil, errors.Join(err, pr.discard())
 	}
 	p.cg = cg
-	if cg != nil && e.iso.Inits != nil {
-		p.init, p.inits = sb.Pid(), e.iso.Inits
+	p.teardowns = pr.teardowns
+	if cg != nil && cg.MemoryPeakResets() {
+		p.mem.useCgroup(cg)
+	}
+	if cg != nil {
+		init := 0
+		if e.iso.Inits != nil {
+			init = sb.Pid()
+		}
+		p.freezer = newFreezer(cg, init, e.iso.Inits, e.iso.kernelLimits().freezes)
 	}
 	p.signalTree = func(sig syscall.Signal) { sb.Signal(sig) }
 	p.release = func() error {

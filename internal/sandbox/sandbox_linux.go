@@ -19,6 +19,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/emberfn/ember/internal/sandbox/pidfd"
 	"golang.org/x/sys/unix"
 )
 
@@ -107,6 +108,10 @@ type Sandbox struct {
 	started time.Time
 	// listeners are those of Spec.Listen, until Listeners hands them over.
 	listeners []net.Listener
+	// ended is set once the process has ended and afterExit has been
+	// taken to run.
+	ended     bool
+	afterExit []func()
 }
 
 // Start creates a sandbox as spec says and runs its init stage up to just
@@ -220,8 +225,7 @@ func startBlank(mode NetworkMode, outbound *Network, userNS bool) (_ *Sandbox, e
 	}
 	started = true
 	closeFiles()
-	go s.readMessages()
-	go s.reap()
+	go s.watch()
 
 	blank := blankMessage{Root: root}
 	if mode == NetworkOutbound {
@@ -576,12 +580,22 @@ func etcWithHost(spec Spec, addr netip.Addr) (map[string]string, error) {
 	return etc, nil
 }
 
+// watch follows the init stage to its end, on one goroutine and in the
+// poller: its messages, and then the process, which has ended by then or
+// is about to.
+func (s *Sandbox) watch() {
+	s.readMessages()
+	s.reap()
+}
+
 // readMessages reads the init stage's messages until its end. There is
 // no writer left then: the init stage keeps its end from what it starts.
 func (s *Sandbox) readMessages() {
 	defer close(s.messagesRead)
 	defer close(s.messages)
-	r := bufio.NewReader(s.statusFile)
+	// Small: the messages are short lines, and each sandbox keeps its
+	// reader while it runs.
+	r := bufio.NewReaderSize(s.statusFile, 256)
 	for {
 		line, err := r.ReadBytes('\n')
 		if len(line) == 0 && err != nil {
@@ -600,9 +614,10 @@ func (s *Sandbox) readMessages() {
 }
 
 // reap waits for the process and records how it and its command ended.
-// It ends with the process, which Destroy ensures.
+// It ends with the process, which Destroy ensures. It holds no OS thread
+// while it waits.
 func (s *Sandbox) reap() {
-	err := s.cmd.Wait()
+	err := pidfd.Wait(s.cmd)
 	// An exit status is in ProcessState, as os.Process.Wait has it.
 	var exit *exec.ExitError
 	if !errors.As(err, &exit) {
@@ -617,6 +632,29 @@ func (s *Sandbox) reap() {
 		s.status = syscall.WaitStatus(*s.exit)
 	}
 	close(s.done)
+	s.mu.Lock()
+	s.ended = true
+	after := s.afterExit
+	s.afterExit = nil
+	s.mu.Unlock()
+	for _, f := range after {
+		f()
+	}
+}
+
+// AfterExit has f called once the sandbox has ended and Wait returns at
+// once: on the goroutine that follows the sandbox, or on the caller's
+// if it has ended already. It spares the caller a goroutine that waits.
+// f must not block.
+func (s *Sandbox) AfterExit(f func()) {
+	s.mu.Lock()
+	if !s.ended {
+		s.afterExit = append(s.afterExit, f)
+		s.mu.Unlock()
+		return
+	}
+	s.mu.Unlock()
+	f()
 }
 
 // readStatus waits up to stepTimeout for the init stage's next message.

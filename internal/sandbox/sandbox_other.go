@@ -34,6 +34,9 @@ func (s *Sandbox) Wait() (*os.ProcessState, error) { return nil, ErrUnsupported 
 // Signal returns ErrUnsupported.
 func (s *Sandbox) Signal(sig os.Signal) error { return ErrUnsupported }
 
+// AfterExit never calls f.
+func (s *Sandbox) AfterExit(f func()) {}
+
 // Destroy does nothing.
 func (s *Sandbox) Destroy() error { return nil }
 

@@ -696,3 +696,40 @@ func TestConcurrent(t *testing.T) {
 		}
 	}
 }
+
+// TestAfterExit sees AfterExit's functions called once the sandbox has
+// ended, with Wait's status there already: one registered before the
+// end, one after it.
+func TestAfterExit(t *testing.T) {
+	code := needSandbox(t)
+	s := start(t, testSpec(code, "", "term"))
+	before := make(chan syscall.WaitStatus, 1)
+	s.AfterExit(func() {
+		ws, _ := s.Wait()
+		before <- ws
+	})
+	if err := s.Exec(); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-before:
+		t.Fatal("AfterExit ran before the end")
+	case <-time.After(50 * time.Millisecond):
+	}
+	if err := s.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case ws := <-before:
+		if !ws.Signaled() {
+			t.Errorf("status %v, want a signal", ws)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("AfterExit did not run after the end")
+	}
+	after := false
+	s.AfterExit(func() { after = true })
+	if !after {
+		t.Error("AfterExit after the end did not run at once")
+	}
+}

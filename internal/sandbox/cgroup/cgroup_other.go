@@ -48,6 +48,12 @@ func (g *Group) MemoryPeak() (int64, error) { return 0, ErrUnsupported }
 // ResetMemoryPeak returns ErrUnsupported.
 func (g *Group) ResetMemoryPeak() error { return ErrUnsupported }
 
+// MemoryPeakResets reports false: there is no peak to reset.
+func (g *Group) MemoryPeakResets() bool { return false }
+
+// FileCache fails: there are no cgroups here.
+func (g *Group) FileCache() (int64, error) { return 0, ErrUnsupported }
+
 // Procs returns ErrUnsupported.
 func (g *Group) Procs() ([]int, error) { return nil, ErrUnsupported }
 

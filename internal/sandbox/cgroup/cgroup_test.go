@@ -86,6 +86,14 @@ func runHelper(mode string) int {
 			case cmd == "free":
 				held = nil
 				debug.FreeOSMemory()
+			case strings.HasPrefix(cmd, "write "):
+				// write PATH MB: a file left in the page cache.
+				var path string
+				var mb int
+				fmt.Sscan(strings.TrimPrefix(cmd, "write "), &path, &mb)
+				if err := os.WriteFile(path, make([]byte, mb<<20), 0o600); err != nil {
+					fmt.Println(err)
+				}
 			}
 			fmt.Println("ok")
 			if !in.Scan() {
@@ -493,6 +501,43 @@ func TestMemoryPeak(t *testing.T) {
 	t.Logf("after a free and a reset %.1f MB, after allocating 30 MB again %.1f MB", float64(p2)/mb, float64(p3)/mb)
 	if p3-p2 < 28*mb {
 		t.Errorf("after a reset the peak grew by %d bytes for 30 MB", p3-p2)
+	}
+}
+
+// TestFileCache sees a file written by the group's process in its page
+// cache, and in its memory peak, which counts it too.
+func TestFileCache(t *testing.T) {
+	m := newTestManager(t, options{})
+	g := newTestGroup(t, m, "cache", Limits{MemoryBytes: 256 << 20})
+	h := startHelper(t, g, "mem")
+	h.send(t, "start")
+	h.expect(t, "ok")
+	const mb = 1 << 20
+	before, err := g.FileCache()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// On a disk, not a tmpfs, whose pages are shared memory.
+	file := filepath.Join(t.TempDir(), "cache")
+	h.send(t, "write "+file+" 40")
+	h.expect(t, "ok")
+	after, err := g.FileCache()
+	if err != nil {
+		t.Fatal(err)
+	}
+	peak, err := g.MemoryPeak()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("file cache %.1f MB, after writing 40 MB %.1f MB; peak %.1f MB", float64(before)/mb, float64(after)/mb, float64(peak)/mb)
+	if after-before < 35*mb {
+		t.Errorf("the file cache grew by %d bytes for a file of 40 MB", after-before)
+	}
+	if peak < after {
+		t.Errorf("the peak %d is below the file cache %d", peak, after)
+	}
+	if !g.MemoryPeakResets() && m.Mode() != modeV2 {
+		t.Error("a v1 group's peak does not reset")
 	}
 }
 

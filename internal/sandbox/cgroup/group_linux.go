@@ -581,6 +581,38 @@ func (g *Group) ResetMemoryPeak() error {
 	return nil
 }
 
+// MemoryPeakResets reports whether ResetMemoryPeak starts a new peak:
+// always on v1, from Linux 6.12 on v2.
+func (g *Group) MemoryPeakResets() bool {
+	if g.m.mode != modeV2 {
+		return true
+	}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.peakResets
+}
+
+// FileCache is the page cache of files that the group holds now, in
+// bytes, without shared memory (tmpfs, /dev/shm), which is the group's
+// own: memory.stat's cache less shmem on v1, file less shmem on v2. It
+// is part of MemoryPeak.
+func (g *Group) FileCache() (int64, error) {
+	file := "cache"
+	if g.m.mode == modeV2 {
+		file = "file"
+	}
+	path := filepath.Join(g.memoryDir(), "memory.stat")
+	cache, err := readKey(path, file)
+	if err != nil {
+		return 0, fmt.Errorf("file cache of cgroup %s: %w", g.name, err)
+	}
+	shmem, err := readKey(path, "shmem")
+	if err != nil {
+		return 0, fmt.Errorf("file cache of cgroup %s: %w", g.name, err)
+	}
+	return max(cache-shmem, 0), nil
+}
+
 // Delete removes every directory of the group. The group must be empty (see
 // Kill): Delete fails at once while it has processes, and only retries,
 // briefly, while the kernel still counts one that has left. Deleting again
