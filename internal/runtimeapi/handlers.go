@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
 	"strconv"
 	"strings"
@@ -452,21 +451,4 @@ func writeAccepted(w http.ResponseWriter) {
 	h["Content-Length"] = []string{strconv.Itoa(len(acceptedBody))}
 	w.WriteHeader(http.StatusAccepted)
 	w.Write(acceptedBody)
-}
-
-// recoverer turns a panic in a handler into a 500 for the runtime, so that
-// no runtime can bring ember down.
-func recoverer(log *slog.Logger, next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		defer func() {
-			if v := recover(); v != nil {
-				if v == http.ErrAbortHandler {
-					panic(v)
-				}
-				log.Error("runtime api handler panicked", "path", r.URL.Path, "panic", v)
-				writeError(w, http.StatusInternalServerError, "InternalServerError", "internal error")
-			}
-		}()
-		next.ServeHTTP(w, r)
-	})
 }

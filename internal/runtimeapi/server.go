@@ -79,37 +79,71 @@ func New(log *slog.Logger) *Server {
 }
 
 // Handler returns the HTTP handler of the Runtime API.
-func (s *Server) Handler() http.Handler {
-	mux := http.NewServeMux()
-	mux.HandleFunc("GET /2018-06-01/runtime/invocation/next", s.handleNext)
-	mux.HandleFunc("HEAD /2018-06-01/runtime/invocation/next", func(w http.ResponseWriter, r *http.Request) {
-		writeError(w, http.StatusMethodNotAllowed, "InvalidRequest", "HEAD is not allowed: ask for the next event with GET")
-	})
-	mux.HandleFunc("POST /2018-06-01/runtime/invocation/{id}/response", s.handleResponse)
-	mux.HandleFunc("POST /2018-06-01/runtime/invocation/{id}/error", s.handleError)
-	mux.HandleFunc("POST /2018-06-01/runtime/init/error", s.handleInitError)
-	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		writeError(w, http.StatusNotFound, "InvalidRequest", fmt.Sprintf("%s %s is not part of the Runtime API", r.Method, r.URL.Path))
-	})
-	return recoverer(s.log, cleanPaths(mux))
-}
+func (s *Server) Handler() http.Handler { return s }
 
-// cleanPaths answers a path that is not in its clean form (an empty request
-// id, "..", doubled slashes) with the API's JSON 404, where ServeMux would
-// redirect.
-func cleanPaths(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		p := r.URL.Path
-		clean := path.Clean(p)
-		if strings.HasSuffix(p, "/") && clean != "/" {
-			clean += "/"
+// The Runtime API's paths.
+const (
+	pathNext       = "/2018-06-01/runtime/invocation/next"
+	pathInvocation = "/2018-06-01/runtime/invocation/"
+	pathInitError  = "/2018-06-01/runtime/init/error"
+)
+
+// ServeHTTP routes a request of the runtime. It is a plain switch rather
+// than a ServeMux: every environment has a server of its own, and the
+// routes are few. A panic in a handler becomes a 500, so that no runtime
+// can bring ember down.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	defer func() {
+		if v := recover(); v != nil {
+			if v == http.ErrAbortHandler {
+				panic(v)
+			}
+			s.log.Error("runtime api handler panicked", "path", r.URL.Path, "panic", v)
+			writeError(w, http.StatusInternalServerError, "InternalServerError", "internal error")
 		}
-		if p == "" || clean != p {
-			writeError(w, http.StatusNotFound, "InvalidRequest", fmt.Sprintf("%s %q is not part of the Runtime API", r.Method, p))
+	}()
+	p := r.URL.Path
+	if !cleanPath(p) {
+		// Not in its clean form (an empty request id, "..", doubled
+		// slashes): the API's JSON 404, where ServeMux would redirect.
+		writeError(w, http.StatusNotFound, "InvalidRequest", fmt.Sprintf("%s %q is not part of the Runtime API", r.Method, p))
+		return
+	}
+	switch {
+	case p == pathNext && r.Method == http.MethodGet:
+		s.handleNext(w, r)
+		return
+	case p == pathNext && r.Method == http.MethodHead:
+		writeError(w, http.StatusMethodNotAllowed, "InvalidRequest", "HEAD is not allowed: ask for the next event with GET")
+		return
+	case p == pathInitError && r.Method == http.MethodPost:
+		s.handleInitError(w, r)
+		return
+	case strings.HasPrefix(p, pathInvocation) && r.Method == http.MethodPost:
+		id, what, _ := strings.Cut(p[len(pathInvocation):], "/")
+		if id != "" && (what == "response" || what == "error") {
+			r.SetPathValue("id", id)
+			if what == "response" {
+				s.handleResponse(w, r)
+			} else {
+				s.handleError(w, r)
+			}
 			return
 		}
-		next.ServeHTTP(w, r)
-	})
+	}
+	writeError(w, http.StatusNotFound, "InvalidRequest", fmt.Sprintf("%s %s is not part of the Runtime API", r.Method, p))
+}
+
+// cleanPath reports whether p is in its clean form.
+func cleanPath(p string) bool {
+	if p == "" {
+		return false
+	}
+	clean := path.Clean(p)
+	if strings.HasSuffix(p, "/") && clean != "/" {
+		clean += "/"
+	}
+	return clean == p
 }
 
 // Serve serves the Runtime API on l until Close.
