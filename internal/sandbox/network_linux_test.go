@@ -456,17 +456,17 @@ func newOutside(t *testing.T) outside {
 		t.Fatalf("outside namespace: %v", m.err)
 	}
 	// The host's end here, up; eth0 in the new namespace.
-	err := withRtnl(func(r *rtnl) error { return r.addVeth(outsideLink, "eth0", m.tid) })
+	err := withRtnl(func(r *rtnl) error { return r.addVeth(vethEnd{name: outsideLink}, vethEnd{name: "eth0"}, m.tid) })
+	var index int32
+	if err == nil {
+		index, err = ifIndex(outsideLink)
+	}
 	linked <- err
 	if err != nil {
 		t.Fatalf("veth to the outside namespace: %v", err)
 	}
-	t.Cleanup(func() { withRtnl(func(r *rtnl) error { return r.delLink(outsideLink) }) })
-	index, err := ifIndex(outsideLink)
-	if err == nil {
-		err = withRtnl(func(r *rtnl) error { return r.addAddr(index, hostAddr) })
-	}
-	if err != nil {
+	t.Cleanup(func() { withRtnl(func(r *rtnl) error { return r.delLinkIndex(index) }) })
+	if err := withRtnl(func(r *rtnl) error { return r.addAddr(index, hostAddr) }); err != nil {
 		t.Fatalf("host's end %s: %v", outsideLink, err)
 	}
 	if m = <-ch; m.err != nil {
