@@ -226,8 +226,12 @@ func (v *veth) remove() error {
 	}
 	deadline := time.Now().Add(linkGoneTimeout)
 	for delay := 100 * time.Microsecond; ; delay = min(2*delay, 20*time.Millisecond) {
-		if there, err := linkExists(v.index); err != nil || !there {
-			return err
+		there, err := linkExists(v.index)
+		if err != nil {
+			return fmt.Errorf("veth %s: %w", v.host, err)
+		}
+		if !there {
+			return nil
 		}
 		if time.Now().After(deadline) {
 			return fmt.Errorf("veth %s still there %v after its deletion", v.host, linkGoneTimeout)
