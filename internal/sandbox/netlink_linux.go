@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"net"
 	"net/netip"
 	"syscall"
 	"unsafe"
@@ -12,8 +13,8 @@ import (
 )
 
 // The few rtnetlink requests an outbound sandbox needs: a veth pair across
-// two network namespaces, a link brought up, an IPv4 address and a default
-// route. Each request waits for its
+// two network namespaces, a link brought up, an IPv4 address, a permanent
+// neighbour entry and a default route. Each request waits for its
 // acknowledgement.
 
 // vethInfoPeer is VETH_INFO_PEER of linux/veth.h, which x/sys lacks.
@@ -105,16 +106,32 @@ func ifInfo(index int32, flags uint32) []byte {
 	return (*[unix.SizeofIfInfomsg]byte)(unsafe.Pointer(&m))[:]
 }
 
-// addVeth creates the veth pair name, up in the caller's network
+// vethEnd is one end of a veth pair: its name and, unless nil, its MAC
+// address (otherwise the kernel picks one at random).
+type vethEnd struct {
+	name string
+	mac  net.HardwareAddr
+}
+
+// attrs are the end's name and address attributes.
+func (e vethEnd) attrs() []byte {
+	b := attr(unix.IFLA_IFNAME, cstring(e.name))
+	if e.mac != nil {
+		b = append(b, attr(unix.IFLA_ADDRESS, e.mac)...)
+	}
+	return b
+}
+
+// addVeth creates the veth pair of end, up in the caller's network
 // namespace, and peer, in the network namespace of process pid.
-func (c *rtnl) addVeth(name, peer string, pid int) error {
+func (c *rtnl) addVeth(end, peer vethEnd, pid int) error {
 	body := ifInfo(0, unix.IFF_UP)
-	body = append(body, attr(unix.IFLA_IFNAME, cstring(name))...)
+	body = append(body, end.attrs()...)
 	body = append(body, attr(unix.IFLA_LINKINFO,
 		attr(unix.IFLA_INFO_KIND, []byte("veth")),
 		attr(unix.IFLA_INFO_DATA,
 			attr(vethInfoPeer, ifInfo(0, 0),
-				attr(unix.IFLA_IFNAME, cstring(peer)),
+				peer.attrs(),
 				attr(unix.IFLA_NET_NS_PID, u32(uint32(pid))))))...)
 	return c.do(unix.RTM_NEWLINK, unix.NLM_F_CREATE|unix.NLM_F_EXCL, body)
 }
@@ -124,11 +141,10 @@ func (c *rtnl) setUp(index int32) error {
 	return c.do(unix.RTM_NEWLINK, 0, ifInfo(index, unix.IFF_UP))
 }
 
-// delLink deletes the link name; deleting one end of a veth pair deletes
-// both.
-func (c *rtnl) delLink(name string) error {
-	body := append(ifInfo(0, 0), attr(unix.IFLA_IFNAME, cstring(name))...)
-	return c.do(unix.RTM_DELLINK, 0, body)
+// delLinkIndex deletes link index; deleting one end of a veth pair
+// deletes both, and the neighbour entries of each.
+func (c *rtnl) delLinkIndex(index int32) error {
+	return c.do(unix.RTM_DELLINK, 0, ifInfo(index, 0))
 }
 
 // addAddr gives link index the IPv4 address p.
@@ -139,6 +155,19 @@ func (c *rtnl) addAddr(index int32, p netip.Prefix) error {
 	body = append(body, attr(unix.IFA_LOCAL, a)...)
 	body = append(body, attr(unix.IFA_ADDRESS, a)...)
 	return c.do(unix.RTM_NEWADDR, unix.NLM_F_CREATE|unix.NLM_F_EXCL, body)
+}
+
+// addNeigh makes addr's entry in the neighbour table of link index
+// permanent, with the link-layer address mac: the kernel then never asks
+// for it (ARP), and, since Linux 4.19, does not count the entry against
+// the table's garbage-collection thresholds (gc_thresh1-3), which bound
+// the entries of every network namespace together.
+func (c *rtnl) addNeigh(index int32, addr netip.Addr, mac net.HardwareAddr) error {
+	m := unix.NdMsg{Family: unix.AF_INET, Ifindex: index, State: unix.NUD_PERMANENT, Type: unix.RTN_UNICAST}
+	body := (*[unix.SizeofNdMsg]byte)(unsafe.Pointer(&m))[:]
+	body = append(body, attr(unix.NDA_DST, addr.AsSlice())...)
+	body = append(body, attr(unix.NDA_LLADDR, mac)...)
+	return c.do(unix.RTM_NEWNEIGH, unix.NLM_F_CREATE|unix.NLM_F_REPLACE, body)
 }
 
 // addDefaultRoute routes everything through gw on link index.
@@ -171,4 +200,24 @@ func ifIndex(name string) (int32, error) {
 		return 0, err
 	}
 	return int32(ifr.Uint32()), nil
+}
+
+// linkExists reports whether link index is in the caller's network
+// namespace.
+func linkExists(index int32) (bool, error) {
+	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return false, err
+	}
+	defer unix.Close(fd)
+	ifr, err := unix.NewIfreq("")
+	if err != nil {
+		return false, err
+	}
+	ifr.SetUint32(uint32(index))
+	err = unix.IoctlIfreq(fd, unix.SIOCGIFNAME, ifr)
+	if errors.Is(err, unix.ENODEV) {
+		return false, nil
+	}
+	return err == nil, err
 }

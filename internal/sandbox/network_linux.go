@@ -3,6 +3,7 @@ package sandbox
 import (
 	"errors"
 	"fmt"
+	"net"
 	"net/netip"
 	"os"
 	"strings"
@@ -86,8 +87,11 @@ func (n *Network) Close() error {
 type veth struct {
 	net  *Network
 	slot int
-	// host is the host end's name.
-	host string
+	// host is the host end's name, and index its index once made: the
+	// pair is deleted by index, never by name, as the name may be another
+	// process's again once the pair has gone with the sandbox's namespace.
+	host  string
+	index int32
 	// hostAddr and addr are the host end's and the sandbox's addresses,
 	// in their /30.
 	hostAddr, addr netip.Prefix
@@ -99,10 +103,23 @@ const linkGoneTimeout = 5 * time.Second
 // sandboxLink is the name of the veth's end inside the sandbox.
 const sandboxLink = "eth0"
 
+// macOf is the MAC address of the veth end with address addr: 02:00 and
+// the IPv4 address, locally administered and unicast. The ends' MACs are
+// set when the pair is made, so each side knows the other's without
+// asking, and no device manager replaces them (udev's
+// MACAddressPolicy=persistent does with the random MACs of a veth).
+func macOf(addr netip.Addr) net.HardwareAddr {
+	a := addr.As4()
+	return net.HardwareAddr{0x02, 0x00, a[0], a[1], a[2], a[3]}
+}
+
 // newVeth reserves a /30 and creates its veth pair: the host end up, with
 // its address, and the other end as eth0 in the network namespace of
 // process pid, which the init stage sets up. (Created there, it is not
-// moved: a move waits for an RCU grace period, some 20 ms.)
+// moved: a move waits for an RCU grace period, some 20 ms.) Each side has
+// a permanent neighbour entry for the other (addNeigh): the host's is
+// made here, the sandbox's by outboundUp. A sandbox's traffic then adds
+// nothing to the kernel's neighbour table, however many there are.
 func (n *Network) newVeth(pid int) (*veth, error) {
 	c, err := openRtnl()
 	if err != nil {
@@ -116,25 +133,31 @@ func (n *Network) newVeth(pid int) (*veth, error) {
 			return nil, err
 		}
 		v := n.vethAt(slot)
-		err = c.addVeth(v.host, sandboxLink, pid)
+		err = c.addVeth(vethEnd{v.host, macOf(v.hostAddr.Addr())},
+			vethEnd{sandboxLink, macOf(v.addr.Addr())}, pid)
 		if errors.Is(err, unix.EEXIST) {
-			// Another process's, if the host end's name is the one taken.
+			// The host end's name is taken: the /30 is another process's,
+			// or was until just now.
 			n.release(slot)
-			if _, ierr := ifIndex(v.host); ierr == nil {
-				continue
-			}
+			continue
 		}
 		if err != nil {
 			n.release(slot)
 			return nil, fmt.Errorf("create veth %s: %w", v.host, err)
 		}
-		index, err := ifIndex(v.host)
-		if err == nil {
-			err = c.addAddr(index, v.hostAddr)
+		// The name is this pair's until it is deleted: only the end of the
+		// sandbox's namespace can take it away before.
+		if v.index, err = ifIndex(v.host); err != nil {
+			n.release(slot)
+			return nil, fmt.Errorf("find veth %s: %w", v.host, err)
 		}
-		if err != nil {
+		if err := c.addAddr(v.index, v.hostAddr); err != nil {
 			v.remove()
 			return nil, fmt.Errorf("address of veth %s: %w", v.host, err)
+		}
+		if err := c.addNeigh(v.index, v.addr.Addr(), macOf(v.addr.Addr())); err != nil {
+			v.remove()
+			return nil, fmt.Errorf("neighbour %v on veth %s: %w", v.addr.Addr(), v.host, err)
 		}
 		return v, nil
 	}
@@ -186,7 +209,8 @@ func (v *veth) initNet() *initNet {
 	return &initNet{Addr: v.addr, Gateway: v.hostAddr.Addr()}
 }
 
-// remove deletes the pair, if it is still there, and frees the /30.
+// remove deletes the pair, if it is still there, with its neighbour
+// entries, and frees the /30.
 func (v *veth) remove() error {
 	defer v.net.release(v.slot)
 	c, err := openRtnl()
@@ -196,13 +220,17 @@ func (v *veth) remove() error {
 	defer c.Close()
 	// The pair goes by itself once the sandbox's namespace has gone, in
 	// the background: it may still be there, on its way out, which
-	// delLink does not wait for.
-	if err := c.delLink(v.host); err != nil && !errors.Is(err, unix.ENODEV) {
+	// delLinkIndex does not wait for.
+	if err := c.delLinkIndex(v.index); err != nil && !errors.Is(err, unix.ENODEV) {
 		return fmt.Errorf("delete veth %s: %w", v.host, err)
 	}
 	deadline := time.Now().Add(linkGoneTimeout)
 	for delay := 100 * time.Microsecond; ; delay = min(2*delay, 20*time.Millisecond) {
-		if _, err := ifIndex(v.host); err != nil {
+		there, err := linkExists(v.index)
+		if err != nil {
+			return fmt.Errorf("veth %s: %w", v.host, err)
+		}
+		if !there {
 			return nil
 		}
 		if time.Now().After(deadline) {
@@ -225,7 +253,8 @@ func hostsWithHost(base string, addr netip.Addr) string {
 }
 
 // outboundUp is the init stage's half: it brings eth0, its end of the
-// veth, up with its address and routes everything through the host end.
+// veth, up with its address, a permanent neighbour entry for the host end
+// (whose MAC newVeth set) and everything routed through the host end.
 func outboundUp(n *initNet) error {
 	index, err := ifIndex(sandboxLink)
 	if err != nil {
@@ -241,6 +270,11 @@ func outboundUp(n *initNet) error {
 	}
 	if err := c.addAddr(index, n.Addr); err != nil {
 		return fmt.Errorf("address %v on %s: %w", n.Addr, sandboxLink, err)
+	}
+	// After the link is up: bringing a link down flushes its permanent
+	// entries too.
+	if err := c.addNeigh(index, n.Gateway, macOf(n.Gateway)); err != nil {
+		return fmt.Errorf("neighbour %v on %s: %w", n.Gateway, sandboxLink, err)
 	}
 	if err := c.addDefaultRoute(index, n.Gateway); err != nil {
 		return fmt.Errorf("default route via %v: %w", n.Gateway, err)

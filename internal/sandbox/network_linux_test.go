@@ -2,6 +2,8 @@ package sandbox
 
 import (
 	"bufio"
+	"encoding/binary"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -12,9 +14,11 @@ import (
 	"runtime"
 	"slices"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
+	"unsafe"
 
 	"github.com/google/nftables"
 	"golang.org/x/sys/unix"
@@ -456,17 +460,17 @@ func newOutside(t *testing.T) outside {
 		t.Fatalf("outside namespace: %v", m.err)
 	}
 	// The host's end here, up; eth0 in the new namespace.
-	err := withRtnl(func(r *rtnl) error { return r.addVeth(outsideLink, "eth0", m.tid) })
+	err := withRtnl(func(r *rtnl) error { return r.addVeth(vethEnd{name: outsideLink}, vethEnd{name: "eth0"}, m.tid) })
+	var index int32
+	if err == nil {
+		index, err = ifIndex(outsideLink)
+	}
 	linked <- err
 	if err != nil {
 		t.Fatalf("veth to the outside namespace: %v", err)
 	}
-	t.Cleanup(func() { withRtnl(func(r *rtnl) error { return r.delLink(outsideLink) }) })
-	index, err := ifIndex(outsideLink)
-	if err == nil {
-		err = withRtnl(func(r *rtnl) error { return r.addAddr(index, hostAddr) })
-	}
-	if err != nil {
+	t.Cleanup(func() { withRtnl(func(r *rtnl) error { return r.delLinkIndex(index) }) })
+	if err := withRtnl(func(r *rtnl) error { return r.addAddr(index, hostAddr) }); err != nil {
 		t.Fatalf("host's end %s: %v", outsideLink, err)
 	}
 	if m = <-ch; m.err != nil {
@@ -506,4 +510,247 @@ func listenOutside(addr netip.Prefix) (net.Listener, error) {
 		return nil, fmt.Errorf("eth0: %w", err)
 	}
 	return net.Listen("tcp4", "0.0.0.0:0")
+}
+
+// TestOutboundNeighbours checks that each end of an outbound sandbox's
+// veth has a permanent neighbour entry for the other, with the other's
+// MAC, and no other entry once the sandbox has reached the host: its
+// traffic adds nothing to the kernel's neighbour table, which holds 1,024
+// entries by default for every namespace together. The host's entry goes
+// with the link.
+func TestOutboundNeighbours(t *testing.T) {
+	code := needSandbox(t)
+	network := needNetwork(t)
+
+	l, err := net.Listen("tcp", "0.0.0.0:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	served := make(chan struct{}, 1)
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			io.WriteString(c, "hello\n")
+			c.Close()
+			select {
+			case served <- struct{}{}:
+			default:
+			}
+		}
+	}()
+	readHost := fmt.Sprintf("readline:%s:%d", HostAlias, l.Addr().(*net.TCPAddr).Port)
+	// The sandbox stays a while after it has reached the host.
+	spec := testSpec(code, "", readHost, "sh:sleep 2")
+	spec.Network = NetworkOutbound
+	spec.Outbound = network
+	s := start(t, spec)
+	v := s.veth
+	hostEnd, err := net.InterfaceByIndex(int(v.index))
+	if err != nil || hostEnd.Name != v.host {
+		t.Fatalf("host end %s, index %d: %v, %v", v.host, v.index, hostEnd, err)
+	}
+
+	check := func(when string) {
+		t.Helper()
+		var sandboxEnd *net.Interface
+		var inside []neighbour
+		err := inNetns(s.Pid(), func() error {
+			var err error
+			if sandboxEnd, err = net.InterfaceByName(sandboxLink); err != nil {
+				return err
+			}
+			inside, err = neighbours(int32(sandboxEnd.Index))
+			return err
+		})
+		if err != nil {
+			t.Fatalf("%s, in the sandbox: %v", when, err)
+		}
+		host, err := neighbours(v.index)
+		if err != nil {
+			t.Fatalf("%s, on the host: %v", when, err)
+		}
+		want := func(side string, got []neighbour, addr netip.Addr, mac net.HardwareAddr) {
+			t.Helper()
+			w := neighbour{addr: addr, mac: mac.String(), state: unix.NUD_PERMANENT}
+			if len(got) != 1 || got[0] != w {
+				t.Errorf("%s, %s's neighbour entries: %v, want only %v", when, side, got, w)
+			}
+		}
+		want("the host end", host, v.addr.Addr(), sandboxEnd.HardwareAddr)
+		want("the sandbox end", inside, v.hostAddr.Addr(), hostEnd.HardwareAddr)
+	}
+	check("before the sandbox's command runs")
+	if err := s.Exec(); err != nil {
+		t.Fatalf("Exec: %v", err)
+	}
+	select {
+	case <-served:
+	case <-time.After(30 * time.Second):
+		t.Fatal("the sandbox did not reach the host")
+	}
+	check("once the sandbox has reached the host")
+	if got := s.results(t)[readHost]; got != "hello" {
+		t.Errorf("the sandbox read %q from the host, want hello", got)
+	}
+
+	if err := s.Destroy(); err != nil {
+		t.Fatalf("Destroy: %v", err)
+	}
+	if got, err := neighbours(v.index); err != nil || len(got) != 0 {
+		t.Errorf("neighbour entries of the host end after Destroy: %v, %v; want none", got, err)
+	}
+}
+
+// neighbour is an IPv4 entry of the kernel's neighbour table.
+type neighbour struct {
+	addr  netip.Addr
+	mac   string
+	state uint16
+}
+
+func (n neighbour) String() string {
+	return fmt.Sprintf("%v lladdr %s state %#x", n.addr, n.mac, n.state)
+}
+
+// neighbours lists the IPv4 neighbour entries of link index, in the
+// caller's network namespace.
+func neighbours(index int32) ([]neighbour, error) {
+	fd, err := unix.Socket(unix.AF_NETLINK, unix.SOCK_RAW|unix.SOCK_CLOEXEC, unix.NETLINK_ROUTE)
+	if err != nil {
+		return nil, err
+	}
+	defer unix.Close(fd)
+	req := make([]byte, unix.SizeofNlMsghdr+unix.SizeofNdMsg)
+	*(*unix.NlMsghdr)(unsafe.Pointer(&req[0])) = unix.NlMsghdr{
+		Len: uint32(len(req)), Type: unix.RTM_GETNEIGH, Flags: unix.NLM_F_REQUEST | unix.NLM_F_DUMP, Seq: 1,
+	}
+	*(*unix.NdMsg)(unsafe.Pointer(&req[unix.SizeofNlMsghdr])) = unix.NdMsg{Family: unix.AF_INET}
+	if err := unix.Sendto(fd, req, 0, &unix.SockaddrNetlink{Family: unix.AF_NETLINK}); err != nil {
+		return nil, err
+	}
+	var found []neighbour
+	buf := make([]byte, 1<<16)
+	for {
+		n, _, err := unix.Recvfrom(fd, buf, 0)
+		if err != nil {
+			return nil, err
+		}
+		msgs, err := syscall.ParseNetlinkMessage(buf[:n])
+		if err != nil {
+			return nil, err
+		}
+		for _, m := range msgs {
+			switch m.Header.Type {
+			case unix.NLMSG_DONE:
+				return found, nil
+			case unix.NLMSG_ERROR:
+				return nil, fmt.Errorf("neighbour dump: errno %d", -int32(binary.NativeEndian.Uint32(m.Data)))
+			case unix.RTM_NEWNEIGH:
+			default:
+				continue
+			}
+			nd := (*unix.NdMsg)(unsafe.Pointer(&m.Data[0]))
+			if nd.Ifindex != index {
+				continue
+			}
+			e := neighbour{state: nd.State}
+			for b := m.Data[unix.SizeofNdMsg:]; len(b) >= unix.SizeofRtAttr; {
+				l := int(binary.NativeEndian.Uint16(b))
+				typ := binary.NativeEndian.Uint16(b[2:])
+				if l < unix.SizeofRtAttr || l > len(b) {
+					return nil, errors.New("neighbour dump: bad attribute")
+				}
+				data := b[unix.SizeofRtAttr:l]
+				switch typ {
+				case unix.NDA_DST:
+					e.addr, _ = netip.AddrFromSlice(data)
+				case unix.NDA_LLADDR:
+					e.mac = net.HardwareAddr(data).String()
+				}
+				b = b[min(len(b), (l+3)&^3):]
+			}
+			found = append(found, e)
+		}
+	}
+}
+
+// inNetns runs f on a thread in the network namespace of process pid.
+// The thread ends with f's goroutine unless it could go back to the
+// caller's namespace.
+func inNetns(pid int, f func() error) error {
+	ns, err := os.Open(fmt.Sprintf("/proc/%d/ns/net", pid))
+	if err != nil {
+		return err
+	}
+	defer ns.Close()
+	done := make(chan error, 1)
+	go func() {
+		runtime.LockOSThread()
+		home, err := os.Open("/proc/thread-self/ns/net")
+		if err != nil {
+			done <- err
+			return
+		}
+		defer home.Close()
+		if err := unix.Setns(int(ns.Fd()), unix.CLONE_NEWNET); err != nil {
+			done <- err
+			return
+		}
+		ferr := f()
+		if err := unix.Setns(int(home.Fd()), unix.CLONE_NEWNET); err != nil {
+			done <- errors.Join(ferr, err)
+			return
+		}
+		runtime.UnlockOSThread()
+		done <- ferr
+	}()
+	return <-done
+}
+
+// TestOutboundConcurrent starts and destroys 64 outbound sandboxes at
+// once, again and again, across four Networks, which share the /30s as
+// four ember processes would. A pair goes with its sandbox's namespace,
+// and its name (its /30) is then free for another Network's next sandbox:
+// deleting the old pair by name deleted the new one, whose start failed
+// with "address of veth …: no such device".
+func TestOutboundConcurrent(t *testing.T) {
+	code := needSandbox(t)
+	const networks, each, rounds = 4, 16, 5
+	var wg sync.WaitGroup
+	errs := make(chan error, networks*each*rounds)
+	for range networks {
+		network := needNetwork(t)
+		for range each {
+			wg.Go(func() {
+				for range rounds {
+					spec := testSpec(code, "", "hello")
+					spec.Network = NetworkOutbound
+					spec.Outbound = network
+					s, err := Start(spec)
+					if err != nil {
+						errs <- err
+						continue
+					}
+					if err := s.Destroy(); err != nil {
+						errs <- err
+					}
+				}
+			})
+		}
+	}
+	wg.Wait()
+	close(errs)
+	n := 0
+	for err := range errs {
+		if n++; n <= 5 {
+			t.Error(err)
+		}
+	}
+	if n > 0 {
+		t.Errorf("%d of %d starts and destroys failed", n, networks*each*rounds)
+	}
 }
