@@ -7,75 +7,39 @@ import (
 	"github.com/emberfn/ember/internal/sandbox/cgroup"
 )
 
-// freezer pauses and thaws a runtime's cgroup on a goroutine of its own,
-// which lives as long as the runtime: no invocation waits for a pause or
-// a thaw, and none starts a goroutine for one. It does one at a time, in
-// the order asked; a thaw asked before the pause it follows was made
-// cancels both.
+// freezer pauses and thaws a runtime's cgroup off every invocation's
+// path, without a goroutine of its own: a pause is due pauseDelay after it
+// is asked (a timer, which runs it on a goroutine of the runtime's timers),
+// and an invocation that comes sooner stops the timer, so that neither the
+// pause nor the thaw is made. A thaw of a cgroup that was paused runs on a
+// goroutine of its own. Whatever runs applies the state asked for last,
+// one at a time, so they may run in any order.
 type freezer struct {
 	cg *cgroup.Group
-	// init is the pid of the sandbox's init stage while it is in cg, to
-	// be moved to inits at the first pause; 0 once moved, or to stay.
-	init  int
-	inits *cgroup.Group
 	// work bounds the freezes and thaws of every environment at once:
 	// each write waits for the kernel, in a thread of its own.
 	work limiter
-	// frozen says that cg was last paused; only run reads and writes it.
+	// pending tracks the goroutines that apply a state.
+	pending sync.WaitGroup
+
+	// applyMu makes one apply at a time; it comes before mu.
+	applyMu sync.Mutex
+	// frozen says that cg was last paused; init is the pid of the
+	// sandbox's init stage while it is in cg, to be moved to inits at the
+	// first pause, 0 once moved or to stay. Both are guarded by applyMu.
 	frozen bool
-	wake   chan struct{}
-	done   chan struct{}
+	init   int
+	inits  *cgroup.Group
 
 	mu sync.Mutex
-	// want is the state asked for last, and log the function that
-	// asked it passed for errors.
+	// want is the state asked for last, and log the function that asked
+	// it passed for errors.
 	want bool
 	log  func(err error)
-	// stopping is set by stop; thawLast then says whether run thaws cg
-	// before it returns.
-	stopping, thawLast bool
-}
-
-// newFreezer starts the freezer of cg. init is the pid to move to inits
-// at the first pause, or 0.
-func newFreezer(cg *cgroup.Group, init int, inits *cgroup.Group, work limiter) *freezer {
-	f := &freezer{cg: cg, init: init, inits: inits, work: work, wake: make(chan struct{}, 1), done: make(chan struct{})}
-	go f.run()
-	return f
-}
-
-// set asks for cg paused (frozen) or thawed; log receives what fails.
-func (f *freezer) set(frozen bool, log func(err error)) {
-	if f == nil {
-		return
-	}
-	f.mu.Lock()
-	f.want, f.log = frozen, log
-	f.mu.Unlock()
-	f.poke()
-}
-
-func (f *freezer) poke() {
-	select {
-	case f.wake <- struct{}{}:
-	default:
-	}
-}
-
-// stop ends the freezer once what it was asked is done, after a thaw
-// of cg if thaw is set, and waits for it. Calls after the first only
-// wait.
-func (f *freezer) stop(thaw bool) {
-	if f == nil {
-		return
-	}
-	f.mu.Lock()
-	if !f.stopping {
-		f.stopping, f.thawLast = true, thaw
-	}
-	f.mu.Unlock()
-	f.poke()
-	<-f.done
+	// due runs the pause once pauseDelay has passed.
+	due *time.Timer
+	// stopped is set by stop: nothing is applied after it.
+	stopped bool
 }
 
 // pauseDelay is how long a runtime that has asked for its next event may
@@ -86,37 +50,69 @@ func (f *freezer) stop(thaw bool) {
 // any longer gap nothing of the runtime runs.
 const pauseDelay = time.Millisecond
 
-// run applies what is asked until stop.
-func (f *freezer) run() {
-	defer close(f.done)
-	delay := time.NewTimer(pauseDelay)
-	delay.Stop()
-	for range f.wake {
-		for {
-			f.mu.Lock()
-			want, log, stopping, thawLast := f.want, f.log, f.stopping, f.thawLast
-			f.mu.Unlock()
-			if stopping && thawLast {
-				want = false
-			}
-			if want && !f.frozen && !stopping {
-				delay.Reset(pauseDelay)
-				select {
-				case <-f.wake:
-					// Asked again before the pause was due: look again.
-					delay.Stop()
-					continue
-				case <-delay.C:
-				}
-			}
-			if want != f.frozen {
-				f.work.do(func() { f.apply(want, log) })
-			}
-			if stopping {
-				return
-			}
-			break
-		}
+// newFreezer returns the freezer of cg. init is the pid to move to inits
+// at the first pause, or 0.
+func newFreezer(cg *cgroup.Group, init int, inits *cgroup.Group, work limiter) *freezer {
+	f := &freezer{cg: cg, init: init, inits: inits, work: work}
+	f.due = time.AfterFunc(time.Hour, f.applyWanted)
+	f.due.Stop()
+	return f
+}
+
+// set asks for cg paused (frozen) or thawed; log receives what fails.
+func (f *freezer) set(frozen bool, log func(err error)) {
+	if f == nil {
+		return
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.stopped {
+		return
+	}
+	f.want, f.log = frozen, log
+	if frozen {
+		f.due.Reset(pauseDelay)
+		return
+	}
+	if f.due.Stop() {
+		// The pause was not made yet, and now never is.
+		return
+	}
+	// The pause may have been made: thaw, off the caller's path.
+	f.pending.Add(1)
+	go func() {
+		defer f.pending.Done()
+		f.applyWanted()
+	}()
+}
+
+// applyWanted brings cg to the state asked for last.
+func (f *freezer) applyWanted() {
+	f.applyMu.Lock()
+	defer f.applyMu.Unlock()
+	f.mu.Lock()
+	want, log, stopped := f.want, f.log, f.stopped
+	f.mu.Unlock()
+	if want != f.frozen && !stopped {
+		f.work.do(func() { f.apply(want, log) })
+	}
+}
+
+// stop ends the freezer, after a thaw of cg if thaw is set: nothing is
+// applied after it returns. Calls after the first only wait.
+func (f *freezer) stop(thaw bool) {
+	if f == nil {
+		return
+	}
+	f.mu.Lock()
+	f.stopped = true
+	f.due.Stop()
+	f.mu.Unlock()
+	f.pending.Wait()
+	f.applyMu.Lock()
+	defer f.applyMu.Unlock()
+	if thaw && f.frozen {
+		f.work.do(func() { f.apply(false, nil) })
 	}
 }
 
