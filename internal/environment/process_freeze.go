@@ -38,6 +38,10 @@ type freezer struct {
 	log  func(err error)
 	// due runs the pause once pauseDelay has passed.
 	due *time.Timer
+	// mayBeFrozen is set once an apply has decided on a pause, and
+	// cleared by the thaw that follows: while it is set, a thaw must be
+	// made even when due was stopped before it ran.
+	mayBeFrozen bool
 	// stopped is set by stop: nothing is applied after it.
 	stopped bool
 }
@@ -74,8 +78,8 @@ func (f *freezer) set(frozen bool, log func(err error)) {
 		f.due.Reset(pauseDelay)
 		return
 	}
-	if f.due.Stop() {
-		// The pause was not made yet, and now never is.
+	if f.due.Stop() && !f.mayBeFrozen {
+		// The pause was not made, and now never is.
 		return
 	}
 	// The pause may have been made: thaw, off the caller's path.
@@ -92,9 +96,17 @@ func (f *freezer) applyWanted() {
 	defer f.applyMu.Unlock()
 	f.mu.Lock()
 	want, log, stopped := f.want, f.log, f.stopped
+	if want && !f.frozen && !stopped {
+		f.mayBeFrozen = true
+	}
 	f.mu.Unlock()
 	if want != f.frozen && !stopped {
 		f.work.do(func() { f.apply(want, log) })
+	}
+	if !f.frozen {
+		f.mu.Lock()
+		f.mayBeFrozen = false
+		f.mu.Unlock()
 	}
 }
 
