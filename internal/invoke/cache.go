@@ -213,9 +213,20 @@ func applyTo(functions map[string]*entry, ch store.Change) {
 			return
 		}
 		e.hasFunction, e.function = true, ch.Function
+		// Versions of an earlier function of the same name, deleted
+		// and made again, may come after it (their watch is another):
+		// none was made before this function was.
+		for name, v := range e.versions {
+			if stale(v, ch.Function) {
+				delete(e.versions, name)
+			}
+		}
 	case store.KindVersion:
 		if ch.Deleted {
 			delete(e.versions, ch.Name)
+			return
+		}
+		if e.hasFunction && stale(ch.Version, e.function) {
 			return
 		}
 		if e.versions == nil {
@@ -232,6 +243,12 @@ func applyTo(functions map[string]*entry, ch store.Change) {
 		}
 		e.aliases[ch.Name] = ch.Alias
 	}
+}
+
+// stale reports whether v was made before fn: it is a version of a
+// function of the same name that was deleted.
+func stale(v store.Version, fn store.Function) bool {
+	return !fn.Created.IsZero() && v.LastModified.Before(fn.Created)
 }
 
 func (c *cache) setDown() {

@@ -113,10 +113,12 @@ func echoCode(t testing.TB, st *store.Store) string {
 
 func createFunction(t testing.TB, st *store.Store, name, digest string) store.Function {
 	t.Helper()
+	// Made as the control plane makes one: created and last modified now.
+	now := time.Now()
 	f, err := st.CreateFunction(context.Background(), store.Function{Latest: store.Version{
 		FunctionName: name, Runtime: "provided.al2023", Handler: "bootstrap", MemorySize: 128, Timeout: 10,
-		CodeDigest: digest, RevisionID: "r1", State: "Active",
-	}})
+		CodeDigest: digest, RevisionID: "r1", State: "Active", LastModified: now,
+	}, Created: now})
 	if err != nil {
 		t.Fatal(err)
 	}
