@@ -200,6 +200,12 @@ func (p *process) capPeak(peak int64) int64 {
 	if p.cg == nil {
 		return peak
 	}
+	if p.cg.MemoryPeakResets() {
+		// The meter bounded it by the cgroup's peak already (see
+		// meter.useCgroup): only the next peak is left to start.
+		p.cg.ResetMemoryPeak()
+		return peak
+	}
 	if cgPeak, err := p.cg.MemoryPeak(); err == nil && cgPeak > 0 && cgPeak < peak {
 		peak = cgPeak
 	}
