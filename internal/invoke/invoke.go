@@ -260,9 +260,10 @@ func (s *Service) invoke(ctx context.Context, name, qualifier string, req invoca
 			"The operation cannot be performed at this time. The function is currently in the following state: %s", t.Version.State)
 	}
 	key := poolKey{t.Version.FunctionName, t.Version.Version}
+	cfg := s.config(t.Version)
 	start := time.Now()
 	if err := s.acquire(ctx, key); err != nil {
-		s.record(t, invocation.Report{RequestID: req.ID}, usage.OutcomeThrottled, "", start, async)
+		s.record(t, cfg, invocation.Report{RequestID: req.ID}, usage.OutcomeThrottled, "", start, async)
 		return invocation.Response{}, nil, t, err
 	}
 	pool, err := s.pool(ctx, t)
@@ -270,7 +271,7 @@ func (s *Service) invoke(ctx context.Context, name, qualifier string, req invoca
 		s.release(key)
 		return invocation.Response{}, nil, t, err
 	}
-	req.InvokedARN = s.config(t.Version).QualifiedARN(qualifier)
+	req.InvokedARN = cfg.QualifiedARN(qualifier)
 	out := make(chan invocation.Report, 1)
 	resp, err := pool.Invoke(ctx, req, func(r invocation.Report) {
 		// The invocation's end, on the goroutine that ended it: the slot
@@ -288,7 +289,7 @@ func (s *Service) invoke(ctx context.Context, name, qualifier string, req invoca
 		if errorType == "" {
 			errorType = r.FunctionErrorType
 		}
-		s.record(t, r, outcome, errorType, start, async)
+		s.record(t, cfg, r, outcome, errorType, start, async)
 		out <- r
 		close(out)
 	})
@@ -299,10 +300,10 @@ func (s *Service) invoke(ctx context.Context, name, qualifier string, req invoca
 	return resp, out, t, nil
 }
 
-// record keeps, counts and prices one invocation.
-func (s *Service) record(t Target, r invocation.Report, outcome, errorType string, start time.Time, async bool) {
+// record keeps, counts and prices one invocation of t, whose
+// configuration is cfg.
+func (s *Service) record(t Target, cfg function.Config, r invocation.Report, outcome, errorType string, start time.Time, async bool) {
 	v := t.Version
-	cfg := s.config(v)
 	arch := billing.X86_64
 	if len(v.Architectures) > 0 {
 		arch = v.Architectures[0]

@@ -2,7 +2,7 @@
 // inside one execution environment calls: /next, /response (buffered and
 // streamed), /error and /init/error, with one explicit state machine per
 // environment. The environment drives it through AwaitInit, Invoke,
-// AwaitNext and Reset; the runtime drives it over HTTP.
+// AfterNext and Reset; the runtime drives it over HTTP.
 package runtimeapi
 
 import (
@@ -284,7 +284,8 @@ func (s *Server) AfterNext(f func()) (asked bool) {
 }
 
 // AwaitNext waits until the runtime, having answered the current
-// invocation, asks for its next event: the end of the invocation.
+// invocation, asks for its next event: the end of the invocation. It is
+// AfterNext for a caller that can block a goroutine on it.
 func (s *Server) AwaitNext(ctx context.Context) error {
 	s.mu.Lock()
 	c, state := s.cur, s.state
