@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"sync"
 	"testing"
 	"time"
 
@@ -485,5 +486,68 @@ func TestWatchDownReadsTheStore(t *testing.T) {
 	}
 	if _, err := a.svc.Resolve(ctx, "f", ""); err != nil {
 		t.Errorf("with the watch back: %v", err)
+	}
+}
+
+// Invocations of $LATEST while it is replaced again and again all run:
+// one whose pool is retired before it started is resolved again, and one
+// resolved before an update never displaces the pool of what replaced it.
+func TestInvokeWhileLatestReplaced(t *testing.T) {
+	ctx := context.Background()
+	a, b := twoEmbers(t, 0)
+	f := createFunction(t, a.store, "f", echoCode(t, a.store))
+	visibleWithin(t, "the function", func() bool { _, err := b.svc.Resolve(ctx, "f", ""); return err == nil })
+	invokeEcho(t, b.svc, "f", "")
+
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var failures []error
+	ran := 0
+	for range 4 {
+		wg.Go(func() {
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				resp, reports, _, err := b.svc.Invoke(ctx, "f", "", invocation.Request{ID: invocation.NewRequestID(), Payload: []byte(`{"x":1}`)})
+				mu.Lock()
+				if err != nil {
+					failures = append(failures, err)
+				} else if resp.FunctionError == "" {
+					ran++
+				}
+				mu.Unlock()
+				if err == nil {
+					<-reports
+				}
+			}
+		})
+	}
+	for i := range 40 {
+		f.Latest.RevisionID = fmt.Sprintf("r%d", i+2)
+		var err error
+		if f, err = a.store.UpdateFunction(ctx, f); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	close(stop)
+	wg.Wait()
+	if len(failures) > 0 {
+		t.Errorf("%d of %d invocations failed while $LATEST was replaced; the first: %v", len(failures), len(failures)+ran, failures[0])
+	}
+	if ran == 0 {
+		t.Error("no invocation ran")
+	}
+	// The pool left serving $LATEST is the last update's.
+	invokeEcho(t, b.svc, "f", "")
+	b.svc.mu.Lock()
+	vp := b.svc.pools[poolKey{"f", function.LatestVersion}]
+	b.svc.mu.Unlock()
+	if vp == nil || vp.revision != f.Latest.RevisionID {
+		t.Errorf("$LATEST's pool after the updates: %+v; want revision %s", vp, f.Latest.RevisionID)
 	}
 }

@@ -245,7 +245,28 @@ func (s *Service) Invoke(ctx context.Context, name, qualifier string, req invoca
 	return s.invoke(ctx, name, qualifier, req, false)
 }
 
+// retireAttempts is how many times an invocation is resolved again after
+// the pool it was given was retired before it ran.
+const retireAttempts = 3
+
+// errRetired is what an attempt meets when the version it resolved was
+// replaced before any environment ran it.
+var errRetired = invocation.Errorf(invocation.ErrUnavailable, "the function changed while the invocation started")
+
 func (s *Service) invoke(ctx context.Context, name, qualifier string, req invocation.Request, async bool) (invocation.Response, <-chan invocation.Report, Target, error) {
+	for attempt := 1; ; attempt++ {
+		resp, out, t, err := s.attempt(ctx, name, qualifier, req, async)
+		// A pool retired between resolution and its first environment
+		// (an update of $LATEST, a deletion) has run nothing: the name
+		// is resolved again, now to what replaced it.
+		retired := errors.Is(err, envpool.ErrClosed) || errors.Is(err, errRetired)
+		if !retired || attempt == retireAttempts || ctx.Err() != nil {
+			return resp, out, t, err
+		}
+	}
+}
+
+func (s *Service) attempt(ctx context.Context, name, qualifier string, req invocation.Request, async bool) (invocation.Response, <-chan invocation.Report, Target, error) {
 	t, fromStore, err := s.resolve(ctx, name, qualifier)
 	if err != nil {
 		return invocation.Response{}, nil, Target{}, err
@@ -395,6 +416,9 @@ func (s *Service) pool(ctx context.Context, t Target) (*envpool.Pool, error) {
 	if vp != nil && vp.revision == t.Version.RevisionID {
 		return vp.pool, nil
 	}
+	if s.superseded(t) {
+		return nil, errRetired
+	}
 	cfg := s.config(t.Version)
 	dir, err := s.opts.Code.Dir(ctx, t.Version.CodeDigest, MaxUnzipped, func(ctx context.Context, path string) error {
 		return s.opts.Store.CodeFile(ctx, t.Version.CodeDigest, path)
@@ -423,6 +447,11 @@ func (s *Service) pool(ctx context.Context, t Target) (*envpool.Pool, error) {
 		if vp.revision == t.Version.RevisionID {
 			return vp.pool, nil
 		}
+		// A target resolved before an update must not replace the
+		// pool of what the update made.
+		if s.superseded(t) {
+			return nil, errRetired
+		}
 		s.closeInBackgroundLocked(vp.pool)
 	}
 	p := envpool.New(envpool.Options{
@@ -432,6 +461,16 @@ func (s *Service) pool(ctx context.Context, t Target) (*envpool.Pool, error) {
 	})
 	s.pools[key] = &versionPool{pool: p, revision: t.Version.RevisionID}
 	return p, nil
+}
+
+// superseded reports whether the cache knows t's version to be replaced
+// or gone since t was resolved.
+func (s *Service) superseded(t Target) bool {
+	if s.cache == nil {
+		return false
+	}
+	keep, ok := s.cache.current(t.Version.FunctionName, t.Version.Version, t.Version.RevisionID)
+	return ok && !keep
 }
 
 // layers returns the directory of a version's layers merged in order, or
