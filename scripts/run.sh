@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds ember and the example functions, starts `ember serve` (the Lambda
 # API on 127.0.0.1:3001, state under $XDG_DATA_HOME/ember), deploys every
-# function in examples/, invokes hello once, and keeps serving until
+# function in examples/ (hello-image as a container image), invokes hello
+# and hello-image once, and keeps serving until
 # interrupted. Then, from another shell:
 #   AWS_ACCESS_KEY_ID=x AWS_SECRET_ACCESS_KEY=x AWS_REGION=us-east-1 \
 #     aws lambda invoke --endpoint-url http://127.0.0.1:3001 --function-name hello out.json
@@ -23,8 +24,17 @@ for dir in examples/*/; do
   name=$(basename "$dir")
   mkdir -p "$bin/examples/$name"
   CGO_ENABLED=0 go build -o "$bin/examples/$name/bootstrap" "./$dir"
-  "$bin/ember" deploy "$name" "$bin/examples/$name"
+  if [ -d "$dir/oci" ]; then
+    # A container-image example: its bootstrap written as an OCI image
+    # layout, loaded into ember and deployed as an image.
+    go run "./$dir/oci" "$bin/examples/$name/bootstrap" "$bin/examples/$name.oci" "$name:latest"
+    "$bin/ember" image load "$bin/examples/$name.oci"
+    "$bin/ember" deploy "$name" --image "$name:latest"
+  else
+    "$bin/ember" deploy "$name" "$bin/examples/$name"
+  fi
 done
 "$bin/ember" invoke hello --payload '{"name":"ember"}'
+"$bin/ember" invoke hello-image --payload '{"name":"ember"}'
 echo "ember serve: Lambda API on http://127.0.0.1:3001 (aws lambda ... --endpoint-url http://127.0.0.1:3001); Ctrl-C stops it" >&2
 wait $serve

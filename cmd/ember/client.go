@@ -64,8 +64,11 @@ func clientCommand(ctx context.Context, cmd string, args, environ []string, stdi
 	var run func(c *client.Client, args []string) error
 	var usageLine string
 	switch cmd {
+	case "image":
+		usageLine, run = imageCommand(ctx, fs, stdout)
 	case "deploy":
-		usageLine = "ember deploy NAME PATH [flags]: create or update the function NAME from a directory or .zip file"
+		usageLine = "ember deploy NAME PATH [flags] | NAME --image REF [flags]: create or update the function NAME from a directory or .zip file, or a container image"
+		imageRef := fs.String("image", "", "a container image the server holds or can pull, instead of PATH")
 		runtime := fs.String("runtime", "provided.al2023", "the function's runtime")
 		handler := fs.String("handler", "", "the function's handler")
 		memory := fs.Int("memory", 0, "memory in MB (default 128 for a new function, else unchanged)")
@@ -77,21 +80,27 @@ func clientCommand(ctx context.Context, cmd string, args, environ []string, stdi
 		fs.Var(&envs, "env", "an environment variable K=V (repeatable; replaces all of them when given)")
 		fs.Var(&layers, "layer", "a layer version ARN, merged into /opt in the order given (repeatable, at most 5; replaces all of them when given)")
 		run = func(c *client.Client, args []string) error {
-			if len(args) != 2 {
-				return &usageError{"deploy needs NAME and PATH"}
+			if *imageRef == "" && len(args) != 2 {
+				return &usageError{"deploy needs NAME and PATH, or NAME and --image REF"}
+			}
+			if *imageRef != "" && len(args) != 1 {
+				return &usageError{"deploy --image REF needs NAME and no PATH"}
 			}
 			vars, err := parseEnv(envs)
 			if err != nil {
 				return err
 			}
-			zip, err := readCode(args[1])
-			if err != nil {
-				return err
-			}
-			return deploy(ctx, c, stdout, args[0], zip, deployOptions{
+			o := deployOptions{
 				runtime: *runtime, handler: *handler, role: *role, memory: *memory, timeout: *timeout,
-				tmp: *tmp, env: vars, publish: *publish, layers: layers,
-			})
+				tmp: *tmp, env: vars, publish: *publish, layers: layers, image: *imageRef,
+			}
+			var zip []byte
+			if o.image == "" {
+				if zip, err = readCode(args[1]); err != nil {
+					return err
+				}
+			}
+			return deploy(ctx, c, stdout, args[0], zip, o)
 		}
 	case "invoke":
 		usageLine = "ember invoke NAME [flags]: invoke a function; its response on stdout, its REPORT on stderr"
@@ -234,6 +243,9 @@ type deployOptions struct {
 	env                    map[string]string
 	publish                bool
 	layers                 []string
+	// image, when set, is the container image the function runs
+	// instead of a zip.
+	image string
 }
 
 // deploy creates the function, or updates the code and configuration of
@@ -250,13 +262,21 @@ func deploy(ctx context.Context, c *client.Client, stdout io.Writer, name string
 	var cfg client.FunctionConfiguration
 	switch {
 	case errors.As(err, &ae) && ae.Code == "ResourceNotFoundException":
-		cfg, err = c.CreateFunction(ctx, client.CreateFunctionInput{
+		in := client.CreateFunctionInput{
 			FunctionName: name, Runtime: o.runtime, Role: o.role, Handler: o.handler, ZipFile: zip,
 			MemorySize: intp(o.memory), Timeout: intp(o.timeout), EphemeralStorageMB: intp(o.tmp),
 			Environment: o.env, Publish: o.publish, Layers: o.layers,
-		})
-		if err != nil {
+		}
+		if o.image != "" {
+			// An image brings its own runtime and handler.
+			in.ImageURI, in.Runtime, in.Handler = o.image, "", ""
+		}
+		if cfg, err = c.CreateFunction(ctx, in); err != nil {
 			return err
+		}
+		if o.image != "" {
+			fmt.Fprintf(stdout, "created %s (image %s, %d MB, %d s, digest %s)\n", cfg.FunctionName, o.image, cfg.MemorySize, cfg.Timeout, cfg.CodeSha256)
+			break
 		}
 		fmt.Fprintf(stdout, "created %s (%s, %d MB, %d s, code %s)\n", cfg.FunctionName, cfg.Runtime, cfg.MemorySize, cfg.Timeout, cfg.CodeSha256)
 	case err != nil:
@@ -269,10 +289,18 @@ func deploy(ctx context.Context, c *client.Client, stdout io.Writer, name string
 		if o.handler != "" {
 			in.Handler = &o.handler
 		}
+		if o.image != "" {
+			in.Runtime, in.Handler = nil, nil
+		}
 		if _, err := c.UpdateFunctionConfiguration(ctx, in); err != nil {
 			return err
 		}
-		if cfg, err = c.UpdateFunctionCode(ctx, name, zip, o.publish); err != nil {
+		if o.image != "" {
+			cfg, err = c.UpdateFunctionImage(ctx, name, o.image, o.publish)
+		} else {
+			cfg, err = c.UpdateFunctionCode(ctx, name, zip, o.publish)
+		}
+		if err != nil {
 			return err
 		}
 		fmt.Fprintf(stdout, "updated %s (code %s)\n", cfg.FunctionName, cfg.CodeSha256)

@@ -31,16 +31,21 @@ const usageText = `ember runs AWS Lambda functions with Lambda's execution model
 Usage:
   ember serve [flags]                      serve the Lambda API for the AWS CLI and SDKs
   ember deploy NAME PATH [flags]           create or update a function from a directory or zip
+  ember deploy NAME --image REF [flags]    create or update a function from a container image
   ember invoke NAME [flags]                invoke a function and print its response
   ember logs NAME [-f]                     print a function's logs
   ember ls                                 list the functions
   ember rm NAME                            delete a function
   ember layer publish NAME PATH            publish a layer version from a directory or zip
+  ember image load FILE|DIR                load the images of a docker-save tarball or OCI layout
+  ember image pull REF [--insecure]        pull an image from its registry
+  ember image ls | rm REF | prune          list, remove and prune the images held
   ember cost [NAME] [--since DURATION]     invocations and their cost at Lambda's prices
   ember tune NAME [flags]                  measure a function at several memory sizes
   ember runtimes                           list the runtimes and the interpreters that serve them
   ember rie [flags] [BOOTSTRAP [ARGS...]]  serve the runtime interface emulator's invoke endpoint
   ember run PATH [flags]                   invoke a function in a directory or zip once
+  ember run --image REF [flags]            invoke a container image's function once
   ember version                            print the version
 
 Run 'ember COMMAND -h' for a command's flags.
@@ -85,7 +90,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	switch args[1] {
 	case "serve":
 		err = serveCommand(ctx, args[2:], os.Environ(), stdout, stderr)
-	case "deploy", "invoke", "logs", "ls", "rm", "layer", "cost":
+	case "deploy", "invoke", "logs", "ls", "rm", "layer", "cost", "image":
 		err = clientCommand(ctx, args[1], args[2:], os.Environ(), stdin, stdout, stderr)
 	case "runtimes":
 		err = runtimesCommand(stdout)

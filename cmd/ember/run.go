@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -15,6 +16,7 @@ import (
 	"github.com/emberfn/ember/internal/environment"
 	"github.com/emberfn/ember/internal/envpool"
 	"github.com/emberfn/ember/internal/function"
+	"github.com/emberfn/ember/internal/image"
 	"github.com/emberfn/ember/internal/invocation"
 	"github.com/emberfn/ember/internal/isolation"
 	"github.com/emberfn/ember/internal/runtimes"
@@ -50,12 +52,15 @@ func runCommand(ctx context.Context, args []string, stdin io.Reader, stdout, std
 	runtime := fs.String("runtime", "provided.al2023", "runtime name")
 	name := fs.String("name", "", "function name (default: the directory or zip's base name)")
 	logLevel := fs.String("log-level", "warn", "ember's own log level: debug, info, warn, error")
+	imageRef := fs.String("image", "", "a container image to run instead of PATH: a docker-save tarball, an OCI image layout, or a reference held or pulled")
+	arch := fs.String("arch", "x86_64", "architecture of the image: x86_64 or arm64")
+	dataDir := fs.String("data-dir", defaultDataDir(envMap(os.Environ())), "directory whose images/ holds the images that --image loads or pulls")
 	sandboxed := addSandboxFlags(fs)
 	env := envFlags{}
 	fs.Var(env, "env", "function variable KEY=VALUE (repeatable)")
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "Usage: ember run PATH [flags]")
-		fmt.Fprintln(stderr, "Invokes the function in directory or zip PATH once: response on stdout, logs on stderr.")
+		fmt.Fprintln(stderr, "Usage: ember run PATH [flags] | ember run --image REF [flags]")
+		fmt.Fprintln(stderr, "Invokes the function in directory or zip PATH, or in a container image, once: response on stdout, logs on stderr.")
 		fs.PrintDefaults()
 	}
 	// Flags may come before or after PATH.
@@ -65,9 +70,9 @@ func runCommand(ctx context.Context, args []string, stdin io.Reader, stdout, std
 	} else if err != nil {
 		return err
 	}
-	if len(paths) != 1 {
+	if *imageRef == "" && len(paths) != 1 || *imageRef != "" && len(paths) != 0 {
 		fs.Usage()
-		return &usageError{"run takes exactly one PATH"}
+		return &usageError{"run takes exactly one PATH, or --image REF"}
 	}
 	log, err := newLogger(stderr, *logLevel)
 	if err != nil {
@@ -78,24 +83,37 @@ func runCommand(ctx context.Context, args []string, stdin io.Reader, stdout, std
 		return err
 	}
 
-	codeDir, cleanup, err := codeDirectory(paths[0])
-	if err != nil {
-		return err
-	}
-	defer cleanup()
-	fnName := *name
-	if fnName == "" {
-		fnName = strings.TrimSuffix(filepath.Base(paths[0]), ".zip")
-	}
 	fn := function.Config{
-		Name:     fnName,
+		Name:     *name,
 		Runtime:  *runtime,
 		Handler:  *handler,
 		MemoryMB: *memory,
 		Timeout:  time.Duration(*timeout * float64(time.Second)),
-		CodeDir:  codeDir,
 		Env:      env,
-	}.WithDefaults()
+	}
+	if *imageRef != "" {
+		if fn.Name == "" {
+			fn.Name = "function"
+		}
+		fn.Runtime = ""
+		if err := runImage(ctx, &fn, *imageRef, *arch, filepath.Join(*dataDir, "images"), log); err != nil {
+			return err
+		}
+		if *handler != "" {
+			fn.Handler = *handler
+		}
+	} else {
+		codeDir, cleanup, err := codeDirectory(paths[0])
+		if err != nil {
+			return err
+		}
+		defer cleanup()
+		fn.CodeDir = codeDir
+		if fn.Name == "" {
+			fn.Name = strings.TrimSuffix(filepath.Base(paths[0]), ".zip")
+		}
+	}
+	fn = fn.WithDefaults()
 	if err := sandboxed.apply(&fn); err != nil {
 		return err
 	}
@@ -106,7 +124,7 @@ func runCommand(ctx context.Context, args []string, stdin io.Reader, stdout, std
 	if rt.Deprecated {
 		log.Warn("the runtime is deprecated on Lambda", "runtime", rt.Name)
 	}
-	if rt.Family != runtimes.Provided {
+	if rt.Family != runtimes.Provided && fn.Image == nil {
 		dir, err := os.MkdirTemp("", "ember-runtime-")
 		if err != nil {
 			return err
@@ -160,6 +178,36 @@ func runCommand(ctx context.Context, args []string, stdin io.Reader, stdout, std
 		return &exitError{code: 1}
 	}
 	return nil
+}
+
+// runImage gives fn the container image that ref names: a docker-save
+// tarball or an OCI image layout on this machine, loaded, or a reference
+// held in the images directory or else pulled from its registry with the
+// user's Docker credentials.
+func runImage(ctx context.Context, fn *function.Config, ref, arch, dir string, log *slog.Logger) error {
+	images, err := image.Open(dir, image.Options{Log: log})
+	if err != nil {
+		return fmt.Errorf("open the images: %w", err)
+	}
+	var img image.Image
+	if _, statErr := os.Stat(ref); statErr == nil {
+		imgs, err := images.Load(ctx, ref, arch)
+		if err != nil {
+			return err
+		}
+		if len(imgs) != 1 {
+			return fmt.Errorf("%s holds %d images for %s; load it with 'ember image load' and run one by its reference", ref, len(imgs), arch)
+		}
+		img = imgs[0]
+	} else if img, err = images.Resolve(ref, arch); errors.Is(err, image.ErrNotFound) {
+		if img, err = images.Pull(ctx, ref, image.PullOptions{Arch: arch}); err != nil {
+			return err
+		}
+	} else if err != nil {
+		return err
+	}
+	fn.Image, fn.Handler, err = images.Function(img, image.Overrides{})
+	return err
 }
 
 // readEvent reads the event from a file, from stdin for "-", or gives {}.

@@ -43,6 +43,26 @@ type functionConfiguration struct {
 	SnapStart            snapStartResponse     `json:"SnapStart"`
 	RuntimeVersionConfig *runtimeVersionConfig `json:"RuntimeVersionConfig,omitempty"`
 	LoggingConfig        loggingConfig         `json:"LoggingConfig"`
+	ImageConfigResponse  *imageConfigResponse  `json:"ImageConfigResponse,omitempty"`
+}
+
+// imageConfig is the API's ImageConfig, in requests and answers.
+type imageConfig struct {
+	EntryPoint       []string `json:"EntryPoint,omitempty"`
+	Command          []string `json:"Command,omitempty"`
+	WorkingDirectory *string  `json:"WorkingDirectory,omitempty"`
+}
+
+// control is the control plane's form of an ImageConfig.
+func (c *imageConfig) control() *control.ImageConfig {
+	if c == nil {
+		return nil
+	}
+	return &control.ImageConfig{EntryPoint: c.EntryPoint, Command: c.Command, WorkingDirectory: c.WorkingDirectory}
+}
+
+type imageConfigResponse struct {
+	ImageConfig imageConfig `json:"ImageConfig"`
 }
 
 type environmentResponse struct {
@@ -114,6 +134,12 @@ func (s *Server) configuration(v store.Version) functionConfiguration {
 	if len(v.Environment) > 0 {
 		c.Environment = &environmentResponse{Variables: v.Environment}
 	}
+	if ic := v.ImageConfig; ic != nil {
+		c.ImageConfigResponse = &imageConfigResponse{ImageConfig: imageConfig{EntryPoint: ic.EntryPoint, Command: ic.Command}}
+		if ic.WorkingDirectory != "" {
+			c.ImageConfigResponse.ImageConfig.WorkingDirectory = &ic.WorkingDirectory
+		}
+	}
 	for i, l := range v.Layers {
 		c.Layers = append(c.Layers, layer{Arn: l})
 		if i < len(v.LayerSizes) {
@@ -152,6 +178,7 @@ type createFunctionRequest struct {
 	Layers           []string            `json:"Layers"`
 	Architectures    []string            `json:"Architectures"`
 	EphemeralStorage *ephemeralStorage   `json:"EphemeralStorage"`
+	ImageConfig      *imageConfig        `json:"ImageConfig"`
 }
 
 // code is the control plane's Code of a request's FunctionCode.
@@ -191,6 +218,7 @@ func (s *Server) createFunction(w http.ResponseWriter, r *http.Request, body []b
 		Tags:          req.Tags,
 		Layers:        req.Layers,
 		Architectures: req.Architectures,
+		ImageConfig:   req.ImageConfig.control(),
 	}
 	if req.Environment != nil {
 		f.Environment = req.Environment.Variables
@@ -223,8 +251,10 @@ type getFunctionResponse struct {
 }
 
 type functionCodeLocation struct {
-	RepositoryType string `json:"RepositoryType"`
-	Location       string `json:"Location"`
+	RepositoryType   string `json:"RepositoryType"`
+	Location         string `json:"Location,omitempty"`
+	ImageURI         string `json:"ImageUri,omitempty"`
+	ResolvedImageURI string `json:"ResolvedImageUri,omitempty"`
 }
 
 type concurrency struct {
@@ -256,6 +286,9 @@ func (s *Server) getFunction(w http.ResponseWriter, r *http.Request, _ []byte) e
 			Location:       "http://" + r.Host + "/ember/v1/code/" + v.CodeDigest,
 		},
 		Tags: fn.Tags,
+	}
+	if v.PackageType == control.PackageImage {
+		resp.Code = functionCodeLocation{RepositoryType: "ECR", ImageURI: v.ImageURI, ResolvedImageURI: control.ResolvedImageURI(v)}
 	}
 	if fn.ReservedConcurrency != nil {
 		resp.Concurrency = &concurrency{ReservedConcurrentExecutions: fn.ReservedConcurrency}
@@ -383,6 +416,7 @@ type updateFunctionConfigurationRequest struct {
 	RevisionID       string              `json:"RevisionId"`
 	Layers           *[]string           `json:"Layers"`
 	EphemeralStorage *ephemeralStorage   `json:"EphemeralStorage"`
+	ImageConfig      *imageConfig        `json:"ImageConfig"`
 }
 
 func (s *Server) updateFunctionConfiguration(w http.ResponseWriter, r *http.Request, body []byte) error {
@@ -402,6 +436,7 @@ func (s *Server) updateFunctionConfiguration(w http.ResponseWriter, r *http.Requ
 		Timeout:     req.Timeout,
 		MemorySize:  req.MemorySize,
 		Layers:      req.Layers,
+		ImageConfig: req.ImageConfig.control(),
 		RevisionID:  req.RevisionID,
 	}
 	if req.Environment != nil {

@@ -15,6 +15,7 @@ import (
 
 	"github.com/emberfn/ember/internal/billing"
 	"github.com/emberfn/ember/internal/control"
+	"github.com/emberfn/ember/internal/image"
 	"github.com/emberfn/ember/internal/invocation"
 	"github.com/emberfn/ember/internal/invoke"
 	"github.com/emberfn/ember/internal/invokewire"
@@ -51,8 +52,12 @@ type Options struct {
 	// Keys, when set, are the access keys whose SigV4 signatures are
 	// accepted; every request must then be signed.
 	Keys sigv4.Keys
-	// AllowLocalCode accepts code from a path on this machine (see
-	// control.LocalCodeBucket); only for a server that listens on loopback.
+	// Images are the container images functions may run; nil refuses
+	// functions of PackageType Image.
+	Images *image.Store
+	// AllowLocalCode accepts code (and images) from a path on this
+	// machine (see control.LocalCodeBucket); only for a server that
+	// listens on loopback.
 	AllowLocalCode bool
 	// AccountConcurrency is the server-wide limit GetAccountSettings
 	// reports.
@@ -89,6 +94,7 @@ func New(opts Options) *Server {
 	s := &Server{opts: opts, log: opts.Log, mux: http.NewServeMux(), ctl: control.New(control.Options{
 		Store:              opts.Store,
 		Runtimes:           opts.Runtimes,
+		Images:             opts.Images,
 		Region:             opts.Region,
 		AccountID:          opts.AccountID,
 		AllowLocalCode:     opts.AllowLocalCode,
@@ -134,6 +140,11 @@ func (s *Server) routes() {
 	s.handle("GET /ember/v1/code/{digest}", s.code)
 	s.handle("GET /ember/v1/invocations", s.invocations)
 	s.handle("GET /ember/v1/cost", s.cost)
+	s.handle("GET /ember/v1/images", s.listImages)
+	s.handle("DELETE /ember/v1/images", s.removeImage)
+	s.handle("POST /ember/v1/images/load", s.loadImages)
+	s.handle("POST /ember/v1/images/pull", s.pullImage)
+	s.handle("POST /ember/v1/images/prune", s.pruneImages)
 	s.handle("GET /metrics", s.metrics)
 	s.handle("/", func(w http.ResponseWriter, r *http.Request, _ []byte) error {
 		return &invokewire.Error{Status: http.StatusNotFound, Code: "UnknownOperationException", Message: "Unknown operation " + r.Method + " " + r.URL.Path}

@@ -8,7 +8,8 @@ import (
 
 const functionsPath = "/2015-03-31/functions"
 
-// CreateFunctionInput is a new function from a zip package.
+// CreateFunctionInput is a new function from a zip package, or, with
+// ImageURI, from a container image.
 type CreateFunctionInput struct {
 	FunctionName       string
 	Runtime            string
@@ -23,12 +24,17 @@ type CreateFunctionInput struct {
 	Architectures      []string
 	Publish            bool
 	Layers             []string // layer version ARNs
+	// ImageURI names a container image the server holds or can pull;
+	// the function's PackageType is then Image.
+	ImageURI    string
+	ImageConfig *ImageConfig
 }
 
 // The request bodies, in the model's shapes.
 type (
 	functionCode struct {
-		ZipFile []byte `json:"ZipFile,omitempty"`
+		ZipFile  []byte `json:"ZipFile,omitempty"`
+		ImageURI string `json:"ImageUri,omitempty"`
 	}
 	environment struct {
 		Variables map[string]string `json:"Variables"`
@@ -47,10 +53,13 @@ type (
 		EphemeralStorage *EphemeralStorage `json:"EphemeralStorage,omitempty"`
 		Architectures    []string          `json:"Architectures,omitempty"`
 		Layers           []string          `json:"Layers,omitempty"`
+		PackageType      string            `json:"PackageType,omitempty"`
+		ImageConfig      *ImageConfig      `json:"ImageConfig,omitempty"`
 	}
 	updateFunctionCodeRequest struct {
-		ZipFile []byte `json:"ZipFile"`
-		Publish bool   `json:"Publish,omitempty"`
+		ZipFile  []byte `json:"ZipFile,omitempty"`
+		ImageURI string `json:"ImageUri,omitempty"`
+		Publish  bool   `json:"Publish,omitempty"`
 	}
 	updateFunctionConfigurationRequest struct {
 		Runtime          *string           `json:"Runtime,omitempty"`
@@ -100,7 +109,7 @@ func (c *Client) CreateFunction(ctx context.Context, in CreateFunctionInput) (Fu
 		Role:             in.Role,
 		Handler:          in.Handler,
 		Description:      in.Description,
-		Code:             functionCode{ZipFile: in.ZipFile},
+		Code:             functionCode{ZipFile: in.ZipFile, ImageURI: in.ImageURI},
 		Timeout:          in.Timeout,
 		MemorySize:       in.MemorySize,
 		Publish:          in.Publish,
@@ -108,6 +117,10 @@ func (c *Client) CreateFunction(ctx context.Context, in CreateFunctionInput) (Fu
 		EphemeralStorage: storageOf(in.EphemeralStorageMB),
 		Architectures:    in.Architectures,
 		Layers:           in.Layers,
+		ImageConfig:      in.ImageConfig,
+	}
+	if in.ImageURI != "" {
+		body.PackageType = "Image"
 	}
 	var out FunctionConfiguration
 	err := c.doJSON(ctx, request{method: http.MethodPost, path: functionsPath}, body, &out, http.StatusCreated)
@@ -135,6 +148,18 @@ func (c *Client) UpdateFunctionCode(ctx context.Context, name string, zip []byte
 	r := request{method: http.MethodPut, path: functionPath(functionsPath, name, "/code")}
 	var out FunctionConfiguration
 	if err := c.doJSON(ctx, r, updateFunctionCodeRequest{ZipFile: zip, Publish: publish}, &out, http.StatusOK); err != nil {
+		return FunctionConfiguration{}, fmt.Errorf("UpdateFunctionCode %s: %w", name, err)
+	}
+	return out, nil
+}
+
+// UpdateFunctionImage points a container-image function at another image
+// and publishes a version of it when publish is set (PUT …/{name}/code,
+// 200).
+func (c *Client) UpdateFunctionImage(ctx context.Context, name, imageURI string, publish bool) (FunctionConfiguration, error) {
+	r := request{method: http.MethodPut, path: functionPath(functionsPath, name, "/code")}
+	var out FunctionConfiguration
+	if err := c.doJSON(ctx, r, updateFunctionCodeRequest{ImageURI: imageURI, Publish: publish}, &out, http.StatusOK); err != nil {
 		return FunctionConfiguration{}, fmt.Errorf("UpdateFunctionCode %s: %w", name, err)
 	}
 	return out, nil

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/emberfn/ember/internal/function"
+	"github.com/emberfn/ember/internal/image"
 	"github.com/emberfn/ember/internal/invocation"
 	"github.com/emberfn/ember/internal/runtimes"
 	"github.com/emberfn/ember/internal/store"
@@ -30,6 +31,9 @@ type Options struct {
 	// AllowLocalCode accepts code from a path on this machine (see
 	// LocalCodeBucket).
 	AllowLocalCode bool
+	// Images are the container images functions may run; nil refuses
+	// functions of PackageType Image.
+	Images *image.Store
 	// AccountConcurrency is the server-wide limit that reservations are
 	// taken from.
 	AccountConcurrency int

@@ -29,6 +29,7 @@ type NewFunction struct {
 	Tags             map[string]string
 	Layers           []string
 	Architectures    []string
+	ImageConfig      *ImageConfig
 }
 
 // CreateFunction creates a function from its $LATEST: Lambda's defaults
@@ -39,8 +40,15 @@ func (p *Plane) CreateFunction(ctx context.Context, f NewFunction) (store.Versio
 	if err := checkRole(f.Role); err != nil {
 		return store.Version{}, err
 	}
-	if f.PackageType == "Image" || f.Code.ImageURI != "" {
-		return store.Version{}, imageUnsupported()
+	if f.PackageType == "" {
+		f.PackageType = PackageZip
+	}
+	if err := checkPackage(f); err != nil {
+		return store.Version{}, err
+	}
+	imageCfg, err := imageConfig(f.ImageConfig)
+	if err != nil {
+		return store.Version{}, err
 	}
 	now := p.opts.Now()
 	v := store.Version{
@@ -55,7 +63,8 @@ func (p *Plane) CreateFunction(ctx context.Context, f NewFunction) (store.Versio
 		EphemeralStorage: function.MinTmpMB,
 		Environment:      envVars(f.Environment),
 		Architectures:    f.Architectures,
-		PackageType:      "Zip",
+		PackageType:      f.PackageType,
+		ImageConfig:      imageCfg,
 		Network:          function.NetworkOutbound,
 		Layers:           f.Layers,
 		LastModified:     now,
@@ -72,11 +81,9 @@ func (p *Plane) CreateFunction(ctx context.Context, f NewFunction) (store.Versio
 	if err := p.validateVersion(v); err != nil {
 		return store.Version{}, err
 	}
-	code, err := p.storeCode(ctx, f.Code)
-	if err != nil {
+	if err := p.setCode(ctx, &v, f.Code); err != nil {
 		return store.Version{}, err
 	}
-	v.CodeDigest, v.CodeSha256, v.CodeSize, v.UnzippedSize = code.Digest, code.Sha256, code.Size, code.Unzipped
 	if err := p.resolveLayers(ctx, &v); err != nil {
 		return store.Version{}, err
 	}
@@ -103,6 +110,7 @@ type ConfigChange struct {
 	// Environment replaces the variables; an empty map removes them.
 	Environment *map[string]string
 	Layers      *[]string
+	ImageConfig *ImageConfig
 	// RevisionID, when set, must be $LATEST's.
 	RevisionID string
 }
@@ -126,6 +134,16 @@ func (p *Plane) UpdateConfiguration(ctx context.Context, name string, c ConfigCh
 		}
 		setIf(&v.Layers, c.Layers)
 		setIf(&v.EphemeralStorage, c.EphemeralStorage)
+		if c.ImageConfig != nil {
+			if v.PackageType != PackageImage {
+				return invocation.Errorf(invocation.ErrInvalid, "Please don't provide ImageConfig when updating a function with packageType %s.", v.PackageType)
+			}
+			cfg, err := imageConfig(c.ImageConfig)
+			if err != nil {
+				return err
+			}
+			v.ImageConfig = cfg
+		}
 		if err := p.validateVersion(*v); err != nil {
 			return err
 		}
@@ -146,23 +164,76 @@ type CodeChange struct {
 // UpdateCode stores new code for $LATEST and returns it, or with Publish
 // the version it publishes.
 func (p *Plane) UpdateCode(ctx context.Context, name string, c CodeChange) (store.Version, error) {
-	if c.Code.ImageURI != "" {
-		return store.Version{}, imageUnsupported()
-	}
-	code, err := p.storeCode(ctx, c.Code)
+	fn, err := p.opts.Store.GetFunction(ctx, name)
 	if err != nil {
+		return store.Version{}, storeError(err, p.functionNotFound(name), "")
+	}
+	// A function's package type is for good; the code must be of it.
+	switch image := c.Code.ImageURI != ""; {
+	case fn.Latest.PackageType == PackageImage && !image:
+		return store.Version{}, invocation.Errorf(invocation.ErrInvalid, "Please provide ImageUri when updating a function with packageType Image.")
+	case fn.Latest.PackageType != PackageImage && image:
+		return store.Version{}, invocation.Errorf(invocation.ErrInvalid, "Please don't provide ImageUri when updating a function with packageType Zip.")
+	}
+	// The code is made ready (stored, or its image pulled) before the
+	// update's compare-and-set, which may run more than once.
+	code := fn.Latest
+	if c.Architectures != nil {
+		code.Architectures = c.Architectures
+		if err := p.validateVersion(code); err != nil {
+			return store.Version{}, err
+		}
+	}
+	if err := p.setCode(ctx, &code, c.Code); err != nil {
 		return store.Version{}, err
 	}
 	return p.updateLatest(ctx, name, c.RevisionID, c.Publish, func(v *store.Version) error {
 		if c.Architectures != nil {
 			v.Architectures = c.Architectures
 		}
-		v.CodeDigest, v.CodeSha256, v.CodeSize, v.UnzippedSize = code.Digest, code.Sha256, code.Size, code.Unzipped
+		v.CodeDigest, v.CodeSha256, v.CodeSize, v.UnzippedSize = code.CodeDigest, code.CodeSha256, code.CodeSize, code.UnzippedSize
+		v.ImageURI, v.ImageDigest = code.ImageURI, code.ImageDigest
 		if err := p.validateVersion(*v); err != nil {
 			return err
 		}
 		return p.resolveLayers(ctx, v)
 	})
+}
+
+// setCode gives v its code: a zip stored, or a container image held.
+func (p *Plane) setCode(ctx context.Context, v *store.Version, c Code) error {
+	if v.PackageType == PackageImage {
+		return p.setImage(ctx, v, c.ImageURI)
+	}
+	code, err := p.storeCode(ctx, c)
+	if err != nil {
+		return err
+	}
+	v.CodeDigest, v.CodeSha256, v.CodeSize, v.UnzippedSize = code.Digest, code.Sha256, code.Size, code.Unzipped
+	return nil
+}
+
+// checkPackage checks that a new function's members fit its package
+// type, as Lambda does.
+func checkPackage(f NewFunction) error {
+	switch {
+	case f.PackageType != PackageZip && f.PackageType != PackageImage:
+		return invocation.Errorf(invocation.ErrValidation,
+			"1 validation error detected: Value '%s' at 'packageType' failed to satisfy constraint: Member must satisfy enum value set: [Image, Zip]", f.PackageType)
+	case f.PackageType == PackageImage && f.Code.ImageURI == "":
+		return invocation.Errorf(invocation.ErrInvalid, "Please provide ImageUri when creating a function with packageType Image.")
+	case f.PackageType == PackageImage && (len(f.Code.ZipFile) > 0 || f.Code.S3Bucket != "" || f.Code.S3Key != ""):
+		return invocation.Errorf(invocation.ErrInvalid, "Please don't provide ZipFile or S3Bucket/S3Key when creating a function with packageType Image.")
+	case f.PackageType == PackageImage && (f.Runtime != "" || f.Handler != ""):
+		return invocation.Errorf(invocation.ErrInvalid, "Please don't provide Handler or Runtime or Layer when the intended function PackageType is Image.")
+	case f.PackageType == PackageImage && len(f.Layers) > 0:
+		return invocation.Errorf(invocation.ErrInvalid, "Please don't provide Handler or Runtime or Layer when the intended function PackageType is Image.")
+	case f.PackageType == PackageZip && f.Code.ImageURI != "":
+		return invocation.Errorf(invocation.ErrInvalid, "Please don't provide ImageUri when creating a function with packageType Zip.")
+	case f.PackageType == PackageZip && f.ImageConfig != nil:
+		return invocation.Errorf(invocation.ErrInvalid, "Please don't provide ImageConfig when creating a function with packageType Zip.")
+	}
+	return nil
 }
 
 // updateLatest applies change to $LATEST, compare-and-set, and returns the
@@ -313,10 +384,6 @@ func checkRole(role string) error {
 			"1 validation error detected: Value '%s' at 'role' failed to satisfy constraint: Member must satisfy regular expression pattern: arn:(aws[a-zA-Z-]*)?:iam::\\d{12}:role/?[a-zA-Z_0-9+=,.@\\-_/]+", role)
 	}
 	return nil
-}
-
-func imageUnsupported() error {
-	return invocation.Errorf(invocation.ErrInvalid, "Container image functions are not supported by this ember server; deploy a .zip file archive.")
 }
 
 // validateVersion checks a configuration against Lambda's limits.

@@ -85,7 +85,8 @@ func sameContent(v, latest store.Version) bool {
 	return v.CodeSha256 == latest.CodeSha256 && v.Runtime == latest.Runtime && v.Handler == latest.Handler &&
 		v.Role == latest.Role && v.MemorySize == latest.MemorySize && v.Timeout == latest.Timeout &&
 		v.EphemeralStorage == latest.EphemeralStorage && maps.Equal(v.Environment, latest.Environment) &&
-		slices.Equal(v.Layers, latest.Layers) && slices.Equal(v.Architectures, latest.Architectures)
+		slices.Equal(v.Layers, latest.Layers) && slices.Equal(v.Architectures, latest.Architectures) &&
+		sameImageConfig(v.ImageConfig, latest.ImageConfig)
 }
 
 // Versions lists a function's versions, $LATEST first.

@@ -127,6 +127,9 @@ func New(opts Options) (*Environment, error) {
 	if opts.Logs == nil {
 		opts.Logs = io.Discard
 	}
+	if fn.Image != nil && opts.Isolation == nil {
+		return nil, errors.New("a container-image function runs only in ember's sandbox, which needs root")
+	}
 	stream := invocation.NewRequestID()
 	e := &Environment{
 		fn:        fn,
@@ -396,7 +399,8 @@ func (e *Environment) init(r *run) (*process, invocation.Response, bool) {
 	}
 	if err != nil {
 		e.log.Warn("runtime did not start", "err", err)
-		msg := fmt.Sprintf("RequestId: %s Error: Couldn't find valid bootstrap(s): [%s]", r.req.ID, argv[0])
+		// An image with neither ENTRYPOINT nor CMD has no command at all.
+		msg := fmt.Sprintf("RequestId: %s Error: Couldn't find valid bootstrap(s): %v", r.req.ID, argv[:min(1, len(argv))])
 		if !errors.Is(err, os.ErrNotExist) {
 			msg = fmt.Sprintf("RequestId: %s Error: %v", r.req.ID, err)
 		}
@@ -457,6 +461,9 @@ func (e *Environment) init(r *run) (*process, invocation.Response, bool) {
 
 // command is the runtime's command on the host.
 func (e *Environment) command() []string {
+	if e.fn.Image != nil {
+		return e.fn.Image.Command
+	}
 	if len(e.fn.Command) > 0 {
 		return e.fn.Command
 	}

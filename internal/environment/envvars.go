@@ -25,12 +25,19 @@ const (
 
 // variables builds the runtime's environment exactly as Lambda sets it: the
 // passed-through base (empty unless the edge asks for it, as `ember rie`
-// does), then Lambda's defaults, then the function's own variables, then
+// does) and a container image's ENV, then Lambda's defaults where they are
+// silent, then the function's own variables, then
 // the reserved variables, which nothing overrides.
 func variables(fn function.Config, base map[string]string, runtimeAPI, logStream, taskRoot string) []string {
 	vars := make(map[string]string, len(base)+len(fn.Env)+20)
 	for k, v := range base {
 		vars[k] = v
+	}
+	if fn.Image != nil {
+		// A container image's ENV takes the place of Lambda's defaults.
+		for k, v := range fn.Image.Env {
+			vars[k] = v
+		}
 	}
 	setDefault := func(k, v string) {
 		if _, ok := vars[k]; !ok {

@@ -92,16 +92,23 @@ func cpuShare(memoryMB int) float64 {
 
 // etc is the sandbox's own /etc.
 func (iso *Isolation) etc() map[string]string {
+	etc := iso.networkEtc()
+	etc["passwd"] = "root:x:0:0:root:/root:/sbin/nologin\nsbx_user1051:x:993:990::/home/sbx_user1051:/sbin/nologin\n"
+	etc["group"] = "root:x:0:\nsbx_user1051:x:990:\n"
+	etc["nsswitch.conf"] = "passwd: files\ngroup: files\nhosts: files dns\n"
+	return etc
+}
+
+// networkEtc are the files of /etc that the platform owns, as Lambda does:
+// they lie over a container image's own.
+func (iso *Isolation) networkEtc() map[string]string {
 	resolv := iso.ResolvConf
 	if resolv == "" {
 		resolv = "nameserver 127.0.0.1\n"
 	}
 	return map[string]string{
-		"passwd":        "root:x:0:0:root:/root:/sbin/nologin\nsbx_user1051:x:993:990::/home/sbx_user1051:/sbin/nologin\n",
-		"group":         "root:x:0:\nsbx_user1051:x:990:\n",
-		"hosts":         "127.0.0.1\tlocalhost\n::1\tlocalhost\n",
-		"resolv.conf":   resolv,
-		"nsswitch.conf": "passwd: files\ngroup: files\nhosts: files dns\n",
+		"hosts":       "127.0.0.1\tlocalhost\n::1\tlocalhost\n",
+		"resolv.conf": resolv,
 	}
 }
 
@@ -223,7 +230,6 @@ func (e *Environment) buildSandboxNow(argv, env []string, now bool) (_ *prepared
 	if len(argv) == 0 {
 		return nil, errors.New("start runtime: empty command")
 	}
-	cmd, binds := sandboxCommand(argv, e.fn)
 	r, w, err := os.Pipe()
 	if err != nil {
 		return nil, fmt.Errorf("start runtime: pipe: %w", err)
@@ -238,12 +244,7 @@ func (e *Environment) buildSandboxNow(argv, env []string, now bool) (_ *prepared
 		}
 	}()
 	spec := sandbox.Spec{
-		Command:  cmd,
 		Env:      env,
-		Dir:      TaskRoot,
-		Binds:    binds,
-		HostRoot: true,
-		Etc:      e.iso.etc(),
 		Tmp:      sandbox.TmpSpec{SizeMB: e.fn.EphemeralStorageMB, Image: e.tmpImage, Images: e.iso.Images},
 		Hostname: sandboxHostname,
 		UID:      sandboxUID,
@@ -253,6 +254,15 @@ func (e *Environment) buildSandboxNow(argv, env []string, now bool) (_ *prepared
 		Listen:   []string{sandboxRuntimeAPI},
 
 		ExecWhenBuilt: now,
+	}
+	if img := e.fn.Image; img != nil {
+		// The image is the whole root, its own /var/task, /opt and
+		// /var/runtime included; the network's files lie over its /etc.
+		spec.Command, spec.Image, spec.Dir = argv, img.Layers, img.WorkingDir
+		spec.Etc = e.iso.networkEtc()
+	} else {
+		spec.Command, spec.Binds = sandboxCommand(argv, e.fn)
+		spec.Dir, spec.HostRoot, spec.Etc = TaskRoot, true, e.iso.etc()
 	}
 	if e.fn.Network == function.NetworkOutbound && e.iso.Network != nil {
 		spec.Network = sandbox.NetworkOutbound

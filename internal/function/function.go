@@ -66,6 +66,25 @@ type Config struct {
 	RuntimeEnv map[string]string
 	// Env holds the function's own variables.
 	Env map[string]string
+
+	// Image is the root file system and entry point of a container-image
+	// function; nil for a .zip file archive, whose code is CodeDir.
+	Image *Image
+}
+
+// Image is what a container-image function runs: its image's layers as
+// the root, and the image's settings with the function's ImageConfig
+// applied.
+type Image struct {
+	// Layers are the host directories of the image's unpacked layers,
+	// topmost first.
+	Layers []string
+	// Command is ENTRYPOINT followed by CMD, as the runtime is started.
+	Command []string
+	// WorkingDir is the runtime's working directory; "" is /.
+	WorkingDir string
+	// Env holds the image's ENV, under the function's own variables.
+	Env map[string]string
 }
 
 // WithDefaults returns c with Lambda's defaults filled in where c is silent.

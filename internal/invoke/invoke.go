@@ -26,6 +26,7 @@ import (
 	"github.com/emberfn/ember/internal/environment"
 	"github.com/emberfn/ember/internal/envpool"
 	"github.com/emberfn/ember/internal/function"
+	"github.com/emberfn/ember/internal/image"
 	"github.com/emberfn/ember/internal/invocation"
 	"github.com/emberfn/ember/internal/logstore"
 	"github.com/emberfn/ember/internal/metrics"
@@ -42,7 +43,10 @@ const MaxUnzipped = function.MaxUnzipped
 type Options struct {
 	Store *store.Store
 	Code  *codecache.Cache
-	Logs  *logstore.Store
+	// Images are the container images that functions of PackageType
+	// Image run; nil runs none.
+	Images *image.Store
+	Logs   *logstore.Store
 	// Runtimes finds the interpreters of managed runtimes, whose clients
 	// are installed in RuntimeDir.
 	Runtimes   *runtimes.Registry
@@ -420,17 +424,7 @@ func (s *Service) pool(ctx context.Context, t Target) (*envpool.Pool, error) {
 		return nil, errRetired
 	}
 	cfg := s.config(t.Version)
-	dir, err := s.opts.Code.Dir(ctx, t.Version.CodeDigest, MaxUnzipped, func(ctx context.Context, path string) error {
-		return s.opts.Store.CodeFile(ctx, t.Version.CodeDigest, path)
-	})
-	if err != nil {
-		return nil, fmt.Errorf("code of %s:%s: %w", key.name, key.version, err)
-	}
-	cfg.CodeDir = dir
-	if cfg.OptDir, err = s.layers(ctx, t.Version); err != nil {
-		return nil, fmt.Errorf("layers of %s:%s: %w", key.name, key.version, err)
-	}
-	if err := s.configureRuntime(&cfg); err != nil {
+	if err := s.setCode(ctx, &cfg, t.Version); err != nil {
 		return nil, err
 	}
 	envOpts := s.opts.Environment
@@ -471,6 +465,30 @@ func (s *Service) superseded(t Target) bool {
 	}
 	keep, ok := s.cache.current(t.Version.FunctionName, t.Version.Version, t.Version.RevisionID)
 	return ok && !keep
+}
+
+// setCode gives cfg the code of version v: a zip's directory with its
+// layers and runtime, or a container image's root and entry point.
+func (s *Service) setCode(ctx context.Context, cfg *function.Config, v store.Version) error {
+	if v.ImageDigest != "" {
+		img, handler, err := s.image(v)
+		if err != nil {
+			return fmt.Errorf("image of %s:%s: %w", v.FunctionName, v.Version, err)
+		}
+		cfg.Image, cfg.Handler = img, handler
+		return nil
+	}
+	dir, err := s.opts.Code.Dir(ctx, v.CodeDigest, MaxUnzipped, func(ctx context.Context, path string) error {
+		return s.opts.Store.CodeFile(ctx, v.CodeDigest, path)
+	})
+	if err != nil {
+		return fmt.Errorf("code of %s:%s: %w", v.FunctionName, v.Version, err)
+	}
+	cfg.CodeDir = dir
+	if cfg.OptDir, err = s.layers(ctx, v); err != nil {
+		return fmt.Errorf("layers of %s:%s: %w", v.FunctionName, v.Version, err)
+	}
+	return s.configureRuntime(cfg)
 }
 
 // layers returns the directory of a version's layers merged in order, or

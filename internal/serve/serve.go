@@ -21,6 +21,7 @@ import (
 	"github.com/emberfn/ember/internal/billing"
 	"github.com/emberfn/ember/internal/codecache"
 	"github.com/emberfn/ember/internal/environment"
+	"github.com/emberfn/ember/internal/image"
 	"github.com/emberfn/ember/internal/invoke"
 	"github.com/emberfn/ember/internal/isolation"
 	"github.com/emberfn/ember/internal/logstore"
@@ -109,6 +110,10 @@ func Run(ctx context.Context, cfg Config) error {
 	if err != nil {
 		return err
 	}
+	images, err := image.Open(filepath.Join(cfg.DataDir, "images"), image.Options{Log: log})
+	if err != nil {
+		return fmt.Errorf("open the images: %w", err)
+	}
 	iso, release, err := isolation.Setup(log, cfg.NoSandbox, 1, cfg.StartedSandboxes)
 	if err != nil {
 		return err
@@ -135,6 +140,7 @@ func Run(ctx context.Context, cfg Config) error {
 	svc := invoke.New(invoke.Options{
 		Store:              st,
 		Code:               code,
+		Images:             images,
 		Logs:               logs,
 		Runtimes:           registry,
 		RuntimeDir:         runtimeDir,
@@ -162,7 +168,7 @@ func Run(ctx context.Context, cfg Config) error {
 	}
 	srv := &http.Server{
 		Handler: api.New(api.Options{
-			Store: st, Invoke: svc, Logs: logs, Runtimes: registry,
+			Store: st, Invoke: svc, Logs: logs, Runtimes: registry, Images: images,
 			Usage: records, Metrics: counters, Prices: cfg.Prices,
 			Region: cfg.Region, AccountID: cfg.AccountID, Keys: cfg.Keys,
 			AccountConcurrency: cfg.MaxConcurrency, AllowLocalCode: cfg.AllowLocalCode, Log: log,

@@ -28,7 +28,7 @@ type Version struct {
 	EphemeralStorage int // MB
 	Environment      map[string]string
 	Architectures    []string
-	PackageType      string   // "Zip"
+	PackageType      string   // "Zip" or "Image"
 	Network          string   // ember's own: "outbound" or "none"
 	Layers           []string // layer version ARNs
 	LayerSizes       []int64  // the zipped size of each layer
@@ -39,13 +39,27 @@ type Version struct {
 	CodeSha256   string // base64 SHA-256 of the zip, as AWS reports it
 	CodeSize     int64
 	// UnzippedSize is the code's size unzipped, layers left out.
-	UnzippedSize     int64
+	UnzippedSize int64
+	// ImageURI is a container image's reference as given; ImageDigest
+	// its manifest's digest ("sha256:…"), which CodeSha256 reports in
+	// hex; ImageConfig the function's overrides of the image's settings.
+	ImageURI         string       `json:",omitempty"`
+	ImageDigest      string       `json:",omitempty"`
+	ImageConfig      *ImageConfig `json:",omitempty"`
 	LastModified     time.Time
 	RevisionID       string
 	State            string
 	StateReason      string
 	StateReasonCode  string
 	LastUpdateStatus string
+}
+
+// ImageConfig overrides a container image's settings; a nil list or an
+// empty WorkingDirectory keeps the image's own.
+type ImageConfig struct {
+	EntryPoint       []string `json:",omitempty"`
+	Command          []string `json:",omitempty"`
+	WorkingDirectory string   `json:",omitempty"`
 }
 
 // Function is the record of one function: its $LATEST version and what
