@@ -11,6 +11,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/emberfn/ember/internal/testenv"
 	"golang.org/x/sys/unix"
@@ -367,7 +368,8 @@ func TestLayerFile(t *testing.T) {
 }
 
 // BenchmarkStart measures Start, to a sandbox ready to exec, of a root of
-// the host's programs and of an image's layers, none from a pool.
+// the host's programs and of an image's layers, and Pool.Start of the
+// host's programs from a blank sandbox, which an image cannot have.
 func BenchmarkStart(b *testing.B) {
 	code := needSandbox(b)
 	dir := b.TempDir()
@@ -418,4 +420,37 @@ func BenchmarkStart(b *testing.B) {
 			}
 		})
 	}
+	b.Run("host root from a pool", func(b *testing.B) {
+		pool := NewPool(1, nil)
+		defer pool.Close()
+		// The first Start asks the pool for blank sandboxes of its mode.
+		s, err := pool.Start(hostRoot)
+		if err != nil {
+			b.Fatal(err)
+		}
+		s.Destroy()
+		ready := func() bool {
+			pool.mu.Lock()
+			defer pool.mu.Unlock()
+			return len(pool.ready[NetworkNone]) > 0
+		}
+		for b.Loop() {
+			b.StopTimer()
+			for deadline := time.Now().Add(5 * time.Second); !ready(); time.Sleep(time.Millisecond) {
+				if time.Now().After(deadline) {
+					b.Fatal("the pool started no blank sandbox within 5 s")
+				}
+			}
+			b.StartTimer()
+			s, err := pool.Start(hostRoot)
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.StopTimer()
+			if err := s.Destroy(); err != nil {
+				b.Fatal(err)
+			}
+			b.StartTimer()
+		}
+	})
 }
