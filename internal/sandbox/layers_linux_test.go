@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io/fs"
 	"maps"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"slices"
@@ -364,6 +365,13 @@ func TestLayerFile(t *testing.T) {
 	}
 	if got, err := layerFile([]string{dir}, "etc/hosts"); err != nil || got != nil {
 		t.Errorf("no layer with etc/hosts: %q, %v; want nothing", got, err)
+	}
+
+	// An outbound sandbox's hosts file starts from the image's.
+	top := makeLayer(t, filepath.Join(dir, "top"), map[string]string{"etc/os-release": "ID=top\n"})
+	etc, err := etcWithHost(Spec{Image: []string{top, base}}, netip.MustParseAddr("169.254.128.1"))
+	if err != nil || !strings.HasPrefix(etc["hosts"], "base\n") || !strings.Contains(etc["hosts"], HostAlias) {
+		t.Errorf("hosts of an outbound sandbox of the image: %q, %v; want base's lines, then %s", etc["hosts"], err, HostAlias)
 	}
 }
 
