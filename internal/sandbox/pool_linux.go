@@ -62,8 +62,10 @@ func (p *Pool) Start(spec Spec) (*Sandbox, error) {
 		return nil, fmt.Errorf("start sandbox: %w", err)
 	}
 	// A blank sandbox has a user namespace where the machine allows one,
-	// which a spec of an image's root cannot have (see Start).
-	if spec.Network == NetworkOutbound && spec.Outbound != p.outbound || spec.RootFS != "" || spec.noMountAPI {
+	// which a spec of an image's root cannot have (see Start): such a
+	// sandbox starts from nothing, which costs the few milliseconds of
+	// its process's start.
+	if spec.Network == NetworkOutbound && spec.Outbound != p.outbound || len(spec.Image) > 0 || spec.noMountAPI {
 		return Start(spec)
 	}
 	s := p.take(spec.Network)

@@ -24,8 +24,11 @@ type initSpec struct {
 	Dir      string
 	Binds    []Bind
 	HostRoot bool
-	RootFS   string
+	Image    []string
 	Etc      map[string]string
+	// NoMountAPI has the init stage mount as on a kernel without the
+	// mount API: an image's overlay with the classic option string.
+	NoMountAPI bool `json:",omitempty"`
 	// Files names the files sent with the spec, in order.
 	Files []fileRole
 	// BindFiles says, for each of Binds, whether it comes as a file

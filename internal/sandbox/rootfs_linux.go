@@ -54,20 +54,20 @@ func makeProcDev(root string) error {
 // prebuild has begun, and makes it the root: binds, /etc and /tmp, then
 // pivot_root, and the root made read-only. bindFDs are the files of the
 // binds that came with one (initSpec.BindFiles). A spec without HostRoot starts
-// again from an empty root, or from its image (RootFS) with its own /proc
-// and /dev.
+// again from an empty root, or from its image's layers (Image), with its
+// own /proc and /dev.
 func buildRoot(spec *initSpec, bindFDs []int) error {
 	root := spec.Root
-	// fromImage says that root is an image, bound read-only, in which
-	// nothing can be created.
-	fromImage := spec.RootFS != ""
+	// fromImage says that root shows an image, whose directories are not
+	// empty.
+	fromImage := len(spec.Image) > 0
 	if !spec.HostRoot {
 		if err := unix.Unmount(root, unix.MNT_DETACH); err != nil {
 			return fmt.Errorf("undo the root begun: %w", err)
 		}
 		if fromImage {
-			if err := bindReadOnly(spec.RootFS, root); err != nil {
-				return fmt.Errorf("root file system: %w", err)
+			if err := mountLayers(root, spec.Image, spec.NoMountAPI); err != nil {
+				return fmt.Errorf("image root: %w", err)
 			}
 		} else if err := unix.Mount("tmpfs", root, "tmpfs", unix.MS_NOSUID|unix.MS_NODEV, "mode=0755,size=1m"); err != nil {
 			return fmt.Errorf("root tmpfs: %w", err)
@@ -129,10 +129,10 @@ func buildRoot(spec *initSpec, bindFDs []int) error {
 	if err := unix.Chdir("/"); err != nil {
 		return fmt.Errorf("pivot_root: %w", err)
 	}
-	if !fromImage {
-		if err := remountReadOnly("/"); err != nil {
-			return fmt.Errorf("root read-only: %w", err)
-		}
+	// An image's overlay too: its upper directory, on a tmpfs that is
+	// mounted nowhere now, would take what the command writes.
+	if err := remountReadOnly("/"); err != nil {
+		return fmt.Errorf("root read-only: %w", err)
 	}
 	return nil
 }
@@ -258,8 +258,7 @@ func mountPoint(root, target string, dir bool) (string, error) {
 	return p, nil
 }
 
-// missingMountPoint is the error of a mount point that could not be made:
-// on an image, one that the image lacks.
+// missingMountPoint is the error of a mount point that could not be made.
 func missingMountPoint(target string, err error) error {
 	var pe *fs.PathError
 	if errors.As(err, &pe) {
@@ -275,26 +274,8 @@ func makeEtc(spec *initSpec, root string) error {
 	if err != nil {
 		return err
 	}
-	if spec.RootFS != "" {
-		if len(spec.Etc) == 0 {
-			return nil
-		}
-		// The files on a tmpfs, under an overlay that shows them over the
-		// image's /etc; with lower layers only, the overlay is read-only.
-		if err := unix.Mount("tmpfs", etc, "tmpfs", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, "mode=0755,size=1m"); err != nil {
-			return err
-		}
-		if err := writeFiles(etc, spec.Etc); err != nil {
-			return err
-		}
-		imageEtc := filepath.Join(spec.RootFS, "etc")
-		for _, p := range []string{etc, imageEtc} {
-			if strings.ContainsAny(p, `:,\`) {
-				return fmt.Errorf("path %q has a character an overlay mount cannot take", p)
-			}
-		}
-		opts := "lowerdir=" + etc + ":" + imageEtc
-		return unix.Mount("overlay", etc, "overlay", unix.MS_RDONLY|unix.MS_NOSUID|unix.MS_NODEV, opts)
+	if len(spec.Image) > 0 {
+		return writeImageEtc(root, spec.Etc)
 	}
 	if err := writeFiles(etc, spec.Etc); err != nil {
 		return err

@@ -1,7 +1,7 @@
 // Package sandbox owns the Linux isolation of one process tree: its own
 // mount, PID, network, IPC and UTS namespaces (and user namespace, where the
-// machine allows one), a read-only root built from bind mounts, a
-// disk-backed and size-limited /tmp, resource limits, the unprivileged user
+// machine allows one), a read-only root built from bind mounts or from a
+// container image's layers stacked by overlayfs, a disk-backed and size-limited /tmp, resource limits, the unprivileged user
 // the tree runs as and a seccomp filter.
 //
 // A sandbox is started stopped just before the start of its command, so
@@ -75,14 +75,22 @@ type Spec struct {
 	// systems, become the same links), so that host programs and shared
 	// libraries run inside.
 	HostRoot bool
-	// RootFS is an image's root filesystem directory, bound read-only as
-	// the root instead of HostRoot. It must hold the mount points of the
-	// sandbox: /proc, /dev, /tmp, /etc and the targets of Binds.
-	RootFS string
+	// Image are the host directories of a container image's unpacked
+	// layers, topmost first, shown together as the sandbox's read-only
+	// root instead of HostRoot (an overlay mount made inside the sandbox,
+	// so nothing is copied and nothing outlives the sandbox). The layers'
+	// whiteouts must be in overlayfs's form: 0:0 character devices, and
+	// trusted.overlay.opaque=y on opaque directories. Mount points the
+	// image lacks (/proc, /dev, /tmp, /etc, bind targets) are made on a
+	// small per-sandbox tmpfs above the layers; the root is read-only once
+	// built. A sandbox of an image has no user namespace, and a Pool starts
+	// it from nothing.
+	Image []string
 	// Etc are the files of the sandbox's /etc, by name relative to /etc
 	// (passwd, group, hosts, resolv.conf, nsswitch.conf, ...). Without
-	// RootFS they are the whole /etc, plus the host's /etc/ssl/certs when
-	// it exists; with RootFS they lie over the image's /etc.
+	// Image they are the whole /etc, plus the host's /etc/ssl/certs when
+	// it exists; with Image they replace the image's files of the same
+	// names, and its other files stay.
 	Etc map[string]string
 	// Tmp is the writable /tmp.
 	Tmp TmpSpec
@@ -119,7 +127,8 @@ type Spec struct {
 	ExecWhenBuilt bool
 
 	// noMountAPI has /tmp's image mounted as on a kernel without the
-	// mount API (Linux 5.2), for the tests of that path.
+	// mount API (Linux 5.2), and an image's overlay made with the classic
+	// option string (as before Linux 6.8), for the tests of those paths.
 	noMountAPI bool
 }
 
@@ -137,7 +146,7 @@ const (
 	// under HostAlias; not those that listen on the host's loopback
 	// only. /etc/hosts maps HostAlias to the host end's address, after
 	// the lines of Etc["hosts"] (or, without it, of the image's hosts
-	// with RootFS, or localhost).
+	// with Image, or localhost).
 	NetworkOutbound
 )
 

@@ -121,9 +121,11 @@ func Start(spec Spec) (*Sandbox, error) {
 		return nil, fmt.Errorf("start sandbox: %w", err)
 	}
 	// Without the mount API the init stage mounts /tmp's device, which
-	// the root of a user namespace may not; an image's root it binds by
-	// path.
-	s, err := startBlank(spec.Network, spec.Outbound, !spec.noMountAPI && spec.RootFS == "")
+	// the root of a user namespace may not. An image's layers it mounts
+	// by path, which an unprivileged user of the host may not reach, and
+	// their opaque directories are marked with trusted.overlay.opaque,
+	// which an overlay mounted in a user namespace does not read.
+	s, err := startBlank(spec.Network, spec.Outbound, !spec.noMountAPI && len(spec.Image) == 0)
 	if err != nil {
 		return nil, fmt.Errorf("start sandbox: %w", err)
 	}
@@ -326,7 +328,7 @@ func (s *Sandbox) build(spec Spec) (err error) {
 		Dir:       spec.Dir,
 		Binds:     spec.Binds,
 		HostRoot:  spec.HostRoot,
-		RootFS:    spec.RootFS,
+		Image:     spec.Image,
 		Etc:       spec.Etc,
 		TmpSizeMB: spec.Tmp.SizeMB,
 		Hostname:  spec.Hostname,
@@ -334,6 +336,7 @@ func (s *Sandbox) build(spec Spec) (err error) {
 		GID:       spec.GID,
 
 		NoProcRlimit: spec.NoProcRlimit,
+		NoMountAPI:   spec.noMountAPI,
 	}
 	if s.veth != nil {
 		if is.Etc, err = etcWithHost(spec, s.veth.hostAddr.Addr()); err != nil {
@@ -516,11 +519,13 @@ func validate(spec Spec) error {
 	if len(spec.Command) == 0 || !filepath.IsAbs(spec.Command[0]) {
 		return errors.New("command must start with an absolute path")
 	}
-	if spec.HostRoot && spec.RootFS != "" {
-		return errors.New("HostRoot and RootFS exclude each other")
+	if spec.HostRoot && len(spec.Image) > 0 {
+		return errors.New("HostRoot and Image exclude each other")
 	}
-	if spec.RootFS != "" && !filepath.IsAbs(spec.RootFS) {
-		return errors.New("RootFS must be an absolute path")
+	for _, layer := range spec.Image {
+		if !filepath.IsAbs(layer) {
+			return fmt.Errorf("image layer %q: must be an absolute path", layer)
+		}
 	}
 	if spec.Tmp.SizeMB <= 0 {
 		return fmt.Errorf("/tmp size %d MB", spec.Tmp.SizeMB)
@@ -569,9 +574,9 @@ func etcWithHost(spec Spec, addr netip.Addr) (map[string]string, error) {
 		etc = map[string]string{}
 	}
 	base, ok := etc["hosts"]
-	if !ok && spec.RootFS != "" {
-		b, err := os.ReadFile(filepath.Join(spec.RootFS, "etc/hosts"))
-		if err != nil && !errors.Is(err, fs.ErrNotExist) {
+	if !ok && len(spec.Image) > 0 {
+		b, err := layerFile(spec.Image, "etc/hosts")
+		if err != nil {
 			return nil, err
 		}
 		base = string(b)
