@@ -126,8 +126,8 @@ func rieCommand(ctx context.Context, args, environ []string, stdout, stderr io.W
 }
 
 // rieFunction reads the function's configuration the way AWS's emulator
-// does: the bootstrap command and handler from the arguments, the rest from
-// AWS_LAMBDA_* variables.
+// does: the bootstrap command and handler from the arguments, the code
+// directory from LAMBDA_TASK_ROOT, the rest from AWS_LAMBDA_* variables.
 func rieFunction(args []string, env map[string]string) (function.Config, error) {
 	fn := function.Config{
 		Name:      rieDefaultName,
@@ -163,17 +163,34 @@ func rieFunction(args []string, env map[string]string) (function.Config, error) 
 		}
 		fn.Timeout = time.Duration(s) * time.Second
 	}
+	// The code directory is the one LAMBDA_TASK_ROOT names, as Lambda's
+	// images set it and as a shell started outside a container may; else
+	// /var/task when no command is given, else the working directory.
+	taskRoot := env["LAMBDA_TASK_ROOT"]
+	if taskRoot != "" {
+		dir, err := filepath.Abs(taskRoot)
+		if err != nil {
+			return fn, fmt.Errorf("LAMBDA_TASK_ROOT=%q: %w", taskRoot, err)
+		}
+		if st, err := os.Stat(dir); err != nil || !st.IsDir() {
+			return fn, &usageError{fmt.Sprintf("LAMBDA_TASK_ROOT=%q is not a directory", taskRoot)}
+		}
+		fn.CodeDir = dir
+	}
 	switch {
 	case len(args) == 0:
-		fn.CodeDir = environment.TaskRoot
-		for _, candidate := range []string{"/var/task/bootstrap", "/opt/bootstrap", "/var/runtime/bootstrap"} {
+		if fn.CodeDir == "" {
+			fn.CodeDir = environment.TaskRoot
+		}
+		codeBootstrap := filepath.Join(fn.CodeDir, "bootstrap")
+		for _, candidate := range []string{codeBootstrap, "/opt/bootstrap", "/var/runtime/bootstrap"} {
 			if st, err := os.Stat(candidate); err == nil && !st.IsDir() {
 				fn.Command = []string{candidate}
 				break
 			}
 		}
 		if fn.Command == nil {
-			return fn, fmt.Errorf("no bootstrap given and none found at /var/task/bootstrap, /opt/bootstrap or /var/runtime/bootstrap")
+			return fn, fmt.Errorf("no bootstrap given and none found at %s, /opt/bootstrap or /var/runtime/bootstrap", codeBootstrap)
 		}
 	default:
 		fn.Command = args
@@ -184,11 +201,13 @@ func rieFunction(args []string, env map[string]string) (function.Config, error) 
 		if err == nil && filepath.Base(args[0]) != args[0] {
 			fn.Command = append([]string{cmd}, args[1:]...)
 		}
-		wd, err := os.Getwd()
-		if err != nil {
-			return fn, fmt.Errorf("working directory: %w", err)
+		if fn.CodeDir == "" {
+			wd, err := os.Getwd()
+			if err != nil {
+				return fn, fmt.Errorf("working directory: %w", err)
+			}
+			fn.CodeDir = wd
 		}
-		fn.CodeDir = wd
 	}
 	if v := env["AWS_LAMBDA_FUNCTION_HANDLER"]; v != "" {
 		fn.Handler = v
