@@ -228,8 +228,6 @@ func checkPackage(f NewFunction) error {
 		return invocation.Errorf(invocation.ErrInvalid, "Please don't provide Handler or Runtime or Layer when the intended function PackageType is Image.")
 	case f.PackageType == PackageImage && len(f.Layers) > 0:
 		return invocation.Errorf(invocation.ErrInvalid, "Please don't provide Handler or Runtime or Layer when the intended function PackageType is Image.")
-	case f.PackageType == PackageZip && f.Code.ImageURI != "":
-		return invocation.Errorf(invocation.ErrInvalid, "Please don't provide ImageUri when creating a function with packageType Zip.")
 	case f.PackageType == PackageZip && f.ImageConfig != nil:
 		return invocation.Errorf(invocation.ErrInvalid, "Please don't provide ImageConfig when creating a function with packageType Zip.")
 	}
