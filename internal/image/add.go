@@ -162,6 +162,9 @@ func (s *Store) addOnce(ctx context.Context, img Image, indexes []string, byDiff
 	}()
 	for _, diffID := range missing {
 		n, err := s.unpackInto(ctx, byDiffID[diffID], diffID, work.path, s.maxSize-total)
+		if errors.Is(err, ErrTooLarge) {
+			return record{}, nil, fmt.Errorf("unpacked size passes the limit of %d bytes: %w", s.maxSize, err)
+		}
 		if err != nil {
 			return record{}, nil, err
 		}

@@ -252,7 +252,7 @@ func (u *unpacker) dir(name string, hdr *tar.Header) error {
 // file writes a regular file, counting its bytes against the limit.
 func (u *unpacker) file(name string, hdr *tar.Header, body io.Reader) error {
 	if hdr.Size > u.limit-u.size {
-		return fmt.Errorf("%d bytes past the limit of %d: %w", u.size+hdr.Size-u.limit, u.limit, ErrTooLarge)
+		return fmt.Errorf("%d bytes past the %d left to the image: %w", u.size+hdr.Size-u.limit, u.limit, ErrTooLarge)
 	}
 	f, err := u.root.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 	if err != nil {
@@ -261,7 +261,7 @@ func (u *unpacker) file(name string, hdr *tar.Header, body io.Reader) error {
 	n, err := io.Copy(f, io.LimitReader(body, u.limit-u.size+1))
 	u.size += n
 	if err == nil && u.size > u.limit {
-		err = fmt.Errorf("past the limit of %d bytes: %w", u.limit, ErrTooLarge)
+		err = fmt.Errorf("past the %d bytes left to the image: %w", u.limit, ErrTooLarge)
 	}
 	if err == nil {
 		err = u.xattrs(f, hdr)
