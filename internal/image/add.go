@@ -18,29 +18,25 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 )
 
-// platforms maps Lambda's architecture names to the OCI platform an image
-// for it has.
-var platforms = map[string]v1.Platform{
-	"x86_64": {OS: "linux", Architecture: "amd64"},
-	"arm64":  {OS: "linux", Architecture: "arm64"},
-}
-
-// platformOf returns the platform of a Lambda architecture.
+// platformOf returns the OCI platform of a Lambda architecture.
 func platformOf(arch string) (v1.Platform, error) {
-	p, ok := platforms[arch]
-	if !ok {
-		return v1.Platform{}, fmt.Errorf("architecture %q: want x86_64 or arm64", arch)
+	switch arch {
+	case "x86_64":
+		return v1.Platform{OS: "linux", Architecture: "amd64"}, nil
+	case "arm64":
+		return v1.Platform{OS: "linux", Architecture: "arm64"}, nil
 	}
-	return p, nil
+	return v1.Platform{}, fmt.Errorf("architecture %q: want x86_64 or arm64", arch)
 }
 
 // lambdaArch returns the Lambda architecture of a platform, and false for
 // a platform Lambda does not run.
 func lambdaArch(os, arch string) (string, bool) {
-	for a, p := range platforms {
-		if p.OS == os && p.Architecture == arch {
-			return a, true
-		}
+	switch {
+	case os == "linux" && arch == "amd64":
+		return "x86_64", true
+	case os == "linux" && arch == "arm64":
+		return "arm64", true
 	}
 	return "", false
 }
@@ -77,7 +73,7 @@ func (s *Store) add(ctx context.Context, f found, wantArch string) (Image, error
 		return Image{}, fmt.Errorf("image %s is %s/%s: Lambda runs linux/amd64 (x86_64) and linux/arm64 (arm64)", digest, cf.OS, cf.Architecture)
 	}
 	if wantArch != "" && arch != wantArch {
-		want := platforms[wantArch]
+		want, _ := platformOf(wantArch)
 		return Image{}, fmt.Errorf("image %s is %s/%s, not %s/%s as architecture %s needs", digest, cf.OS, cf.Architecture, want.OS, want.Architecture, wantArch)
 	}
 	layers, err := f.img.Layers()

@@ -68,7 +68,7 @@ func (s *Store) Load(ctx context.Context, path string, arch string) ([]Image, er
 	if len(fnd.found) == 0 {
 		want := "linux/amd64 or linux/arm64"
 		if arch != "" {
-			p := platforms[arch]
+			p, _ := platformOf(arch)
 			want = p.OS + "/" + p.Architecture
 		}
 		return nil, fmt.Errorf("load %s: no %s image in it (found: %s)", path, want, strings.Join(fnd.skipped, ", "))

@@ -113,14 +113,14 @@ func unpack(t testing.TB, tree string, b []byte) error {
 func TestUnpackRefusesEscapes(t *testing.T) {
 	unique := fmt.Sprintf("ember-escape-%d", time.Now().UnixNano())
 	cases := map[string][]entry{
-		"dotdot":                {reg("../" + unique, "x")},
-		"dotdot inside":         {reg("x/../../" + unique, "x")},
-		"absolute":              {reg("/" + unique, "x")},
+		"dotdot":                {reg("../"+unique, "x")},
+		"dotdot inside":         {reg("x/../../"+unique, "x")},
+		"absolute":              {reg("/"+unique, "x")},
 		"symlink to root":       {symlink("evil", "/"), reg("evil/"+unique, "x")},
 		"symlink up":            {symlink("evil", "../../.."), reg("evil/"+unique, "x")},
 		"symlink up, dir":       {symlink("evil", "../../.."), {hdr: tar.Header{Name: "evil/" + unique + "/", Typeflag: tar.TypeDir, Mode: 0o755}}},
 		"symlink chain":         {symlink("s1", "s2"), symlink("s2", "../../.."), reg("s1/"+unique, "x")},
-		"hard link up":          {hardlink("l", "../../../" + unique)},
+		"hard link up":          {hardlink("l", "../../../"+unique)},
 		"hard link absolute":    {hardlink("l", "/etc/passwd")},
 		"hard link via symlink": {symlink("evil", "/etc"), hardlink("l", "evil/passwd")},
 		"whiteout via symlink":  {symlink("evil", "../../.."), reg("evil/.wh."+unique, "")},
