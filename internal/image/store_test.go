@@ -1,6 +1,7 @@
 package image
 
 import (
+	"archive/tar"
 	"context"
 	"errors"
 	"os"
@@ -496,5 +497,38 @@ func TestConcurrentStores(t *testing.T) {
 	}
 	if n := layerCount(t, s1); n < len(used) {
 		t.Errorf("%d layers for %d used", n, len(used))
+	}
+}
+
+// TestLoadOCIArchive loads a tarred OCI layout (podman save --format
+// oci-archive), which has no docker manifest.json.
+func TestLoadOCIArchive(t *testing.T) {
+	src := helloImage(t, "arm64")
+	dir := imagetest.WriteLayout(t, map[string]v1.Image{"localhost:5000/fn:oci": src})
+	archive := filepath.Join(t.TempDir(), "oci.tar")
+	f, err := os.Create(archive)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tw := tar.NewWriter(f)
+	if err := tw.AddFS(os.DirFS(dir)); err != nil {
+		t.Fatal(err)
+	}
+	if err := tw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s := openStore(t, Options{})
+	imgs, err := s.Load(context.Background(), archive, "arm64")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(imgs) != 1 || imgs[0].Digest != digestOf(t, src) || !slices.Equal(imgs[0].References, []string{"localhost:5000/fn:oci"}) {
+		t.Errorf("loaded %+v", imgs)
+	}
+	if n := tmpCount(t, s); n != 0 {
+		t.Errorf("%d work directories left", n)
 	}
 }
