@@ -82,7 +82,7 @@ func (p *Plane) setImage(ctx context.Context, v *store.Version, uri string) erro
 	}
 	switch {
 	case errors.Is(err, image.ErrTooLarge):
-		return invocation.Errorf(invocation.ErrInvalid, "Image size must be smaller than %d bytes", image.MaxSize)
+		return invocation.Errorf(invocation.ErrInvalid, "Image size must be smaller than %d bytes", image.DefaultMaxSize)
 	case err != nil:
 		p.log.Warn("a function's image is neither held nor pulled", "image", uri, "err", err)
 		return invocation.Errorf(invocation.ErrInvalid, "Source image %s does not exist. Provide a valid source image.", uri)
