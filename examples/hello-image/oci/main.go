@@ -80,4 +80,3 @@ func write(bootstrap, dir, ref string) error {
 	}
 	return p.AppendImage(img, layout.WithAnnotations(map[string]string{"org.opencontainers.image.ref.name": ref}))
 }
-
