@@ -428,37 +428,94 @@ func BenchmarkStart(b *testing.B) {
 			}
 		})
 	}
-	b.Run("host root from a pool", func(b *testing.B) {
-		pool := NewPool(1, nil)
-		defer pool.Close()
-		// The first Start asks the pool for blank sandboxes of its mode.
-		s, err := pool.Start(hostRoot)
-		if err != nil {
-			b.Fatal(err)
-		}
-		s.Destroy()
-		ready := func() bool {
-			pool.mu.Lock()
-			defer pool.mu.Unlock()
-			return len(pool.ready[NetworkNone]) > 0
-		}
-		for b.Loop() {
-			b.StopTimer()
-			for deadline := time.Now().Add(5 * time.Second); !ready(); time.Sleep(time.Millisecond) {
-				if time.Now().After(deadline) {
-					b.Fatal("the pool started no blank sandbox within 5 s")
-				}
-			}
-			b.StartTimer()
-			s, err := pool.Start(hostRoot)
+	for _, bc := range []struct {
+		name string
+		spec Spec
+	}{
+		{"host root from a pool", hostRoot},
+		{"image of 1 layer from a pool", imageSpec(code, layers(1), "hello")},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			pool := NewPool(1, nil)
+			defer pool.Close()
+			// The first Start asks the pool for blank sandboxes of its kind.
+			s, err := pool.Start(bc.spec)
 			if err != nil {
 				b.Fatal(err)
 			}
-			b.StopTimer()
-			if err := s.Destroy(); err != nil {
-				b.Fatal(err)
+			s.Destroy()
+			for b.Loop() {
+				b.StopTimer()
+				waitForBlank(b, pool, kindOf(bc.spec))
+				b.StartTimer()
+				s, err := pool.Start(bc.spec)
+				if err != nil {
+					b.Fatal(err)
+				}
+				b.StopTimer()
+				if err := s.Destroy(); err != nil {
+					b.Fatal(err)
+				}
+				b.StartTimer()
 			}
-			b.StartTimer()
+		})
+	}
+}
+
+// waitForBlank waits until pool holds a blank sandbox of kind k.
+func waitForBlank(tb testing.TB, pool *Pool, k blankKind) {
+	tb.Helper()
+	ready := func() bool {
+		pool.mu.Lock()
+		defer pool.mu.Unlock()
+		return len(pool.ready[k]) > 0
+	}
+	for deadline := time.Now().Add(5 * time.Second); !ready(); time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			tb.Fatalf("the pool started no blank sandbox of kind %+v within 5 s", k)
 		}
-	})
+	}
+}
+
+// An image's sandbox is built from a blank sandbox that the pool started
+// without a user namespace, and works as one started from nothing.
+func TestImageFromPool(t *testing.T) {
+	code := needSandbox(t)
+	layer := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(layer, "etc"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	spec := imageSpec(code, []string{layer}, "hello")
+	pool := NewPool(1, nil)
+	t.Cleanup(func() { pool.Close() })
+	first, err := pool.Start(spec)
+	if err != nil {
+		t.Fatalf("Start: %v", err)
+	}
+	first.Destroy()
+	k := kindOf(spec)
+	if k.userNS {
+		t.Fatalf("an image's spec asks for blank sandboxes with a user namespace")
+	}
+	waitForBlank(t, pool, k)
+	pool.mu.Lock()
+	blank := pool.ready[k][0]
+	pool.mu.Unlock()
+	if blank.userNS {
+		t.Fatal("the pool's blank sandbox for an image has a user namespace")
+	}
+	s, err := pool.Start(spec)
+	if err != nil {
+		t.Fatalf("Start from the pool: %v", err)
+	}
+	defer s.Destroy()
+	if s != blank {
+		t.Error("the image's sandbox was not built from the pool's blank sandbox")
+	}
+	if err := s.Exec(); err != nil {
+		t.Fatalf("Exec: %v", err)
+	}
+	if ws, err := s.Wait(); err != nil || !ws.Exited() || ws.ExitStatus() != 0 {
+		t.Errorf("the command in the image's sandbox ended with %s, %v", describe(ws), err)
+	}
 }

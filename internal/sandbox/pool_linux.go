@@ -18,20 +18,33 @@ const poolRefillDelay = 25 * time.Millisecond
 // sandbox of a Spec from a blank one when there is one, and the pool then
 // starts another in the background.
 //
-// A Pool keeps blank sandboxes for the network modes it was asked for: the
-// outbound mode from the start when it has a Network, the others from
-// their first Start on. Close it to end them.
+// A Pool keeps blank sandboxes of the kinds it was asked for: the
+// outbound mode with a user namespace from the start when it has a
+// Network, the others from their first Start on. Close it to end them.
 type Pool struct {
 	outbound *Network
 	spares   int
 	refill   *refiller
 
 	mu sync.Mutex
-	// ready holds the blank sandboxes by network mode.
-	ready map[NetworkMode][]*Sandbox
-	// modes are the network modes asked for.
-	modes  map[NetworkMode]bool
+	// ready holds the blank sandboxes by kind.
+	ready map[blankKind][]*Sandbox
+	// kinds are the kinds asked for.
+	kinds  map[blankKind]bool
 	closed bool
+}
+
+// blankKind is what a blank sandbox was started with: its network mode,
+// and whether it may have a user namespace, which a sandbox of an image's
+// root may not (see Start).
+type blankKind struct {
+	mode   NetworkMode
+	userNS bool
+}
+
+// kindOf is the kind of blank sandbox that spec can be built from.
+func kindOf(spec Spec) blankKind {
+	return blankKind{mode: spec.Network, userNS: len(spec.Image) == 0}
 }
 
 // NewPool keeps spares blank sandboxes of each network mode asked for.
@@ -41,12 +54,12 @@ func NewPool(spares int, outbound *Network) *Pool {
 	p := &Pool{
 		outbound: outbound,
 		spares:   spares,
-		ready:    map[NetworkMode][]*Sandbox{},
-		modes:    map[NetworkMode]bool{},
+		ready:    map[blankKind][]*Sandbox{},
+		kinds:    map[blankKind]bool{},
 	}
 	p.refill = startRefiller(poolRefillDelay, p.fill)
 	if spares > 0 && outbound != nil {
-		p.modes[NetworkOutbound] = true
+		p.kinds[blankKind{mode: NetworkOutbound, userNS: true}] = true
 		p.refill.poke()
 	}
 	return p
@@ -61,14 +74,12 @@ func (p *Pool) Start(spec Spec) (*Sandbox, error) {
 	if err := validate(spec); err != nil {
 		return nil, fmt.Errorf("start sandbox: %w", err)
 	}
-	// A blank sandbox has a user namespace where the machine allows one,
-	// which a spec of an image's root cannot have (see Start): such a
-	// sandbox starts from nothing, which costs the few milliseconds of
-	// its process's start.
-	if spec.Network == NetworkOutbound && spec.Outbound != p.outbound || len(spec.Image) > 0 || spec.noMountAPI {
+	// A spec of an image's root takes a blank sandbox started without a
+	// user namespace (see Start), kept apart from the others.
+	if spec.Network == NetworkOutbound && spec.Outbound != p.outbound || spec.noMountAPI {
 		return Start(spec)
 	}
-	s := p.take(spec.Network)
+	s := p.take(kindOf(spec))
 	if s == nil {
 		return Start(spec)
 	}
@@ -84,18 +95,18 @@ func (p *Pool) Start(spec Spec) (*Sandbox, error) {
 	return s, nil
 }
 
-// take gives a live blank sandbox for mode, or nil, and wakes the filler.
-func (p *Pool) take(mode NetworkMode) *Sandbox {
+// take gives a live blank sandbox of kind k, or nil, and wakes the filler.
+func (p *Pool) take(k blankKind) *Sandbox {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.closed || p.spares == 0 {
 		return nil
 	}
-	p.modes[mode] = true
+	p.kinds[k] = true
 	p.refill.poke()
-	for list := p.ready[mode]; len(list) > 0; list = p.ready[mode] {
+	for list := p.ready[k]; len(list) > 0; list = p.ready[k] {
 		s := list[0]
-		p.ready[mode] = list[1:]
+		p.ready[k] = list[1:]
 		select {
 		case <-s.Done():
 			// Ended while it waited (killed from outside, say).
@@ -109,8 +120,8 @@ func (p *Pool) take(mode NetworkMode) *Sandbox {
 
 // fill starts blank sandboxes until none is missing or stop is closed.
 func (p *Pool) fill(stop <-chan struct{}) {
-	for mode := p.next(); mode >= 0; mode = p.next() {
-		s, err := startBlank(mode, p.outbound, true)
+	for k, ok := p.next(); ok; k, ok = p.next() {
+		s, err := startBlank(k.mode, p.outbound, k.userNS)
 		if err != nil {
 			// Start starts sandboxes itself when there is no blank
 			// one; the next Start tries again.
@@ -122,7 +133,7 @@ func (p *Pool) fill(stop <-chan struct{}) {
 			s.Destroy()
 			return
 		}
-		p.ready[mode] = append(p.ready[mode], s)
+		p.ready[k] = append(p.ready[k], s)
 		p.mu.Unlock()
 		select {
 		case <-stop:
@@ -132,19 +143,19 @@ func (p *Pool) fill(stop <-chan struct{}) {
 	}
 }
 
-// next is a network mode short of blank sandboxes, or -1.
-func (p *Pool) next() NetworkMode {
+// next is a kind short of blank sandboxes; ok is false when none is.
+func (p *Pool) next() (k blankKind, ok bool) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.closed {
-		return -1
+		return blankKind{}, false
 	}
-	for mode := range p.modes {
-		if len(p.ready[mode]) < p.spares {
-			return mode
+	for k := range p.kinds {
+		if len(p.ready[k]) < p.spares {
+			return k, true
 		}
 	}
-	return -1
+	return blankKind{}, false
 }
 
 // Close stops starting blank sandboxes and ends those it has. Sandboxes

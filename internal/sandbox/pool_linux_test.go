@@ -57,7 +57,7 @@ func startFrom(t *testing.T, p *Pool, spec Spec) *started {
 func blanks(p *Pool, mode NetworkMode) []*Sandbox {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	return slices.Clone(p.ready[mode])
+	return slices.Clone(p.ready[blankKind{mode: mode, userNS: true}])
 }
 
 // waitBlank waits until p holds a blank sandbox of mode that is none of
@@ -407,8 +407,8 @@ func TestPoolWithoutSpares(t *testing.T) {
 	expect(t, s.results(t), map[string]string{"hello": "hello", "ifaces": "lo,eth0"})
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if len(p.modes) != 0 || len(p.ready) != 0 {
-		t.Errorf("a pool of no spares asks for modes %v and holds %d", p.modes, len(p.ready))
+	if len(p.kinds) != 0 || len(p.ready) != 0 {
+		t.Errorf("a pool of no spares asks for kinds %v and holds %d", p.kinds, len(p.ready))
 	}
 }
 
