@@ -134,6 +134,9 @@ func (p *Plane) UpdateConfiguration(ctx context.Context, name string, c ConfigCh
 		}
 		setIf(&v.Layers, c.Layers)
 		setIf(&v.EphemeralStorage, c.EphemeralStorage)
+		if v.PackageType == PackageImage && (v.Runtime != "" || v.Handler != "" || len(v.Layers) > 0) {
+			return invocation.Errorf(invocation.ErrInvalid, "Please don't provide Handler or Runtime or Layer when the intended function PackageType is Image.")
+		}
 		if c.ImageConfig != nil {
 			if v.PackageType != PackageImage {
 				return invocation.Errorf(invocation.ErrInvalid, "Please don't provide ImageConfig when updating a function with packageType %s.", v.PackageType)
