@@ -3,8 +3,8 @@ package serve
 import (
 	"archive/tar"
 	"context"
-	"encoding/base64"
 	"crypto/sha256"
+	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
@@ -24,6 +24,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
 	"github.com/aws/aws-sdk-go-v2/service/lambda/types"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/static"
 	ggcrtypes "github.com/google/go-containerregistry/pkg/v1/types"
 
 	"github.com/emberfn/ember/internal/client"
@@ -241,6 +242,8 @@ func pythonBaseImage(t *testing.T) (v1.Image, string) {
 	r.dir("opt")
 	t.Logf("the Python base image holds %d entries, %d MB", len(r.files), r.size>>20)
 
+	// The layer is uncompressed, as docker save writes layers: nothing
+	// to gzip.
 	img := imagetest.Image(t, v1.Config{
 		Entrypoint: []string{"/lambda-entrypoint.sh"},
 		Cmd:        []string{"app.handler"},
@@ -251,7 +254,7 @@ func pythonBaseImage(t *testing.T) (v1.Image, string) {
 			"LD_LIBRARY_PATH=/var/lang/lib:/lib64:/usr/lib64:/var/runtime:/var/runtime/lib:/var/task:/var/task/lib:/opt/lib",
 			"LAMBDA_TASK_ROOT=/var/task", "LAMBDA_RUNTIME_DIR=/var/runtime",
 		},
-	}, "x86_64", imagetest.Layer(t, r.files...))
+	}, "x86_64", static.NewLayer(imagetest.Tar(t, r.files...), ggcrtypes.DockerUncompressedLayer))
 	return img, version
 }
 
