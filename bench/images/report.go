@@ -307,8 +307,8 @@ func (r *results) whereTimeGoes() string {
 	pull, pok := r.value(idRate, phaseLoad, pathPull)
 	if cok && lok && pok {
 		add("Loading the image's docker-save tarball ran at %.0f MB/s and pulling it from a registry on loopback at %.0f MB/s, "+
-			"against %.0f MB/s for cp of the same file (%.2f× and %.2f×): a load reads each layer from the tarball, un-gzips it, "+
-			"checks its digest and writes each file of it into its tree; a pull also receives it over HTTP.",
+			"against %.0f MB/s for cp of the same file (%.2f× and %.2f×); either un-gzips each layer, checks its digests "+
+			"and writes each of its files into the layer's tree, where cp writes one file.",
 			load, pull, cp, load/cp, pull/cp)
 	}
 	zip, zok := r.value(idColdP50, phaseCold, pathZip)
