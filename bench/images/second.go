@@ -4,14 +4,13 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/emberfn/ember/bench/internal/harness"
+	"github.com/emberfn/ember/internal/image"
 )
 
 const (
@@ -59,7 +58,7 @@ type secondPath struct {
 func (b *bench) second(ctx context.Context) error {
 	ec := b.ec()
 	imagesDir := filepath.Join(b.data, "images")
-	before, err := diskUse(imagesDir)
+	before, err := image.DiskUsage(imagesDir)
 	if err != nil {
 		return err
 	}
@@ -68,7 +67,7 @@ func (b *bench) second(ctx context.Context) error {
 		return err
 	}
 	d := time.Since(t0)
-	after, err := diskUse(imagesDir)
+	after, err := image.DiskUsage(imagesDir)
 	if err != nil {
 		return err
 	}
@@ -247,7 +246,7 @@ func (b *bench) waitRuntime(ctx context.Context) error {
 // it makes in the temporary directory, named after its pid, where each
 // environment's /tmp is a sparse file.
 func (b *bench) disk(imagesDir string) (images, all int64, err error) {
-	if images, err = diskUse(imagesDir); err != nil {
+	if images, err = image.DiskUsage(imagesDir); err != nil {
 		return 0, 0, err
 	}
 	dirs := []string{b.data}
@@ -259,56 +258,11 @@ func (b *bench) disk(imagesDir string) (images, all int64, err error) {
 		dirs = append(dirs, m...)
 	}
 	for _, d := range dirs {
-		n, err := diskUse(d)
+		n, err := image.DiskUsage(d)
 		if err != nil {
 			return 0, 0, err
 		}
 		all += n
 	}
 	return images, all, nil
-}
-
-// diskUse is the disk space the files under dir take, as du counts it:
-// the blocks allocated to each inode once (a sparse file's holes take
-// none), on dir's filesystem alone.
-func diskUse(dir string) (int64, error) {
-	root, err := os.Lstat(dir)
-	if err != nil {
-		return 0, err
-	}
-	dev := root.Sys().(*syscall.Stat_t).Dev
-	seen := make(map[uint64]bool)
-	var total int64
-	err = filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			if os.IsNotExist(err) {
-				// Removed while walked: ember's work in progress.
-				return nil
-			}
-			return err
-		}
-		fi, err := d.Info()
-		if os.IsNotExist(err) {
-			return nil
-		}
-		if err != nil {
-			return err
-		}
-		st := fi.Sys().(*syscall.Stat_t)
-		if st.Dev != dev {
-			if d.IsDir() {
-				return filepath.SkipDir
-			}
-			return nil
-		}
-		if !seen[st.Ino] {
-			seen[st.Ino] = true
-			total += st.Blocks * 512
-		}
-		return nil
-	})
-	if err != nil {
-		return 0, fmt.Errorf("disk use of %s: %w", dir, err)
-	}
-	return total, nil
 }

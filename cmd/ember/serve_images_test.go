@@ -3,20 +3,19 @@ package main
 import (
 	"encoding/base64"
 	"encoding/json"
-	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 
 	"github.com/google/go-containerregistry/pkg/authn"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
 	"github.com/emberfn/ember/internal/client"
+	"github.com/emberfn/ember/internal/image"
 	"github.com/emberfn/ember/internal/image/imagetest"
 	"github.com/emberfn/ember/internal/testenv"
 	"github.com/emberfn/ember/internal/testfunc"
@@ -59,29 +58,14 @@ func emberCLIEnv(t *testing.T, url string, env []string, args ...string) (stdout
 }
 
 // diskUsage is the space the files under dir take on disk, as du counts
-// it: allocated blocks, each inode once.
+// it.
 func diskUsage(t *testing.T, dir string) int64 {
 	t.Helper()
-	var total int64
-	seen := map[uint64]bool{}
-	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		var st syscall.Stat_t
-		if err := syscall.Lstat(p, &st); err != nil {
-			return err
-		}
-		if !seen[st.Ino] {
-			seen[st.Ino] = true
-			total += st.Blocks * 512
-		}
-		return nil
-	})
+	n, err := image.DiskUsage(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return total
+	return n
 }
 
 // TestServeImageCLI: images loaded with `ember image load` from a

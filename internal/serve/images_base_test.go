@@ -16,7 +16,6 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -29,6 +28,7 @@ import (
 
 	"github.com/emberfn/ember/internal/client"
 	"github.com/emberfn/ember/internal/function"
+	"github.com/emberfn/ember/internal/image"
 	"github.com/emberfn/ember/internal/image/imagetest"
 	"github.com/emberfn/ember/internal/runtimes"
 	"github.com/emberfn/ember/internal/testenv"
@@ -379,29 +379,14 @@ func (l *zeroLayer) Size() (int64, error) {
 }
 
 // diskUsage is the space the files under dir take on disk, as du counts
-// it: allocated blocks, each inode once.
+// it.
 func diskUsage(t *testing.T, dir string) int64 {
 	t.Helper()
-	var total int64
-	seen := map[uint64]bool{}
-	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		var st syscall.Stat_t
-		if err := syscall.Lstat(p, &st); err != nil {
-			return err
-		}
-		if !seen[st.Ino] {
-			seen[st.Ino] = true
-			total += st.Blocks * 512
-		}
-		return nil
-	})
+	n, err := image.DiskUsage(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return total
+	return n
 }
 
 // TestLargeImageSecondEnvironmentCopiesNothing: a 1 GiB image is stored
