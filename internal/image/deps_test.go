@@ -7,9 +7,10 @@ import (
 )
 
 // TestImports keeps the store to go-containerregistry for image formats
-// and the registry protocol, and x/sys for what unpacking needs.
+// and the registry protocol, x/sys for what unpacking needs, and the
+// function value type for what a function of an image runs.
 func TestImports(t *testing.T) {
-	deptest.DepChecker{Allowed: []string{"github.com/google/go-containerregistry", "golang.org/x/sys"}}.Check(t)
+	deptest.DepChecker{Allowed: []string{"github.com/google/go-containerregistry", "golang.org/x/sys", "github.com/emberfn/ember/internal/function"}}.Check(t)
 }
 
 func TestImagetestImports(t *testing.T) {
