@@ -82,7 +82,7 @@ func (p *Plane) setImage(ctx context.Context, v *store.Version, uri string) erro
 	}
 	switch {
 	case errors.Is(err, image.ErrTooLarge):
-		return invocation.Errorf(invocation.ErrInvalid, "Image size must be smaller than %d bytes", image.DefaultMaxSize)
+		return imageError(err)
 	case err != nil:
 		p.log.Warn("a function's image is neither held nor pulled", "image", uri, "err", err)
 		return invocation.Errorf(invocation.ErrInvalid, "Source image %s does not exist. Provide a valid source image.", uri)
@@ -129,6 +129,9 @@ func imageError(err error) error {
 		return invocation.Errorf(invocation.ErrNotFound, "%v", err)
 	case errors.Is(err, image.ErrInUse):
 		return invocation.Errorf(invocation.ErrConflict, "%v", err)
+	case errors.Is(err, image.ErrTooLarge):
+		return invocation.Errorf(invocation.ErrInvalid,
+			"The image's uncompressed size is over Lambda's limit of %d bytes (10 GiB, all layers): %v", image.DefaultMaxSize, err)
 	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
 		return err
 	}
