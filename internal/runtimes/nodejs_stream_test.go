@@ -311,3 +311,26 @@ func TestNodeStreamGlobalInPlainHandler(t *testing.T) {
 		t.Errorf("content type %q", resp.ContentType)
 	}
 }
+
+// A caller that stops reading does not stop the function: its later
+// writes are dropped, the invocation ends, and the next one streams.
+func TestNodeStreamReaderGoesAway(t *testing.T) {
+	f := nodeStart(t, "streaming", nodeOptions{handler: "index.chunks"})
+	resp, done := f.streamStart(t, `{"chunks":["one","two","three","four"],"delayMs":100}`)
+	first := make([]byte, 3)
+	if _, err := io.ReadFull(resp.Stream, first); err != nil || string(first) != "one" {
+		t.Fatalf("first chunk %q, %v", first, err)
+	}
+	resp.Stream.Close()
+	if rep := f.wait(t, done); rep.Status != invocation.StatusSuccess {
+		t.Errorf("report %+v", rep)
+	}
+	if !strings.Contains(f.logs.String(), "handler done") {
+		t.Errorf("the handler did not run to its end:\n%s", f.logs)
+	}
+	resp, done = f.streamStart(t, `{"chunks":["again"],"delayMs":0}`)
+	if got := joined(readStream(t, f, resp)); string(got) != "again" {
+		t.Errorf("next stream %q", got)
+	}
+	f.wait(t, done)
+}
