@@ -11,6 +11,10 @@
 // It reads its settings from the environment once, here: the Runtime API's
 // address, _HANDLER, LAMBDA_TASK_ROOT, NODE_PATH and the function's
 // AWS_LAMBDA_* variables.
+//
+// Before the function's code loads, it defines the global awslambda
+// object (response streaming, see response_stream.mjs), unless
+// AWS_LAMBDA_NODEJS_NO_GLOBAL_AWSLAMBDA is 1 or true, as on Lambda.
 
 import Module, { createRequire } from 'node:module';
 import fs from 'node:fs';
@@ -20,6 +24,7 @@ import { fileURLToPath } from 'node:url';
 import { CallbackHandlerDeprecated, UnhandledPromiseRejection, errorBody, forLog } from './errors.mjs';
 import { Runtime } from './invoke_loop.mjs';
 import { Logger } from './logging.mjs';
+import { isStreaming, installGlobal } from './response_stream.mjs';
 import { RuntimeAPIClient } from './runtime_api.mjs';
 import { loadHandler } from './user_function.mjs';
 
@@ -70,6 +75,9 @@ process.on('unhandledRejection', (reason, promise) => {
 
 process.on('beforeExit', () => runtime?.beforeExit());
 
+const noGlobal = env.AWS_LAMBDA_NODEJS_NO_GLOBAL_AWSLAMBDA;
+if (noGlobal !== '1' && noGlobal !== 'true') installGlobal(globalThis);
+
 // Awaited at the top level, as Lambda's runtime awaits its start: init
 // code whose top-level await never settles ends the process with Node.js's
 // code 13.
@@ -109,9 +117,10 @@ async function start() {
 }
 
 // checkSignature applies Lambda's rules for callback handlers (three
-// parameters): gone from Node.js 24, announced as going on Node.js 22.
+// parameters): gone from Node.js 24, announced as going on Node.js 22. A
+// streamified handler's third parameter is its context.
 function checkSignature(handler) {
-  if (handler.length < 3) return;
+  if (handler.length < 3 || isStreaming(handler)) return;
   if (nodeMajor >= 24) {
     throw new CallbackHandlerDeprecated('ERROR: AWS Lambda has removed support for callback-based function handlers starting with Node.js 24. You need to modify this function to use a supported handler signature to use Node.js 24 or later. For more information see https://docs.aws.amazon.com/lambda/latest/dg/nodejs-handler.html.');
   }

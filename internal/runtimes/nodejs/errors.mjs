@@ -20,6 +20,7 @@ export const HandlerNotFound = runtimeError('Runtime.HandlerNotFound');
 export const MalformedHandlerName = runtimeError('Runtime.MalformedHandlerName');
 export const UserCodeSyntaxError = runtimeError('Runtime.UserCodeSyntaxError');
 export const CallbackHandlerDeprecated = runtimeError('Runtime.CallbackHandlerDeprecated');
+export const InvalidStreamingOperation = runtimeError('Runtime.InvalidStreamingOperation');
 
 // UnhandledPromiseRejection wraps the reason of a rejection nobody handled.
 // Its message is the reason as a string ("Error: boom"); reason and promise

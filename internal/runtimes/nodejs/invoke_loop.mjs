@@ -14,8 +14,13 @@
 //     null.
 //   - From Node.js 24 on, Lambda has no callbacks: the handler's value (or
 //     promise) is the result, and the context has no callback members.
+//   - A streamified handler (see response_stream.mjs) writes its response
+//     to a stream; the invocation ends when the handler's promise has
+//     settled and the stream has ended and been read to its end. A stream
+//     left open when the event loop empties is ended then.
 
 import { errorBody, forLog } from './errors.mjs';
+import { ResponseStream, isStreaming, streamOptions } from './response_stream.mjs';
 
 const alreadyDone = 'Invocation has already been reported as done. Cannot call complete more than once per invocation.';
 
@@ -29,6 +34,10 @@ export class Runtime {
     this.logger = logger;
     this.fn = fn;
     this.callbacks = callbacks;
+    this.streaming = isStreaming(handler);
+    // stream is the response stream of the invocation under way, if it
+    // streams.
+    this.stream = null;
     // onBeforeExit runs once when the event loop empties.
     this.onBeforeExit = null;
     // requestId is the invocation that process-level errors are reported
@@ -70,6 +79,7 @@ export class Runtime {
     } else {
       delete process.env._X_AMZN_TRACE_ID;
     }
+    if (this.streaming) return this.streamOnce(inv);
 
     return new Promise((resolve, reject) => {
       let reported = false;
@@ -138,6 +148,55 @@ export class Runtime {
     });
   }
 
+  // streamOnce runs a streamified handler for one event.
+  async streamOnce(inv) {
+    const id = inv.requestId;
+    const stream = new ResponseStream(this.client.streamResponse(id), streamOptions(this.handler));
+    this.stream = stream;
+    // When the event loop empties, nothing can write any more: the stream
+    // is ended, whether or not the handler's promise has settled.
+    let emptied;
+    const loopEmpty = new Promise((resolve) => { emptied = resolve; });
+    this.onBeforeExit = () => {
+      emptied(null);
+      stream.endIfOpen();
+    };
+
+    const failed = await Promise.race([this.callStreaming(inv, stream), loopEmpty]);
+    let err;
+    if (failed !== null) {
+      err = failed.error;
+    } else {
+      err = await stream.closed();
+    }
+    this.onBeforeExit = null;
+    if (failed !== null || err !== null) {
+      console.error('Invoke Error', forLog(err));
+      if (!stream.fail(err)) {
+        this.stream = null;
+        await this.post(() => this.client.postError(id, errorBody(err)));
+        return;
+      }
+    }
+    await this.post(() => stream.answered());
+    this.stream = null;
+  }
+
+  // callStreaming calls the handler and resolves with null, or with
+  // {error} holding what it threw or rejected with.
+  async callStreaming(inv, stream) {
+    try {
+      const event = JSON.parse(inv.body);
+      const result = this.handler(event, stream, this.context(inv, {}));
+      if (!isPromise(result)) throw new Error('Streaming does not support non-async handlers.');
+      const value = await result;
+      if (value !== undefined) console.warn('Streaming handlers ignore return values.');
+      return null;
+    } catch (err) {
+      return { error: err };
+    }
+  }
+
   // context builds the context object on top of base (the callback
   // members), in the order of Lambda's: callback members, then the
   // function's settings, then the invocation's.
@@ -176,6 +235,12 @@ export class Runtime {
   fatal(err, code) {
     const id = this.requestId;
     const exit = () => process.exit(code);
+    // A response stream that has begun carries the error in its trailers.
+    const stream = this.stream;
+    if (stream?.fail(err)) {
+      this.post(() => stream.answered()).then(exit, exit);
+      return;
+    }
     this.post(() => this.client.postError(id, errorBody(err))).then(exit, exit);
   }
 }

@@ -5,12 +5,19 @@
 // Content-Length or its chunks. Connections wait unreferenced between
 // requests, so that an idle connection does not keep the event loop of the
 // function's code from emptying.
+//
+// A streamed response (StreamedResponse) is the one request whose body is
+// written while it is made: POST /response in chunks, on a connection of
+// its own, ended by the last chunk and, after a failure, the error
+// trailers.
 
 import net from 'node:net';
 
 const base = '/2018-06-01/runtime';
 
 const errorTypeHeader = 'Lambda-Runtime-Function-Error-Type';
+const errorBodyHeader = 'Lambda-Runtime-Function-Error-Body';
+const responseModeHeader = 'Lambda-Runtime-Function-Response-Mode';
 
 // Limit on an answer's head: the Client-Context and Cognito-Identity
 // headers fit with room to spare.
@@ -56,6 +63,12 @@ export class RuntimeAPIClient {
   postResponse(requestId, body) {
     return this.request('POST', `${base}/invocation/${encodeURIComponent(requestId)}/response`,
       'Content-Type: application/json\r\n', body);
+  }
+
+  // streamResponse is the streamed response to an invocation; nothing is
+  // sent until its start.
+  streamResponse(requestId) {
+    return new StreamedResponse(this, `${base}/invocation/${encodeURIComponent(requestId)}/response`);
   }
 
   // postError sends an error body (see errors.mjs) for an invocation.
@@ -119,6 +132,114 @@ function headerValue(v) {
   return String(v ?? '').replace(/[^\x20-\x7e]/g, '').slice(0, 1024);
 }
 
+const crlf = Buffer.from('\r\n', 'latin1');
+
+// StreamedResponse writes one response as the function produces it:
+//
+//	POST …/response HTTP/1.1
+//	Lambda-Runtime-Function-Response-Mode: streaming
+//	Transfer-Encoding: chunked
+//	Trailer: Lambda-Runtime-Function-Error-Type, Lambda-Runtime-Function-Error-Body
+//	Content-Type: …
+//
+// then one chunk per write and the last chunk, with the error trailers
+// when the function failed after the response began. Its connection is a
+// new one, as a kept-alive one that the server has closed would be found
+// out only after the body was sent; it stays unreferenced until the end,
+// so that a function that has nothing left to do lets the event loop
+// empty.
+export class StreamedResponse {
+  constructor(client, path) {
+    this.client = client;
+    this.path = path;
+    this.conn = null;
+    this.answer = null;
+    this.ended = false;
+    // gone is set once nothing more can reach the API: it answered early
+    // (the caller stopped reading, or it refused the request) or the
+    // connection closed. What is written then is dropped, so that the
+    // function runs to its end as on Lambda when a caller goes away.
+    this.gone = false;
+    this.answeredEarly = false;
+  }
+
+  get started() {
+    return this.conn !== null;
+  }
+
+  // start sends the request's head.
+  start(contentType) {
+    const c = this.client;
+    const head = `POST ${this.path} HTTP/1.1\r\nHost: ${c.hostHeader}\r\n` +
+      `${responseModeHeader}: streaming\r\nTransfer-Encoding: chunked\r\n` +
+      `Trailer: ${errorTypeHeader}, ${errorBodyHeader}\r\n` +
+      `Content-Type: ${headerValue(contentType)}\r\n\r\n`;
+    const conn = new Connection(c.host, c.port);
+    this.conn = conn;
+    conn.socket.unref();
+    conn.socket.on('close', () => { this.gone = true; });
+    this.answer = conn.begin(Buffer.from(head, 'latin1'));
+    const settled = () => {
+      if (!this.ended) this.answeredEarly = true;
+      this.gone = true;
+    };
+    this.answer.then(settled, settled);
+  }
+
+  // write sends data as one chunk and calls done when the connection has
+  // taken it: at once, or when its buffer drains.
+  write(data, done) {
+    if (this.gone || data.length === 0) {
+      done();
+      return;
+    }
+    const socket = this.conn.socket;
+    socket.cork();
+    socket.write(data.length.toString(16) + '\r\n', 'latin1');
+    socket.write(data);
+    const room = socket.write(crlf);
+    socket.uncork();
+    if (room) {
+      done();
+      return;
+    }
+    const go = () => {
+      socket.off('drain', go);
+      socket.off('close', go);
+      done();
+    };
+    socket.on('drain', go);
+    socket.on('close', go);
+  }
+
+  // end sends the last chunk, with the error trailers for errBody (see
+  // errors.mjs) when it is given, and resolves with the API's answer.
+  async end(errBody) {
+    this.ended = true;
+    const conn = this.conn;
+    if (!this.gone) {
+      let last = '0\r\n';
+      if (errBody) {
+        last += `${errorTypeHeader}: ${headerValue(errBody.errorType)}\r\n`;
+        last += `${errorBodyHeader}: ${Buffer.from(JSON.stringify(errBody), 'utf8').toString('base64')}\r\n`;
+      }
+      conn.socket.write(last + '\r\n', 'latin1');
+    }
+    conn.socket.ref();
+    try {
+      const res = await this.answer;
+      // A connection answered before its body ended is in no state to
+      // carry another request.
+      if (res.keepAlive && !this.answeredEarly) this.client.put(conn);
+      else conn.close();
+      return res;
+    } catch (err) {
+      conn.close();
+      throw err;
+    }
+  }
+}
+
 // StaleConnection is a kept-alive connection that the server closed before
 // it answered anything: the request may be sent again.
 class StaleConnection extends Error {}
@@ -148,6 +269,16 @@ class Connection {
       this.pending = new Answer(resolve, reject, this.used);
       this.used = true;
       this.socket.write(msg);
+    });
+  }
+
+  // begin writes the head of a request whose body follows it, and
+  // resolves with the answer.
+  begin(head) {
+    return new Promise((resolve, reject) => {
+      this.pending = new Answer(resolve, reject, this.used);
+      this.used = true;
+      this.socket.write(head);
     });
   }
 
