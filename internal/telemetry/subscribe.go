@@ -137,6 +137,16 @@ func (h *Hub) Subscribe(extensionID, extensionName string, api API, body []byte)
 	if api == Logs {
 		validation = "Logs.ValidationError"
 	}
+	closed := func() (int, []byte) {
+		return http.StatusForbidden, errorBody(api.errorPrefix()+"SubscriptionClosed",
+			"subscriptions are accepted only during the init phase")
+	}
+	h.mu.Lock()
+	subsClosed := h.subsClosed
+	h.mu.Unlock()
+	if subsClosed {
+		return closed()
+	}
 	cfg, err := parseSubscription(api, body)
 	if err != nil {
 		return http.StatusBadRequest, errorBody(validation, err.Error())
@@ -145,8 +155,7 @@ func (h *Hub) Subscribe(extensionID, extensionName string, api API, body []byte)
 	h.mu.Lock()
 	if h.subsClosed {
 		h.mu.Unlock()
-		return http.StatusForbidden, errorBody(api.errorPrefix()+"SubscriptionClosed",
-			"subscriptions are accepted only during the init phase")
+		return closed()
 	}
 	s, ok := h.byID[extensionID]
 	switch {
@@ -242,17 +251,6 @@ func parseSubscription(api API, body []byte) (*config, error) {
 		cfg.schema = *req.SchemaVersion
 	}
 
-	if len(req.Types) == 0 {
-		bad("types should not be empty")
-	}
-	for _, t := range req.Types {
-		if !slices.Contains(subscriptionTypes, t) {
-			bad("type %q is not one of platform, function, extension", t)
-		} else if !slices.Contains(cfg.types, t) {
-			cfg.types = append(cfg.types, t)
-		}
-	}
-
 	if b := req.Buffering; b != nil {
 		if b.MaxItems != nil {
 			cfg.maxItems = *b.MaxItems
@@ -297,6 +295,17 @@ func parseSubscription(api API, body []byte) (*config, error) {
 	default:
 		bad("destination protocol %q is not one of HTTP, TCP", d.Protocol)
 	}
+	if len(req.Types) == 0 {
+		bad("types should not be empty")
+	}
+	for _, t := range req.Types {
+		if !slices.Contains(subscriptionTypes, t) {
+			bad("type %q is not one of platform, function, extension", t)
+		} else if !slices.Contains(cfg.types, t) {
+			cfg.types = append(cfg.types, t)
+		}
+	}
+
 	if len(problems) > 0 {
 		return nil, fmt.Errorf("%s", strings.Join(problems, "; "))
 	}
