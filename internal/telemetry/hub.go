@@ -3,13 +3,23 @@
 // delivery of platform, function and extension events to subscribers' HTTP
 // (or TCP) endpoints inside the environment.
 //
-// The environment owns one Hub. The Runtime API server hands it the bodies
-// of PUT /2022-07-01/telemetry and PUT /2020-08-15/logs (Subscribe); the
-// environment reports what happens through Emit and the typed helpers
-// (InitStart, Start, RuntimeDone, Report, ...), closes subscriptions when
-// init ends (CloseSubscriptions), stops delivery around a freeze (Pause and
-// Resume) and flushes on shutdown (Close). Delivery runs on one goroutine
-// per subscriber; Emit never blocks on the network.
+// The environment owns one Hub and drives it in this order:
+//
+//   - New, before the extensions start; the Runtime API server hands the
+//     bodies of PUT /2022-07-01/telemetry and PUT /2020-08-15/logs to
+//     Subscribe.
+//   - InitStart when init begins; Extension as each extension registers;
+//     Emit(TypeFunction, line) and Emit(TypeExtension, line) for every log
+//     line; InitRuntimeDone and InitReport when init ends, then
+//     CloseSubscriptions.
+//   - Per invocation: Start, RuntimeDone when the runtime answers, Report
+//     once the extensions are done; Fault for a crash (Logs API only).
+//   - Pause before freezing the sandbox, Resume right after thawing it.
+//   - Close during shutdown, thawed, before the extensions are killed.
+//
+// Events emitted before a subscription are kept until CloseSubscriptions
+// and delivered to it first. Delivery runs on one goroutine per subscriber;
+// Emit never blocks on the network.
 package telemetry
 
 import (

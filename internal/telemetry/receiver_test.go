@@ -103,7 +103,9 @@ func (r *receiver) port() string {
 }
 
 // uri is the destination an extension inside the environment would give.
-func (r *receiver) uri() string { return "http://sandbox.localdomain:" + r.port() + "/lambda/telemetry" }
+func (r *receiver) uri() string {
+	return "http://sandbox.localdomain:" + r.port() + "/lambda/telemetry"
+}
 
 // events returns every event delivered so far, in order.
 func (r *receiver) events() []received {

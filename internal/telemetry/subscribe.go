@@ -114,7 +114,7 @@ func errorBody(errorType, message string) []byte {
 }
 
 // okBody is the body of a successful subscription, the JSON string "OK".
-var okBody = []byte(`"OK"`)
+const okBody = `"OK"`
 
 // Subscribe handles one subscribe request of the extension with the given
 // identifier and name, for api Telemetry or Logs, and returns the status
@@ -193,7 +193,7 @@ func (h *Hub) Subscribe(extensionID, extensionName string, api API, body []byte)
 	if h.platformLine != nil {
 		h.platformLine(SubscriptionLine(api, extensionName, cfg.types))
 	}
-	return http.StatusOK, okBody
+	return http.StatusOK, []byte(okBody)
 }
 
 // title is the API's name in messages.
