@@ -25,6 +25,7 @@ import (
 	"github.com/emberfn/ember/internal/function"
 	"github.com/emberfn/ember/internal/invocation"
 	"github.com/emberfn/ember/internal/invoke"
+	"github.com/emberfn/ember/internal/invokewire"
 	"github.com/emberfn/ember/internal/testfunc"
 )
 
@@ -35,8 +36,9 @@ const invokePath = "/2015-03-31/functions/function/invocations"
 // endpointOptions configure a test endpoint as `ember rie` wires it: a
 // pool, and invoke's limiter in front of it.
 type endpointOptions struct {
-	pool   envpool.Options
-	limits invoke.LimiterOptions
+	pool      envpool.Options
+	limits    invoke.LimiterOptions
+	bandwidth invokewire.Bandwidth
 }
 
 // endpoint serves the emulator's endpoint for the named test function.
@@ -57,7 +59,7 @@ func endpointTB(t testing.TB, name string, edit func(*endpointOptions)) string {
 	}
 	pool := envpool.New(opts.pool)
 	limited := invoke.NewLimited(invoke.NewLimiter(opts.limits), fn.Name, pool)
-	h := New(fn, limited, slog.New(slog.DiscardHandler))
+	h := New(fn, limited, opts.bandwidth, slog.New(slog.DiscardHandler))
 	srv := httptest.NewServer(h)
 	t.Cleanup(func() {
 		srv.Close()
