@@ -40,7 +40,7 @@ func DecodeStreamRequest(h http.Header, body []byte, id string) (Call, error) {
 	switch typ := h.Get("X-Amz-Invocation-Type"); typ {
 	case "", RequestResponse, DryRun:
 	default:
-		return Call{Type: typ}, invocation.Errorf(invocation.ErrValidation,
+		return Call{Type: typ}, invocation.Errorf(invocation.ErrInvalid,
 			"1 validation error detected: Value '%s' at 'invocationType' failed to satisfy constraint: Member must satisfy enum value set: [RequestResponse, DryRun]", typ)
 	}
 	call, err := DecodeRequest(h, body, id)
