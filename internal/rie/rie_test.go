@@ -421,3 +421,25 @@ func TestRuntimeProtocolErrors(t *testing.T) {
 		}
 	}
 }
+
+func TestStreamedResponseWithinBandwidth(t *testing.T) {
+	// 8 bytes uncapped, then 16 bytes a second: the raw runtime's three
+	// lines (24 bytes, written over 200 ms) take about a second more.
+	url := endpoint(t, "raw", func(o *endpointOptions) {
+		o.bandwidth = invokewire.Bandwidth{Burst: 8, Rate: 16}
+	})
+	start := time.Now()
+	resp, err := http.Post(url, "application/json", strings.NewReader(`{"action":"stream"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	took := time.Since(start)
+	if err != nil || string(body) != "chunk-0\nchunk-1\nchunk-2\n" {
+		t.Fatalf("body %q, %v", body, err)
+	}
+	if took < 900*time.Millisecond {
+		t.Errorf("24 bytes at 8 then 16 bytes/s came in %v: the cap did not hold", took)
+	}
+}
