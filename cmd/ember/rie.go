@@ -17,6 +17,7 @@ import (
 	"github.com/emberfn/ember/internal/envpool"
 	"github.com/emberfn/ember/internal/function"
 	"github.com/emberfn/ember/internal/invoke"
+	"github.com/emberfn/ember/internal/invokewire"
 	"github.com/emberfn/ember/internal/isolation"
 	"github.com/emberfn/ember/internal/rie"
 )
@@ -48,6 +49,8 @@ func rieCommand(ctx context.Context, args, environ []string, stdout, stderr io.W
 	spares := fs.Int("prepared-sandboxes", 1, "sandboxes kept built ahead for cold starts")
 	blanks := fs.Int("started-sandboxes", 1, startedSandboxesUsage)
 	sandboxed := addSandboxFlags(fs)
+	var bandwidth invokewire.Bandwidth
+	fs.Var(&bandwidth, "stream-bandwidth", invokewire.BandwidthUsage)
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "Usage: ember rie [flags] [BOOTSTRAP [ARGS...] [HANDLER]]")
 		fmt.Fprintln(stderr, "Serves POST /2015-03-31/functions/function/invocations, as aws-lambda-rie does.")
@@ -93,7 +96,7 @@ func rieCommand(ctx context.Context, args, environ []string, stdout, stderr io.W
 		Spares:      *spares,
 	})
 	limited := invoke.NewLimited(invoke.NewLimiter(invoke.LimiterOptions{Account: *maxConc, QueueTimeout: *queue}), fn.Name, pool)
-	handler := rie.New(fn, limited, log)
+	handler := rie.New(fn, limited, bandwidth, log)
 
 	l, err := net.Listen("tcp", *addr)
 	if err != nil {

@@ -14,6 +14,7 @@ import (
 
 	"github.com/emberfn/ember/internal/billing"
 	"github.com/emberfn/ember/internal/function"
+	"github.com/emberfn/ember/internal/invokewire"
 	"github.com/emberfn/ember/internal/serve"
 	"github.com/emberfn/ember/internal/sigv4"
 )
@@ -41,6 +42,8 @@ func serveCommand(ctx context.Context, args, environ []string, stdout, stderr io
 	noSandbox := fs.Bool("no-sandbox", false, "run functions as plain processes: no isolation, no limits")
 	record := fs.Bool("record", true, "keep a record of each invocation (ember cost) and count it in the metrics (/metrics)")
 	pricesFile := fs.String("prices", "", "a JSON file of Lambda prices that override ember's table (see ember's README)")
+	var bandwidth invokewire.Bandwidth
+	fs.Var(&bandwidth, "stream-bandwidth", invokewire.BandwidthUsage)
 	retries := fs.String("async-retry-delays", "1m,2m", "waits before the retries of an asynchronous event whose function failed (Lambda's: 1m,2m)")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "Usage: ember serve [flags]")
@@ -107,6 +110,7 @@ func serveCommand(ctx context.Context, args, environ []string, stdout, stderr io
 		Record:            *record,
 		Prices:            prices,
 		RetryDelays:       retryDelays,
+		StreamBandwidth:   bandwidth,
 		Log:               log,
 		Ready: func(addr net.Addr) {
 			fmt.Fprintf(stdout, "ember serve: Lambda API on http://%s\n", addr)

@@ -42,7 +42,7 @@ func (s *Server) invoke(w http.ResponseWriter, r *http.Request, body []byte) err
 	if err != nil {
 		return err
 	}
-	invokewire.WriteResult(w, resp, reports, call.Request.WantLog, target.Version.Version)
+	invokewire.WriteResult(w, resp, reports, call.Request.WantLog, target.Version.Version, s.opts.StreamBandwidth)
 	return nil
 }
 

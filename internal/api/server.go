@@ -62,8 +62,11 @@ type Options struct {
 	// AccountConcurrency is the server-wide limit GetAccountSettings
 	// reports.
 	AccountConcurrency int
-	Log                *slog.Logger
-	Now                func() time.Time
+	// StreamBandwidth is how fast streamed responses are sent; the zero
+	// value is Lambda's cap.
+	StreamBandwidth invokewire.Bandwidth
+	Log             *slog.Logger
+	Now             func() time.Time
 }
 
 // Server serves the Lambda API 2015-03-31 and ember's own endpoints
@@ -119,6 +122,7 @@ func (s *Server) routes() {
 	s.handle("PUT "+fns+"/{name}/configuration", s.updateFunctionConfiguration)
 	s.handle("PUT "+fns+"/{name}/code", s.updateFunctionCode)
 	s.handle("POST "+fns+"/{name}/invocations", s.invoke)
+	s.handle("POST /2021-11-15/functions/{name}/response-streaming-invocations", s.invokeStream)
 	s.handle("POST "+fns+"/{name}/versions", s.publishVersion)
 	s.handle("GET "+fns+"/{name}/versions", s.listVersions)
 	s.handle("POST "+fns+"/{name}/aliases", s.createAlias)
@@ -178,7 +182,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}()
 	limit := int64(maxControlBody)
-	if strings.HasSuffix(r.URL.Path, "/invocations") {
+	if strings.HasSuffix(r.URL.Path, "/invocations") || strings.HasSuffix(r.URL.Path, "/response-streaming-invocations") {
 		limit = invocation.MaxSyncRequest
 	}
 	body, err := invokewire.ReadBody(r, limit, operationName(r))
@@ -199,6 +203,8 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // operationName names the operation of a request for the limit's message.
 func operationName(r *http.Request) string {
 	switch {
+	case strings.HasSuffix(r.URL.Path, "/response-streaming-invocations"):
+		return "InvokeWithResponseStream"
 	case strings.HasSuffix(r.URL.Path, "/invocations"):
 		return "InvokeFunction"
 	case strings.HasSuffix(r.URL.Path, "/code"):

@@ -40,6 +40,10 @@ type Request struct {
 	Deadline time.Time
 	// WantLog asks for the invocation's log lines in Report.LogTail.
 	WantLog bool
+	// Streaming is set when the caller takes the response as a stream
+	// (InvokeWithResponseStream): a chunked response is then relayed as
+	// it comes, whether or not the runtime named the streaming mode.
+	Streaming bool
 }
 
 // Response is what the caller gets back. A function error is a response,

@@ -117,7 +117,7 @@ func TestWriteResult(t *testing.T) {
 	reports := make(chan invocation.Report, 1)
 	reports <- invocation.Report{LogTail: []byte("END\n")}
 	close(reports)
-	WriteResult(w, invocation.Response{Payload: []byte(`{"errorMessage":"boom"}`), FunctionError: "Unhandled"}, reports, true, "3")
+	WriteResult(w, invocation.Response{Payload: []byte(`{"errorMessage":"boom"}`), FunctionError: "Unhandled"}, reports, true, "3", Bandwidth{})
 	h := w.Header()
 	if w.Code != 200 || h.Get("X-Amz-Function-Error") != "Unhandled" || h.Get("X-Amz-Executed-Version") != "3" ||
 		h.Get("X-Amz-Log-Result") != base64.StdEncoding.EncodeToString([]byte("END\n")) || h.Get("Content-Type") != invocation.ContentTypeJSON {

@@ -17,12 +17,12 @@ func WriteAccepted(w http.ResponseWriter) {
 // WriteResult answers a RequestResponse invocation: the payload or the
 // function's error with X-Amz-Function-Error, the executed version, and
 // with wantLog the log tail from the report; a streamed response is
-// relayed as it comes.
-func WriteResult(w http.ResponseWriter, resp invocation.Response, reports <-chan invocation.Report, wantLog bool, version string) {
+// relayed as it comes, within bw.
+func WriteResult(w http.ResponseWriter, resp invocation.Response, reports <-chan invocation.Report, wantLog bool, version string, bw Bandwidth) {
 	hdr := w.Header()
 	hdr.Set("X-Amz-Executed-Version", version)
 	if resp.Stream != nil {
-		relay(w, resp)
+		relay(w, resp, bw)
 		return
 	}
 	if wantLog {
@@ -45,18 +45,19 @@ func WriteResult(w http.ResponseWriter, resp invocation.Response, reports <-chan
 
 // relay copies a streamed response to the caller as it comes, and an error
 // the runtime reports mid-stream as HTTP trailers.
-func relay(w http.ResponseWriter, resp invocation.Response) {
+func relay(w http.ResponseWriter, resp invocation.Response, bw Bandwidth) {
 	defer resp.Stream.Close()
 	hdr := w.Header()
 	hdr.Set("Content-Type", resp.ContentType)
 	hdr.Set("Trailer", "Lambda-Runtime-Function-Error-Type, Lambda-Runtime-Function-Error-Body")
 	w.WriteHeader(http.StatusOK)
 	rc := http.NewResponseController(w)
+	out := bw.writer(w)
 	buf := make([]byte, 32*1024)
 	for {
 		n, err := resp.Stream.Read(buf)
 		if n > 0 {
-			if _, werr := w.Write(buf[:n]); werr != nil {
+			if _, werr := out.Write(buf[:n]); werr != nil {
 				return
 			}
 			rc.Flush()

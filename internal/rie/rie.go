@@ -27,15 +27,18 @@ type Invoker interface {
 type Handler struct {
 	fn      function.Config
 	invoker Invoker
-	log     *slog.Logger
-	mux     *http.ServeMux
+	// bw is how fast a streamed response is relayed.
+	bw  invokewire.Bandwidth
+	log *slog.Logger
+	mux *http.ServeMux
 	// async tracks Event invocations still running.
 	async sync.WaitGroup
 }
 
-// New returns the handler for fn, whose invocations invoker runs.
-func New(fn function.Config, invoker Invoker, log *slog.Logger) *Handler {
-	h := &Handler{fn: fn, invoker: invoker, log: log, mux: http.NewServeMux()}
+// New returns the handler for fn, whose invocations invoker runs; a
+// response the function streams is relayed within bw.
+func New(fn function.Config, invoker Invoker, bw invokewire.Bandwidth, log *slog.Logger) *Handler {
+	h := &Handler{fn: fn, invoker: invoker, bw: bw, log: log, mux: http.NewServeMux()}
 	h.mux.HandleFunc("POST /2015-03-31/functions/{name}/invocations", h.invoke)
 	h.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		invokewire.SetRequestID(w)
@@ -87,7 +90,7 @@ func (h *Handler) invoke(w http.ResponseWriter, r *http.Request) {
 		invokewire.WriteError(w, err)
 		return
 	}
-	invokewire.WriteResult(w, resp, reports, req.WantLog, h.fn.Version)
+	invokewire.WriteResult(w, resp, reports, req.WantLog, h.fn.Version, h.bw)
 }
 
 // runEvent runs an Event invocation, which nobody waits for. It queues

@@ -25,6 +25,7 @@ import (
 	"github.com/emberfn/ember/internal/function"
 	"github.com/emberfn/ember/internal/invocation"
 	"github.com/emberfn/ember/internal/invoke"
+	"github.com/emberfn/ember/internal/invokewire"
 	"github.com/emberfn/ember/internal/testfunc"
 )
 
@@ -35,8 +36,9 @@ const invokePath = "/2015-03-31/functions/function/invocations"
 // endpointOptions configure a test endpoint as `ember rie` wires it: a
 // pool, and invoke's limiter in front of it.
 type endpointOptions struct {
-	pool   envpool.Options
-	limits invoke.LimiterOptions
+	pool      envpool.Options
+	limits    invoke.LimiterOptions
+	bandwidth invokewire.Bandwidth
 }
 
 // endpoint serves the emulator's endpoint for the named test function.
@@ -57,7 +59,7 @@ func endpointTB(t testing.TB, name string, edit func(*endpointOptions)) string {
 	}
 	pool := envpool.New(opts.pool)
 	limited := invoke.NewLimited(invoke.NewLimiter(opts.limits), fn.Name, pool)
-	h := New(fn, limited, slog.New(slog.DiscardHandler))
+	h := New(fn, limited, opts.bandwidth, slog.New(slog.DiscardHandler))
 	srv := httptest.NewServer(h)
 	t.Cleanup(func() {
 		srv.Close()
@@ -417,5 +419,27 @@ func TestRuntimeProtocolErrors(t *testing.T) {
 		if _, ok := h[k]; ok {
 			t.Errorf("empty header %s sent", k)
 		}
+	}
+}
+
+func TestStreamedResponseWithinBandwidth(t *testing.T) {
+	// 8 bytes uncapped, then 16 bytes a second: the raw runtime's three
+	// lines (24 bytes, written over 200 ms) take about a second more.
+	url := endpoint(t, "raw", func(o *endpointOptions) {
+		o.bandwidth = invokewire.Bandwidth{Burst: 8, Rate: 16}
+	})
+	start := time.Now()
+	resp, err := http.Post(url, "application/json", strings.NewReader(`{"action":"stream"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	took := time.Since(start)
+	if err != nil || string(body) != "chunk-0\nchunk-1\nchunk-2\n" {
+		t.Fatalf("body %q, %v", body, err)
+	}
+	if took < 900*time.Millisecond {
+		t.Errorf("24 bytes at 8 then 16 bytes/s came in %v: the cap did not hold", took)
 	}
 }

@@ -184,7 +184,7 @@ func (s *Server) handleResponse(w http.ResponseWriter, r *http.Request) {
 		s.mu.Unlock()
 		return
 	}
-	if mode != "" {
+	if mode != "" || (c.req.Streaming && chunked(r)) {
 		s.streamLocked(w, r, c)
 		return
 	}

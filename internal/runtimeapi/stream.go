@@ -93,6 +93,13 @@ func (s *stream) Err() *invocation.FunctionError {
 	return s.fnErr
 }
 
+// chunked reports a request body sent in chunks: a runtime that streams
+// without the streaming mode header, as aws-lambda-go's function URL
+// handlers do, still sends its response so.
+func chunked(r *http.Request) bool {
+	return len(r.TransferEncoding) > 0 && r.TransferEncoding[0] == "chunked"
+}
+
 // trailerError reads the error trailers a streaming runtime sends after a
 // failure mid-stream.
 func trailerError(t http.Header) *invocation.FunctionError {

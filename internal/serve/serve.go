@@ -23,6 +23,7 @@ import (
 	"github.com/emberfn/ember/internal/environment"
 	"github.com/emberfn/ember/internal/image"
 	"github.com/emberfn/ember/internal/invoke"
+	"github.com/emberfn/ember/internal/invokewire"
 	"github.com/emberfn/ember/internal/isolation"
 	"github.com/emberfn/ember/internal/logstore"
 	"github.com/emberfn/ember/internal/metrics"
@@ -77,6 +78,9 @@ type Config struct {
 	// RetryDelays are the waits before the retries of an asynchronous
 	// event whose function failed; nil is Lambda's.
 	RetryDelays []time.Duration
+	// StreamBandwidth is how fast streamed responses are sent; the zero
+	// value is Lambda's cap.
+	StreamBandwidth invokewire.Bandwidth
 	// Log is ember's log; nil discards it.
 	Log *slog.Logger
 	// Ready, if set, is called with the address the Lambda API listens
@@ -171,7 +175,8 @@ func Run(ctx context.Context, cfg Config) error {
 			Store: st, Invoke: svc, Logs: logs, Runtimes: registry, Images: images,
 			Usage: records, Metrics: counters, Prices: cfg.Prices,
 			Region: cfg.Region, AccountID: cfg.AccountID, Keys: cfg.Keys,
-			AccountConcurrency: cfg.MaxConcurrency, AllowLocalCode: cfg.AllowLocalCode, Log: log,
+			AccountConcurrency: cfg.MaxConcurrency, AllowLocalCode: cfg.AllowLocalCode,
+			StreamBandwidth: cfg.StreamBandwidth, Log: log,
 		}),
 		ReadHeaderTimeout: 10 * time.Second,
 	}
