@@ -39,6 +39,7 @@ var allowedImports = map[string][]string{
 	"internal/codecache":       {"internal/codezip"},
 	"internal/image":           {"internal/function"},
 	"internal/image/imagetest": {},
+	"internal/telemetry":       {},
 	"internal/sigv4":           {},
 	"internal/client":          {"internal/sigv4"},
 	"internal/isolation":       {"internal/environment", "internal/sandbox", "internal/sandbox/cgroup"},
