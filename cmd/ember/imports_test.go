@@ -43,7 +43,7 @@ var allowedImports = map[string][]string{
 	"internal/sigv4":           {},
 	"internal/client":          {"internal/sigv4"},
 	"internal/isolation":       {"internal/environment", "internal/sandbox", "internal/sandbox/cgroup"},
-	"internal/serve":           {"internal/api", "internal/billing", "internal/codecache", "internal/image", "internal/environment", "internal/invoke", "internal/isolation", "internal/logstore", "internal/metrics", "internal/runtimes", "internal/sigv4", "internal/store", "internal/usage"},
+	"internal/serve":           {"internal/api", "internal/billing", "internal/codecache", "internal/image", "internal/environment", "internal/invoke", "internal/invokewire", "internal/isolation", "internal/logstore", "internal/metrics", "internal/runtimes", "internal/sigv4", "internal/store", "internal/usage"},
 }
 
 func TestImportDirection(t *testing.T) {
