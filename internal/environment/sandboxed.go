@@ -107,7 +107,9 @@ func (iso *Isolation) networkEtc() map[string]string {
 		resolv = "nameserver 127.0.0.1\n"
 	}
 	return map[string]string{
-		"hosts":       "127.0.0.1\tlocalhost\n::1\tlocalhost\n",
+		// As on Lambda, extensions listen for the Telemetry API on
+		// sandbox or sandbox.localdomain.
+		"hosts":       "127.0.0.1\tlocalhost sandbox sandbox.localdomain\n::1\tlocalhost\n",
 		"resolv.conf": resolv,
 	}
 }
