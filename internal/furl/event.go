@@ -1,6 +1,7 @@
 package furl
 
 import (
+	"bytes"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
@@ -123,6 +124,10 @@ func buildEvent(r *http.Request, body []byte, urlID, region, accountID string, n
 	if r.Host != "" {
 		e.Headers["host"] = r.Host
 	}
+	// The front end's own headers, as Lambda's adds them.
+	e.Headers["x-forwarded-for"] = e.RequestContext.HTTP.SourceIP
+	e.Headers["x-forwarded-proto"] = "http"
+	e.Headers["x-forwarded-port"] = port(r.Host)
 	if r.URL.RawQuery != "" {
 		// A malformed pair is left out, as the rest still parses.
 		q, _ := url.ParseQuery(r.URL.RawQuery)
@@ -139,11 +144,13 @@ func buildEvent(r *http.Request, body []byte, urlID, region, accountID string, n
 		}
 		e.Body = &s
 	}
-	b, err := json.Marshal(e)
-	if err != nil {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(e); err != nil {
 		return nil, fmt.Errorf("encode event: %w", err)
 	}
-	return b, nil
+	return bytes.TrimSuffix(b.Bytes(), []byte("\n")), nil
 }
 
 // splitCookies splits a Cookie header into its "name=value" pairs.
@@ -167,6 +174,14 @@ func domainName(host, urlID, region string) string {
 		return host
 	}
 	return urlID + hostMarker + region + ".localhost"
+}
+
+// port is the port a Host names, or HTTP's default.
+func port(host string) string {
+	if _, p, err := net.SplitHostPort(host); err == nil && p != "" {
+		return p
+	}
+	return "80"
 }
 
 func sourceIP(remote string) string {
