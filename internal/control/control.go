@@ -40,8 +40,8 @@ type Options struct {
 	// URLPort is the port function URLs are served at, for their
 	// addresses; empty leaves the port out.
 	URLPort string
-	Log                *slog.Logger
-	Now                func() time.Time
+	Log     *slog.Logger
+	Now     func() time.Time
 }
 
 // Plane applies Lambda's rules to the functions, versions, aliases and
