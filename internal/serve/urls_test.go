@@ -120,13 +120,16 @@ func TestFunctionURLs(t *testing.T) {
 		Keys:           sigv4.KeyMap{creds.AccessKeyID: creds},
 	})
 	c := sdkClient(base)
+	t0 := time.Now()
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
+	// Zipping is slow under the race detector: echo's zip serves twice.
+	zips := map[string][]byte{"echo": zipped(t, "echo"), "urlresponder": zipped(t, "urlresponder")}
 	for _, name := range []string{"echo", "urlresponder"} {
 		if _, err := c.CreateFunction(ctx, &lambda.CreateFunctionInput{
 			FunctionName: aws.String(name), Role: aws.String(testRole),
 			Runtime: types.RuntimeProvidedal2023, Handler: aws.String("bootstrap"),
-			Code: &types.FunctionCode{ZipFile: zipped(t, name)}, Timeout: aws.Int32(10),
+			Code: &types.FunctionCode{ZipFile: zips[name]}, Timeout: aws.Int32(10),
 		}); err != nil {
 			t.Fatalf("CreateFunction %s: %v", name, err)
 		}
@@ -191,6 +194,7 @@ func TestFunctionURLs(t *testing.T) {
 		t.Fatalf("ListFunctionUrlConfigs: %+v, %v", list, err)
 	}
 
+	t.Logf("configured after %v", time.Since(t0))
 	h := urlClient{t: t, base: base}
 	echo := aws.ToString(echoURL.FunctionUrl)
 
@@ -238,7 +242,8 @@ func TestFunctionURLs(t *testing.T) {
 		t.Errorf("CORS headers on a response: %d %v", resp.StatusCode, resp.Header)
 	}
 
-	// urlresponder's answers mapped to HTTP.
+	t.Logf("echo done after %v", time.Since(t0))
+	// urlresponder answers mapped to HTTP.
 	responder := aws.ToString(respURL.FunctionUrl)
 	ask := func(v string) (*http.Response, []byte) {
 		r := h.request("POST", responder, "/", []byte(v), false)
@@ -263,6 +268,7 @@ func TestFunctionURLs(t *testing.T) {
 		t.Errorf("a failure: %d %q", resp.StatusCode, body)
 	}
 
+	t.Logf("responder done after %v", time.Since(t0))
 	// AWS_IAM: signed with the server's key, then unsigned.
 	live := aws.ToString(liveURL.FunctionUrl)
 	payload := []byte(`{"signed":true}`)
@@ -288,7 +294,7 @@ func TestFunctionURLs(t *testing.T) {
 	}
 	if _, err := c.CreateFunction(ctx, &lambda.CreateFunctionInput{
 		FunctionName: aws.String("echo"), Role: aws.String(testRole), Runtime: types.RuntimeProvidedal2023,
-		Handler: aws.String("bootstrap"), Code: &types.FunctionCode{ZipFile: zipped(t, "echo")},
+		Handler: aws.String("bootstrap"), Code: &types.FunctionCode{ZipFile: zips["echo"]},
 	}); err != nil {
 		t.Fatal(err)
 	}
