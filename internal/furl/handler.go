@@ -1,6 +1,7 @@
 package furl
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -174,6 +175,11 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		if fe := resp.Stream.Err(); fe != nil {
 			h.log.Info("function URL stream ended with an error", "function", t.FunctionName, "request_id", requestID, "error_type", fe.Type)
+		}
+	case resp.FunctionError == "" && resp.ContentType == StreamContentType:
+		// A response with the HTTP prelude that the runtime sent whole.
+		if err := WriteStream(w, resp.ContentType, bytes.NewReader(resp.Payload)); err != nil {
+			h.log.Info("function URL response", "function", t.FunctionName, "request_id", requestID, "err", err)
 		}
 	case resp.FunctionError != "":
 		if resp.ErrorType == "Sandbox.Timedout" {

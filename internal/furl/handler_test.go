@@ -46,6 +46,9 @@ func testHandler(t *testing.T, keys sigv4.Keys) (http.Handler, *atomic.Int32) {
 				return invocation.ErrorResponse("Sandbox.Timedout", "Task timed out after 1.00 seconds"), nil
 			case "/fail":
 				return invocation.ErrorResponse("Error", "boom"), nil
+			case "/prelude":
+				return invocation.Response{ContentType: StreamContentType,
+					Payload: []byte(`{"statusCode":203,"headers":{"content-type":"text/plain"}}` + "\x00\x00\x00\x00\x00\x00\x00\x00" + "whole")}, nil
 			}
 			return invocation.Response{Payload: req.Payload}, nil
 		},
@@ -75,6 +78,7 @@ func TestHandlerAnswers(t *testing.T) {
 		{"/throttle", 429, `{"Message":"Rate Exceeded."}`},
 		{"/timeout", 504, `{"Message":"Endpoint request timed out"}`},
 		{"/fail", 502, "Internal Server Error"},
+		{"/prelude", 203, "whole"},
 	} {
 		w := serve(h, httptest.NewRequest("GET", host+c.path, nil))
 		if w.Code != c.status || w.Body.String() != c.body {

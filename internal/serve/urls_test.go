@@ -120,12 +120,11 @@ func TestFunctionURLs(t *testing.T) {
 		Keys:           sigv4.KeyMap{creds.AccessKeyID: creds},
 	})
 	c := sdkClient(base)
-	t0 := time.Now()
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	// Zipping is slow under the race detector: echo's zip serves twice.
-	zips := map[string][]byte{"echo": zipped(t, "echo"), "urlresponder": zipped(t, "urlresponder")}
-	for _, name := range []string{"echo", "urlresponder"} {
+	zips := map[string][]byte{"echo": zipped(t, "echo"), "urlresponder": zipped(t, "urlresponder"), "urlstream": zipped(t, "urlstream")}
+	for _, name := range []string{"echo", "urlresponder", "urlstream"} {
 		if _, err := c.CreateFunction(ctx, &lambda.CreateFunctionInput{
 			FunctionName: aws.String(name), Role: aws.String(testRole),
 			Runtime: types.RuntimeProvidedal2023, Handler: aws.String("bootstrap"),
@@ -194,7 +193,6 @@ func TestFunctionURLs(t *testing.T) {
 		t.Fatalf("ListFunctionUrlConfigs: %+v, %v", list, err)
 	}
 
-	t.Logf("configured after %v", time.Since(t0))
 	h := urlClient{t: t, base: base}
 	echo := aws.ToString(echoURL.FunctionUrl)
 
@@ -242,7 +240,6 @@ func TestFunctionURLs(t *testing.T) {
 		t.Errorf("CORS headers on a response: %d %v", resp.StatusCode, resp.Header)
 	}
 
-	t.Logf("echo done after %v", time.Since(t0))
 	// urlresponder answers mapped to HTTP.
 	responder := aws.ToString(respURL.FunctionUrl)
 	ask := func(v string) (*http.Response, []byte) {
@@ -268,7 +265,19 @@ func TestFunctionURLs(t *testing.T) {
 		t.Errorf("a failure: %d %q", resp.StatusCode, body)
 	}
 
-	t.Logf("responder done after %v", time.Since(t0))
+	// A response streamed behind the HTTP prelude (aws-lambda-go's
+	// lambdaurl), relayed with the prelude's status, headers and cookies.
+	streamURL, err := c.CreateFunctionUrlConfig(ctx, &lambda.CreateFunctionUrlConfigInput{FunctionName: aws.String("urlstream"),
+		AuthType: types.FunctionUrlAuthTypeNone, InvokeMode: types.InvokeModeResponseStream})
+	if err != nil || streamURL.InvokeMode != types.InvokeModeResponseStream {
+		t.Fatalf("CreateFunctionUrlConfig urlstream: %+v, %v", streamURL, err)
+	}
+	resp, body = h.do(h.request("GET", aws.ToString(streamURL.FunctionUrl), "/streamed", nil, true))
+	if resp.StatusCode != 202 || string(body) != "part-1\npart-2 /streamed\n" || resp.Header.Get("Content-Type") != "text/plain" ||
+		resp.Header.Get("X-Stream") != "yes" || resp.Header.Get("Set-Cookie") != "s=1" {
+		t.Errorf("a streamed response: %d %v %q", resp.StatusCode, resp.Header, body)
+	}
+
 	// AWS_IAM: signed with the server's key, then unsigned.
 	live := aws.ToString(liveURL.FunctionUrl)
 	payload := []byte(`{"signed":true}`)
