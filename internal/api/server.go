@@ -15,6 +15,7 @@ import (
 
 	"github.com/emberfn/ember/internal/billing"
 	"github.com/emberfn/ember/internal/control"
+	"github.com/emberfn/ember/internal/furl"
 	"github.com/emberfn/ember/internal/image"
 	"github.com/emberfn/ember/internal/invocation"
 	"github.com/emberfn/ember/internal/invoke"
@@ -65,8 +66,11 @@ type Options struct {
 	// StreamBandwidth is how fast streamed responses are sent; the zero
 	// value is Lambda's cap.
 	StreamBandwidth invokewire.Bandwidth
-	Log             *slog.Logger
-	Now             func() time.Time
+	// URLPort is the port function URLs are served at, for their
+	// addresses.
+	URLPort string
+	Log     *slog.Logger
+	Now     func() time.Time
 }
 
 // Server serves the Lambda API 2015-03-31 and ember's own endpoints
@@ -78,6 +82,8 @@ type Server struct {
 	// ctl applies the rules of functions, versions, aliases, layers and
 	// concurrency; the handlers decode, call it and encode.
 	ctl *control.Plane
+	// urls serves requests to function URLs, which are not the API's.
+	urls *furl.Handler
 }
 
 // New returns the server.
@@ -102,9 +108,11 @@ func New(opts Options) *Server {
 		AccountID:          opts.AccountID,
 		AllowLocalCode:     opts.AllowLocalCode,
 		AccountConcurrency: opts.AccountConcurrency,
+		URLPort:            opts.URLPort,
 		Log:                opts.Log,
 		Now:                opts.Now,
 	})}
+	s.urls = s.newURLHandler(opts.Now)
 	s.routes()
 	return s
 }
@@ -130,6 +138,12 @@ func (s *Server) routes() {
 	s.handle("GET "+fns+"/{name}/aliases/{alias}", s.getAlias)
 	s.handle("PUT "+fns+"/{name}/aliases/{alias}", s.updateAlias)
 	s.handle("DELETE "+fns+"/{name}/aliases/{alias}", s.deleteAlias)
+	const urls = "/2021-10-31/functions/{name}"
+	s.handle("POST "+urls+"/url", s.createURL)
+	s.handle("GET "+urls+"/url", s.getURL)
+	s.handle("PUT "+urls+"/url", s.updateURL)
+	s.handle("DELETE "+urls+"/url", s.deleteURL)
+	s.handle("GET "+urls+"/urls", s.listURLs)
 	s.handle("PUT /2017-10-31/functions/{name}/concurrency", s.putConcurrency)
 	s.handle("DELETE /2017-10-31/functions/{name}/concurrency", s.deleteConcurrency)
 	s.handle("GET /2019-09-30/functions/{name}/concurrency", s.getConcurrency)
@@ -168,8 +182,10 @@ func (s *Server) handle(pattern string, h handlerFunc) {
 type bodyKey struct{}
 
 // ServeHTTP reads the request body within its operation's limit,
-// verifies its signature when keys are set, and routes it. No panic
-// reaches the client: it becomes a ServiceException.
+// verifies its signature when keys are set, and routes it. A request to a
+// function URL (by its Host, or by the /lambda-url/<id>/ path) is the
+// function URL handler's, which checks signatures by the URL's own auth
+// type. No panic reaches the client: it becomes a ServiceException.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	invokewire.SetRequestID(w)
 	defer func() {
@@ -181,6 +197,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			invokewire.WriteError(w, fmt.Errorf("panic: %v", v))
 		}
 	}()
+	if _, _, ok := furl.Match(r); ok {
+		s.urls.ServeHTTP(w, r)
+		return
+	}
 	limit := int64(maxControlBody)
 	if strings.HasSuffix(r.URL.Path, "/invocations") || strings.HasSuffix(r.URL.Path, "/response-streaming-invocations") {
 		limit = invocation.MaxSyncRequest

@@ -78,13 +78,13 @@ func (p *Plane) Alias(ctx context.Context, name, alias string) (store.Alias, err
 	return a, nil
 }
 
-// DeleteAlias deletes an alias; one already gone is no error, as Lambda
-// answers alike.
+// DeleteAlias deletes an alias and its function URL; one already gone is
+// no error, as Lambda answers alike.
 func (p *Plane) DeleteAlias(ctx context.Context, name, alias string) error {
 	if err := p.opts.Store.DeleteAlias(ctx, name, alias); err != nil && !errors.Is(err, store.ErrNotFound) {
 		return err
 	}
-	return nil
+	return p.deleteAliasURL(ctx, name, alias)
 }
 
 // Aliases lists a function's aliases, sorted by name.

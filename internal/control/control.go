@@ -1,8 +1,8 @@
 // Package control owns the control plane: the rules of functions,
-// versions, aliases, layers and concurrency, over the store. It takes typed
-// values, already decoded from the wire, and answers with the store's
-// records or with errors of invocation's classes, which the API's edge
-// turns into AWS's shapes.
+// versions, aliases, function URLs, layers and concurrency, over the
+// store. It takes typed values, already decoded from the wire, and
+// answers with the store's records or with errors of invocation's
+// classes, which the API's edge turns into AWS's shapes.
 package control
 
 import (
@@ -37,8 +37,11 @@ type Options struct {
 	// AccountConcurrency is the server-wide limit that reservations are
 	// taken from.
 	AccountConcurrency int
-	Log                *slog.Logger
-	Now                func() time.Time
+	// URLPort is the port function URLs are served at, for their
+	// addresses; empty leaves the port out.
+	URLPort string
+	Log     *slog.Logger
+	Now     func() time.Time
 }
 
 // Plane applies Lambda's rules to the functions, versions, aliases and

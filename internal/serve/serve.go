@@ -176,7 +176,7 @@ func Run(ctx context.Context, cfg Config) error {
 			Usage: records, Metrics: counters, Prices: cfg.Prices,
 			Region: cfg.Region, AccountID: cfg.AccountID, Keys: cfg.Keys,
 			AccountConcurrency: cfg.MaxConcurrency, AllowLocalCode: cfg.AllowLocalCode,
-			StreamBandwidth: cfg.StreamBandwidth, Log: log,
+			StreamBandwidth: cfg.StreamBandwidth, URLPort: urlPort(l.Addr()), Log: log,
 		}),
 		ReadHeaderTimeout: 10 * time.Second,
 	}
@@ -215,4 +215,14 @@ func Run(ctx context.Context, cfg Config) error {
 		err = nil
 	}
 	return err
+}
+
+// urlPort is the port of the listener, which function URLs' addresses
+// name: they are served by the same server, told apart by their Host.
+func urlPort(a net.Addr) string {
+	_, port, err := net.SplitHostPort(a.String())
+	if err != nil {
+		return ""
+	}
+	return port
 }

@@ -82,9 +82,9 @@ func invokeStream(ctx context.Context, t *testing.T, c *lambda.Client, fn, paylo
 	return s, nil
 }
 
-// urlEvent is a function URL request whose query is q, as the streamer
+// streamerEvent is a function URL request whose query is q, as the streamer
 // reads it.
-func urlEvent(q string) string {
+func streamerEvent(q string) string {
 	params := map[string]string{}
 	for _, kv := range strings.Split(q, "&") {
 		k, v, _ := strings.Cut(kv, "=")
@@ -177,11 +177,11 @@ func TestInvokeWithResponseStream(t *testing.T) {
 
 	t.Run("first chunk comes first", func(t *testing.T) {
 		// A warm-up, so that the timing below is not a cold start's.
-		if _, err := invokeStream(ctx, t, c, "streamer", urlEvent("chunks=1"), nil, nil); err != nil {
+		if _, err := invokeStream(ctx, t, c, "streamer", streamerEvent("chunks=1"), nil, nil); err != nil {
 			t.Fatal(err)
 		}
 		start := time.Now()
-		s, err := invokeStream(ctx, t, c, "streamer", urlEvent("chunks=5&size=16&pause=300&seed=7"), nil, nil)
+		s, err := invokeStream(ctx, t, c, "streamer", streamerEvent("chunks=5&size=16&pause=300&seed=7"), nil, nil)
 		total := time.Since(start)
 		if err != nil {
 			t.Fatal(err)
@@ -208,7 +208,7 @@ func TestInvokeWithResponseStream(t *testing.T) {
 	t.Run("100 MB intact", func(t *testing.T) {
 		const chunks, size = 1600, 64 << 10 // 100 MiB
 		h := sha256.New()
-		s, err := invokeStream(ctx, t, c, "streamer", urlEvent(fmt.Sprintf("chunks=%d&size=%d&seed=42", chunks, size)), &preludeStripper{w: h}, nil)
+		s, err := invokeStream(ctx, t, c, "streamer", streamerEvent(fmt.Sprintf("chunks=%d&size=%d&seed=42", chunks, size)), &preludeStripper{w: h}, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -223,7 +223,7 @@ func TestInvokeWithResponseStream(t *testing.T) {
 	})
 
 	t.Run("failure mid-stream", func(t *testing.T) {
-		s, err := invokeStream(ctx, t, c, "streamer", urlEvent("chunks=3&size=8&pause=20&fail=1&seed=3"), nil, nil)
+		s, err := invokeStream(ctx, t, c, "streamer", streamerEvent("chunks=3&size=8&pause=20&fail=1&seed=3"), nil, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -249,7 +249,7 @@ func TestInvokeWithResponseStream(t *testing.T) {
 	})
 
 	t.Run("log tail", func(t *testing.T) {
-		s, err := invokeStream(ctx, t, c, "streamer", urlEvent("chunks=2"), nil, func(in *lambda.InvokeWithResponseStreamInput) {
+		s, err := invokeStream(ctx, t, c, "streamer", streamerEvent("chunks=2"), nil, func(in *lambda.InvokeWithResponseStreamInput) {
 			in.LogType = types.LogTypeTail
 		})
 		if err != nil {

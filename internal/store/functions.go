@@ -215,8 +215,8 @@ func (s *Store) ListFunctions(ctx context.Context) ([]Function, error) {
 	return fs, nil
 }
 
-// DeleteFunction removes the function, its published versions and its
-// aliases, or fails with ErrNotFound.
+// DeleteFunction removes the function, its published versions, its
+// aliases and its URLs, or fails with ErrNotFound.
 //
 // Versions and aliases are removed both before and after the record: one
 // created while the record is being deleted is either swept by the second
@@ -241,8 +241,8 @@ func (s *Store) DeleteFunction(ctx context.Context, name string) error {
 	return nil
 }
 
-// purgeChildren removes every version and alias key of a function, one
-// stream purge per bucket.
+// purgeChildren removes every version, alias and URL key of a function,
+// one stream purge per bucket for versions and aliases.
 func (s *Store) purgeChildren(ctx context.Context, name string) error {
 	if err := s.versionsStream.Purge(ctx, jetstream.WithPurgeSubject("$KV."+versionsBucket+"."+name+".*")); err != nil {
 		return fmt.Errorf("purge versions: %w", err)
@@ -250,7 +250,7 @@ func (s *Store) purgeChildren(ctx context.Context, name string) error {
 	if err := s.aliasesStream.Purge(ctx, jetstream.WithPurgeSubject("$KV."+aliasesBucket+"."+name+".*")); err != nil {
 		return fmt.Errorf("purge aliases: %w", err)
 	}
-	return nil
+	return s.purgeURLs(ctx, name)
 }
 
 // list returns the current entries whose keys match filter (which may hold

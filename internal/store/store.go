@@ -1,5 +1,5 @@
 // Package store owns ember's durable state on NATS JetStream: function
-// records, published versions, aliases, content-addressed code blobs and the
+// records, published versions, aliases, function URLs, content-addressed code blobs and the
 // durable queue of accepted asynchronous invocations. JetStream runs inside
 // the process by default, with no network listener, or is an external NATS
 // server at a URL; both take the same path once connected. The package is a
@@ -42,6 +42,7 @@ const (
 	versionsBucket  = "ember_versions"
 	aliasesBucket   = "ember_aliases"
 	layersBucket    = "ember_layers"
+	urlsBucket      = "ember_urls"
 	codeBucket      = "ember_code"
 	eventsStream    = "ember_events"
 	eventsSubject   = "ember.events"
@@ -111,6 +112,7 @@ type Store struct {
 	versions  jetstream.KeyValue
 	aliases   jetstream.KeyValue
 	layers    jetstream.KeyValue
+	urls      jetstream.KeyValue
 	// versionsStream and aliasesStream back their buckets; DeleteFunction
 	// purges a function's keys from them with one request each.
 	versionsStream jetstream.Stream
@@ -230,6 +232,7 @@ func (s *Store) setup(ctx context.Context, maxCode, queueMax int64) error {
 		kv(versionsBucket, "ember published function versions", &s.versions, &s.versionsStream),
 		kv(aliasesBucket, "ember function aliases", &s.aliases, &s.aliasesStream),
 		kv(layersBucket, "ember layer versions", &s.layers, nil),
+		kv(urlsBucket, "ember function URLs", &s.urls, nil),
 		func() error { return s.setupCode(ctx, maxCode) },
 		func() error { return s.setupEvents(ctx, queueMax) },
 	}
