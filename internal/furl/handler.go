@@ -157,15 +157,22 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		Unavailable.Write(w)
 		return
 	}
+	streaming := t.InvokeMode == Streamed
 	resp, err := h.opts.Invoke(ctx, t.FunctionName, t.Qualifier, invocation.Request{
 		ID:          requestID,
 		Payload:     payload,
 		ContentType: invocation.ContentTypeJSON,
 		TraceID:     invocation.NewTraceID(now),
+		Streaming:   streaming,
 	})
 	if err != nil {
 		h.invokeFailed(w, t, err)
 		return
+	}
+	if resp.Stream != nil && !streaming {
+		// A BUFFERED URL answers once the whole response is in, as
+		// Lambda's does even for a function that streams.
+		resp = buffered(resp)
 	}
 	switch {
 	case resp.Stream != nil:
@@ -192,6 +199,22 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			h.log.Info("function URL response", "function", t.FunctionName, "request_id", requestID, "err", err)
 		}
 	}
+}
+
+// buffered reads a streamed response whole, up to the limit of a
+// buffered one; a stream that fails or passes the limit is a function
+// error.
+func buffered(resp invocation.Response) invocation.Response {
+	defer resp.Stream.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Stream, invocation.MaxSyncResponse+1))
+	out := invocation.Response{ContentType: resp.ContentType, Payload: body}
+	switch fe := resp.Stream.Err(); {
+	case fe != nil:
+		out.FunctionError, out.ErrorType, out.Payload = invocation.FunctionErrorUnhandled, fe.Type, fe.Body
+	case err != nil || len(body) > invocation.MaxSyncResponse:
+		out.FunctionError, out.ErrorType = invocation.FunctionErrorUnhandled, "Function.ResponseSizeTooLarge"
+	}
+	return out
 }
 
 // invokeFailed answers an invocation that did not run.

@@ -277,6 +277,22 @@ func TestFunctionURLs(t *testing.T) {
 		resp.Header.Get("X-Stream") != "yes" || resp.Header.Get("Set-Cookie") != "s=1" {
 		t.Errorf("a streamed response: %d %v %q", resp.StatusCode, resp.Header, body)
 	}
+	// Its first part arrives as the function writes it, 300 ms before
+	// the second.
+	streamed, err := http.DefaultClient.Do(h.request("GET", aws.ToString(streamURL.FunctionUrl), "/live", nil, true))
+	if err != nil {
+		t.Fatal(err)
+	}
+	first := make([]byte, len("part-1\n"))
+	_, err = io.ReadFull(streamed.Body, first)
+	firstAt := time.Now()
+	rest, restErr := io.ReadAll(streamed.Body)
+	streamed.Body.Close()
+	if err != nil || restErr != nil || string(first) != "part-1\n" || string(rest) != "part-2 /live\n" {
+		t.Errorf("a live stream: %q %q, %v, %v", first, rest, err, restErr)
+	} else if gap := time.Since(firstAt); gap < 200*time.Millisecond {
+		t.Errorf("the stream's first part came %v before its end; want it as written, about 300 ms before", gap)
+	}
 
 	// AWS_IAM: signed with the server's key, then unsigned.
 	live := aws.ToString(liveURL.FunctionUrl)

@@ -1,4 +1,4 @@
-// Command urlstream is an http.Handler run by aws-lambda-go's lambdaurl, which streams its response behind the HTTP prelude: status 202, a header, a cookie, then "part-1\n" and, 50 ms later, "part-2\n" and the request's path.
+// Command urlstream is an http.Handler run by aws-lambda-go's lambdaurl, which streams its response behind the HTTP prelude: status 202, a header, a cookie, then "part-1\n" and, 300 ms later, "part-2\n" and the request's path.
 package main
 
 import (
@@ -19,7 +19,7 @@ func main() {
 		if f, ok := w.(http.Flusher); ok {
 			f.Flush()
 		}
-		time.Sleep(50 * time.Millisecond)
+		time.Sleep(300 * time.Millisecond)
 		fmt.Fprintf(w, "part-2 %s\n", r.URL.Path)
 	}))
 }
