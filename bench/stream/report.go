@@ -153,9 +153,9 @@ func (r *results) failed() bool {
 
 // The targets.
 const (
-	targetFirst    = "first PayloadChunk p50, before the streamer's second write"
-	targetRate     = "stream MB/s ÷ plain HTTP's, bandwidth unlimited"
-	targetCapped   = "stream time ÷ the rule's, Lambda's bandwidth"
+	targetFirst  = "first PayloadChunk p50, before the streamer's second write"
+	targetRate   = "stream MB/s ÷ plain HTTP's, bandwidth unlimited"
+	targetCapped = "stream time ÷ the rule's, Lambda's bandwidth"
 )
 
 // judge computes the targets' figures and verdicts.
