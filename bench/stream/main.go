@@ -15,9 +15,9 @@
 //     ember's default), beside the time its rule gives: the first 6 MB
 //     uncapped, then 2 MB/s.
 //
-// Every Invoke is aws-sdk-go-v2's lambda.InvokeWithResponseStream, whose
-// event-stream decoder reads the PayloadChunk events; every plain transfer
-// a GET with the same http.Client. The bytes of every transfer are checked
+// Every Invoke is a plain net/http request to InvokeWithResponseStream,
+// whose answer aws-sdk-go-v2's eventstream.Decoder decodes (each message's
+// CRCs checked); every plain transfer a GET with the same http.Client. The bytes of every transfer are checked
 // after it is timed. The streamer has 1769 MB, which in ember's sandbox is
 // one vCPU. Ember runs functions in sandboxes by default as root;
 // -no-sandbox measures embers started with --no-sandbox instead.

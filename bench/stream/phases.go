@@ -7,8 +7,6 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/service/lambda"
-
 	"github.com/emberfn/ember/bench/internal/harness"
 )
 
@@ -63,7 +61,7 @@ type path struct {
 
 // paths returns the plain server's path and ember's for the stream s, in
 // the turns' order.
-func (b *bench) paths(c *lambda.Client, s shape) ([]*path, error) {
+func (b *bench) paths(em harness.Server, s shape) ([]*path, error) {
 	event, err := urlEvent(s)
 	if err != nil {
 		return nil, err
@@ -74,7 +72,7 @@ func (b *bench) paths(c *lambda.Client, s shape) ([]*path, error) {
 			return getPlain(ctx, b.hc, b.plain.URL, query, buf)
 		}},
 		{name: pathEmber, get: func(ctx context.Context, buf []byte) (received, error) {
-			return invokeStream(ctx, c, event, buf, false)
+			return invokeStream(ctx, b.hc, em.URL, event, buf, false)
 		}},
 	}, nil
 }
@@ -93,7 +91,7 @@ func (b *bench) warmUp(ctx context.Context, em harness.Server) error {
 	}
 	want := warmShape.expected()
 	buf := make([]byte, len(want)+slack)
-	r, err := invokeStream(ctx, c, event, buf, true)
+	r, err := invokeStream(ctx, b.hc, em.URL, event, buf, true)
 	if err == nil {
 		err = checkStreamed(buf[:r.n], want)
 	}
@@ -120,7 +118,7 @@ func (b *bench) warmUp(ctx context.Context, em harness.Server) error {
 // firstByte measures the streams of firstShape through ember and from the
 // plain server, alternated one by one.
 func (b *bench) firstByte(ctx context.Context, em harness.Server) error {
-	paths, err := b.paths(harness.NewLambdaClient(em.URL, b.hc), firstShape)
+	paths, err := b.paths(em, firstShape)
 	if err != nil {
 		return err
 	}
@@ -148,7 +146,7 @@ func (b *bench) firstByte(ctx context.Context, em harness.Server) error {
 // with the CPU each side spends.
 func (b *bench) throughput(ctx context.Context, em harness.Server) error {
 	s := bigShape(b.cfg.sizeMB, bigSeed)
-	paths, err := b.paths(harness.NewLambdaClient(em.URL, b.hc), s)
+	paths, err := b.paths(em, s)
 	if err != nil {
 		return err
 	}
@@ -198,7 +196,7 @@ func (b *bench) throughput(ctx context.Context, em harness.Server) error {
 // sends them within Lambda's bandwidth, beside the time the rule gives.
 func (b *bench) capped(ctx context.Context, em harness.Server) error {
 	s := bigShape(b.cfg.cappedMB, cappedSeed)
-	paths, err := b.paths(harness.NewLambdaClient(em.URL, b.hc), s)
+	paths, err := b.paths(em, s)
 	if err != nil {
 		return err
 	}

@@ -48,7 +48,7 @@ const (
 	pathPlain       = "plain HTTP"
 	pathEmber       = "ember"
 	pathCapped      = "ember, --stream-bandwidth lambda"
-	clientName      = "aws-sdk-go-v2 lambda.InvokeWithResponseStream; plain HTTP with the same net/http client"
+	clientName      = "net/http, the event stream decoded with aws-sdk-go-v2 eventstream.Decoder"
 )
 
 // The metrics; a metric is one figure of one path of one phase.
@@ -198,7 +198,7 @@ func (r *results) write(w io.Writer) {
 	case r.Sandboxed != nil && !*r.Sandboxed:
 		ember, cpu = "NOT sandboxed (its REPORT lines say \"Limits: not enforced\")", "no CPU limit"
 	}
-	fmt.Fprintf(w, "ember response streaming benchmark, %s %s/%s, %d CPUs, ember serve %s, streamer at %d MB (%s), read with aws-sdk-go-v2\n",
+	fmt.Fprintf(w, "ember response streaming benchmark, %s %s/%s, %d CPUs, ember serve %s, streamer at %d MB (%s), read with net/http and aws-sdk-go-v2's eventstream.Decoder\n",
 		r.Go, r.OS, r.Arch, r.CPUs, ember, memoryMB, cpu)
 
 	pauses := float64(s.FirstPauseMS * (s.FirstChunks - 1))
@@ -338,7 +338,7 @@ func (r *results) whereTimeGoes() string {
 	if erok && prok {
 		add("A %d MB stream came through ember at %.0f MB/s against %.0f MB/s from the plain server (%.0f%%): "+
 			"its bytes cross two HTTP exchanges (the function's runtime client to ember's Runtime API, ember to the caller) "+
-			"and ember frames them as event-stream messages of at most 32 KB, each with its CRCs, which the SDK decodes and checks.",
+			"and ember frames them as event-stream messages of at most 32 KB, each with its CRCs, which the client decodes and checks.",
 			st.SizeMB, er, pr, 100*er/pr)
 		es, esok := r.value(idServerCPU, phaseThroughput, pathEmber)
 		ps, psok := r.value(idServerCPU, phaseThroughput, pathPlain)

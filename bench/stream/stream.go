@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/base64"
@@ -16,6 +17,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/aws/protocol/eventstream"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
 	"github.com/aws/aws-sdk-go-v2/service/lambda/types"
 
@@ -112,56 +114,100 @@ type received struct {
 // errOverflow says that an answer was longer than the buffer for it.
 var errOverflow = errors.New("the answer is longer than the stream asked for")
 
-// invokeStream invokes the streamer of the ember of c with event through
-// InvokeWithResponseStream and copies the payloads of the PayloadChunk
-// events into buf; with tail it asks for the log tail. A function error
-// fails it.
-func invokeStream(ctx context.Context, c *lambda.Client, event, buf []byte, tail bool) (received, error) {
+// streamPath is the path of InvokeWithResponseStream of the streamer.
+const streamPath = "/2021-11-15/functions/" + fnName + "/response-streaming-invocations"
+
+// invokeStream invokes the streamer of the ember at base with event
+// through InvokeWithResponseStream, a plain net/http request with hc,
+// decodes the answer's event stream with aws-sdk-go-v2's
+// eventstream.Decoder, which checks each message's CRCs, and copies the
+// payloads of the PayloadChunk events into buf; with tail it asks for the
+// log tail. A function error fails it.
+func invokeStream(ctx context.Context, hc *http.Client, base string, event, buf []byte, tail bool) (received, error) {
 	var r received
-	in := &lambda.InvokeWithResponseStreamInput{FunctionName: aws.String(fnName), Payload: event}
-	if tail {
-		in.LogType = types.LogTypeTail
-	}
-	t0 := time.Now()
-	out, err := c.InvokeWithResponseStream(ctx, in)
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, base+streamPath, bytes.NewReader(event))
 	if err != nil {
 		return r, err
 	}
-	stream := out.GetStream()
-	defer stream.Close()
-	var complete *types.InvokeWithResponseStreamCompleteEvent
-	for ev := range stream.Events() {
-		switch v := ev.(type) {
-		case *types.InvokeWithResponseStreamResponseEventMemberPayloadChunk:
+	req.Header.Set("Content-Type", "application/json")
+	if tail {
+		req.Header.Set("X-Amz-Log-Type", "Tail")
+	}
+	t0 := time.Now()
+	resp, err := hc.Do(req)
+	if err != nil {
+		return r, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || resp.Header.Get("Content-Type") != eventStreamType {
+		b, err := io.ReadAll(io.LimitReader(resp.Body, 300))
+		return r, errors.Join(&harness.StatusError{Status: resp.StatusCode, Body: resp.Header.Get("Content-Type") + ": " + string(b)}, err)
+	}
+	body := bufio.NewReaderSize(resp.Body, readBuffer)
+	dec := eventstream.NewDecoder()
+	payload := make([]byte, 0, readBuffer)
+	var complete *invokeComplete
+	for complete == nil {
+		msg, err := dec.Decode(body, payload[:0])
+		if err != nil {
+			return r, fmt.Errorf("decode event %d: %w", r.events+1, err)
+		}
+		if typ := msg.Headers.Get(":message-type"); typ == nil || typ.String() != "event" {
+			return r, fmt.Errorf("message of type %v: %s", typ, harness.Clip(string(msg.Payload), 300))
+		}
+		switch typ := msg.Headers.Get(":event-type"); {
+		case typ == nil:
+			return r, errors.New("an event without :event-type")
+		case typ.String() == "PayloadChunk":
 			if r.events == 0 {
 				r.first = time.Since(t0)
 			}
 			r.events++
-			if r.n+len(v.Value.Payload) > len(buf) {
+			if r.n+len(msg.Payload) > len(buf) {
 				return r, errOverflow
 			}
-			r.n += copy(buf[r.n:], v.Value.Payload)
-		case *types.InvokeWithResponseStreamResponseEventMemberInvokeComplete:
-			complete = &v.Value
+			r.n += copy(buf[r.n:], msg.Payload)
+		case typ.String() == "InvokeComplete":
+			complete = new(invokeComplete)
+			if err := json.Unmarshal(msg.Payload, complete); err != nil {
+				return r, fmt.Errorf("InvokeComplete: %w", err)
+			}
+		default:
+			return r, fmt.Errorf("unexpected event %s", typ)
 		}
 	}
+	// Read to the end, so that the connection is used again.
+	if n, err := io.Copy(io.Discard, body); err != nil || n > 0 {
+		return r, errors.Join(fmt.Errorf("%d bytes after InvokeComplete", n), err)
+	}
 	r.total = time.Since(t0)
-	switch {
-	case stream.Err() != nil:
-		return r, fmt.Errorf("read the event stream: %w", stream.Err())
-	case complete == nil:
-		return r, errors.New("the event stream ended without InvokeComplete")
-	case complete.ErrorCode != nil:
-		return r, fmt.Errorf("InvokeComplete with %s: %s", aws.ToString(complete.ErrorCode), harness.Clip(aws.ToString(complete.ErrorDetails), 300))
+	if complete.ErrorCode != "" {
+		return r, fmt.Errorf("InvokeComplete with %s: %s", complete.ErrorCode, harness.Clip(complete.ErrorDetails, 300))
 	}
 	if tail {
-		log, err := base64.StdEncoding.DecodeString(aws.ToString(complete.LogResult))
+		log, err := base64.StdEncoding.DecodeString(complete.LogResult)
 		if err != nil {
 			return r, fmt.Errorf("LogResult: %w", err)
 		}
 		r.log = string(log)
 	}
 	return r, nil
+}
+
+const (
+	// eventStreamType is the content type of InvokeWithResponseStream's
+	// answer.
+	eventStreamType = "application/vnd.amazon.eventstream"
+	// readBuffer is the buffer of the event stream's reader: more than
+	// ember's largest PayloadChunk, 32 KB.
+	readBuffer = 64 << 10
+)
+
+// invokeComplete is the payload of the event that ends the stream.
+type invokeComplete struct {
+	ErrorCode    string `json:"ErrorCode"`
+	ErrorDetails string `json:"ErrorDetails"`
+	LogResult    string `json:"LogResult"`
 }
 
 // preludeEnd ends the prelude of a function URL response, the JSON of its
