@@ -119,7 +119,7 @@ func (e *eventWriter) relay(s invocation.Stream) (*invocation.FunctionError, err
 }
 
 func (e *eventWriter) chunk(p []byte) error {
-	return e.event(EventPayloadChunk, "application/octet-stream", p)
+	return e.event(EventPayloadChunk, "application/octet-stream", p, true)
 }
 
 func (e *eventWriter) complete(c InvokeComplete) error {
@@ -127,17 +127,24 @@ func (e *eventWriter) complete(c InvokeComplete) error {
 	if err != nil {
 		return fmt.Errorf("encode %s: %w", EventInvokeComplete, err)
 	}
-	return e.event(EventInvokeComplete, invocation.ContentTypeJSON, b)
+	// Not flushed: the server sends it with the end of the chunked body,
+	// so that a client that stops reading at InvokeComplete (the AWS SDKs
+	// close the body there) finds the answer whole and can keep the
+	// connection.
+	return e.event(EventInvokeComplete, invocation.ContentTypeJSON, b, false)
 }
 
-// event writes one event and flushes it to the caller.
-func (e *eventWriter) event(typ, contentType string, payload []byte) error {
+// event writes one event and, with flush, flushes it to the caller.
+func (e *eventWriter) event(typ, contentType string, payload []byte, flush bool) error {
 	msg := eventstream.Message{Payload: payload}
 	msg.Headers.Set(":event-type", eventstream.StringValue(typ))
 	msg.Headers.Set(":content-type", eventstream.StringValue(contentType))
 	msg.Headers.Set(":message-type", eventstream.StringValue("event"))
 	if err := e.enc.Encode(e.w, msg); err != nil {
 		return fmt.Errorf("write %s event: %w", typ, err)
+	}
+	if !flush {
+		return nil
 	}
 	if err := e.rc.Flush(); err != nil {
 		return fmt.Errorf("flush %s event: %w", typ, err)

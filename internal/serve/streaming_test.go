@@ -261,6 +261,16 @@ func TestInvokeWithResponseStream(t *testing.T) {
 		}
 	})
 
+	t.Run("back to back", func(t *testing.T) {
+		// The SDK stops reading at InvokeComplete and closes the body:
+		// each answer must be whole by then, or its connection breaks.
+		for i := range 200 {
+			if _, err := invokeStream(ctx, t, c, "streamer", streamerEvent("chunks=3&size=64"), nil, nil); err != nil {
+				t.Fatalf("stream %d of 200: %v", i+1, err)
+			}
+		}
+	})
+
 	t.Run("errors before the stream", func(t *testing.T) {
 		var notFound *types.ResourceNotFoundException
 		if _, err := invokeStream(ctx, t, c, "nobody", `{}`, nil, nil); !errors.As(err, &notFound) {
