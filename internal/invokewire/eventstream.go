@@ -31,7 +31,7 @@ type InvokeComplete struct {
 
 // streamChunkSize is the most of a streamed response one PayloadChunk
 // carries; a chunk is sent as soon as any bytes have arrived.
-const streamChunkSize = 32 << 10
+const streamChunkSize = 128 << 10
 
 // DecodeStreamRequest reads an InvokeWithResponseStream request whose body
 // was read already, as DecodeRequest does Invoke's; its invocation types
