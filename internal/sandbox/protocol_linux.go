@@ -228,7 +228,7 @@ type initMessage struct {
 	// HelperExit is a helper's wait status, and Helper its index.
 	HelperExit *uint32 `json:"helperExit,omitempty"`
 	Helper     int     `json:"helper,omitempty"`
-	Error string  `json:"error,omitempty"`
+	Error      string  `json:"error,omitempty"`
 	// Errno is the failing system call's error number, if there was one.
 	Errno int `json:"errno,omitempty"`
 }
