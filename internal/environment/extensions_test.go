@@ -171,4 +171,3 @@ func TestExtensionShutdownAfterTimeout(t *testing.T) {
 	}
 	waitForLog(t, logs, "extcount shutdown reason=timeout invokes=1")
 }
-
