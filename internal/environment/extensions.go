@@ -29,17 +29,29 @@ const (
 // extensionsDir is where external extensions are, below /opt.
 const extensionsDir = "extensions"
 
+// disableExtensionsFile, in /opt, turns the external extensions off, as
+// it does in Lambda's runtime interface emulator.
+const disableExtensionsFile = "disable-extensions-jwigqn8j"
+
 // extensionNames lists fn's external extensions: the executable files of
 // /opt/extensions, by name. A container image's are those of its
-// layers' opt/extensions, the topmost layer's first.
+// layers' opt/extensions, the topmost layer's first. There are none when
+// /opt holds disableExtensionsFile.
 func extensionNames(fn function.Config) []string {
-	var dirs []string
+	var opts []string
 	if fn.Image != nil {
 		for _, layer := range fn.Image.Layers {
-			dirs = append(dirs, filepath.Join(layer, "opt", extensionsDir))
+			opts = append(opts, filepath.Join(layer, "opt"))
 		}
 	} else if fn.OptDir != "" {
-		dirs = append(dirs, filepath.Join(fn.OptDir, extensionsDir))
+		opts = append(opts, fn.OptDir)
+	}
+	var dirs []string
+	for _, opt := range opts {
+		if _, err := os.Lstat(filepath.Join(opt, disableExtensionsFile)); err == nil {
+			return nil
+		}
+		dirs = append(dirs, filepath.Join(opt, extensionsDir))
 	}
 	var names []string
 	for _, dir := range dirs {
@@ -89,16 +101,23 @@ func extensionVariables(env []string) []string {
 type extensionWatch struct {
 	api   *runtimeapi.Server
 	names []string
-	// quiet is set once the environment ends the extensions.
+	// tasks are the environment's own, which Close waits for.
+	tasks *sync.WaitGroup
+	// quiet is set once the environment ends the extensions; no report
+	// begins after.
 	quiet atomic.Bool
 }
 
-// exited reports the end of extension i.
+// exited reports the end of extension i. The report may end the
+// invocation and reset the environment, which waits for the goroutine
+// that calls exited (the sandbox's, or the one that waits for the
+// process): it goes on a task of its own.
 func (w *extensionWatch) exited(i int, status syscall.WaitStatus) {
 	if w.quiet.Load() || i < 0 || i >= len(w.names) {
 		return
 	}
-	w.api.ExtensionExited(w.names[i], (&ExitError{Status: status}).Error())
+	name, text := w.names[i], (&ExitError{Status: status}).Error()
+	w.tasks.Go(func() { w.api.ExtensionExited(name, text) })
 }
 
 // plainExtensions are the external extensions of a runtime that runs as a
@@ -225,7 +244,7 @@ func (e *Environment) startPlainWithExtensions(argv []string) (*process, error) 
 	if len(e.extensions) == 0 {
 		return startPlain(argv, e.fn.CodeDir, env, e.logs.write)
 	}
-	watch := &extensionWatch{api: e.api, names: e.extensions}
+	watch := &extensionWatch{api: e.api, names: e.extensions, tasks: &e.tasks}
 	exts, err := startPlainExtensions(filepath.Join(e.fn.OptDir, extensionsDir), extensionVariables(env), e.fn.CodeDir, e.logs.write, watch)
 	if err != nil {
 		return nil, err

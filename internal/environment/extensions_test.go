@@ -171,3 +171,40 @@ func TestExtensionShutdownAfterTimeout(t *testing.T) {
 	}
 	waitForLog(t, logs, "extcount shutdown reason=timeout invokes=1")
 }
+
+func TestExtensionCrashDuringInvokeResets(t *testing.T) {
+	for _, m := range modes {
+		t.Run(m.name, func(t *testing.T) {
+			iso := m.isolation(t)
+			e, _ := newEnv(t, "echo", func(o *Options) {
+				o.Isolation = iso
+				o.Function.OptDir = extensionLayer(t, "extdie")
+			})
+			resp, rep := invoke(t, e, `{"a":1}`)
+			if resp.FunctionError != "" || string(resp.Payload) != `{"a":1}` {
+				t.Errorf("the runtime's answer was lost: %s", resp.Payload)
+			}
+			if rep.Status != invocation.StatusError || rep.ErrorType != "Extension.Crash" {
+				t.Errorf("report %s %q, want error Extension.Crash", rep.Status, rep.ErrorType)
+			}
+			if got := e.State(); got != StateCold {
+				t.Errorf("state %s, want Cold: the environment resets", got)
+			}
+			// The next invocation starts the runtime and the extension again.
+			if resp, _ := invoke(t, e, `{"b":2}`); string(resp.Payload) != `{"b":2}` {
+				t.Errorf("second invocation: %s", resp.Payload)
+			}
+		})
+	}
+}
+
+func TestDisableExtensionsSwitch(t *testing.T) {
+	layer := extensionLayer(t, "extfail")
+	if err := os.WriteFile(filepath.Join(layer, disableExtensionsFile), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	e, _ := newEnv(t, "echo", func(o *Options) { o.Function.OptDir = layer })
+	if resp, _ := invoke(t, e, `{}`); resp.FunctionError != "" {
+		t.Errorf("an extension ran despite the switch: %s", resp.Payload)
+	}
+}

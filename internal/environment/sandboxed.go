@@ -270,7 +270,7 @@ func (e *Environment) buildSandboxNow(argv, env []string, now bool) (_ *prepared
 	if len(e.extensions) > 0 {
 		// The extensions run beside the runtime, started by the
 		// sandbox's init stage with it.
-		pr.watch = &extensionWatch{api: e.api, names: e.extensions}
+		pr.watch = &extensionWatch{api: e.api, names: e.extensions, tasks: &e.tasks}
 		extEnv := extensionVariables(env)
 		for _, name := range e.extensions {
 			spec.Helpers = append(spec.Helpers, sandbox.Helper{Command: []string{OptDir + "/" + extensionsDir + "/" + name}, Env: extEnv})

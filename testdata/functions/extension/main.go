@@ -7,7 +7,8 @@
 //     asks for the next;
 //   - extfail registers and reports an init error, then exits;
 //   - extcrash registers and exits with status 3 without asking for an
-//     event.
+//     event;
+//   - extdie registers for INVOKE and exits with status 5 at its first.
 package main
 
 import (
@@ -79,8 +80,11 @@ func main() {
 		case "INVOKE":
 			invokes++
 			fmt.Printf("%s invoke %d %s\n", name, invokes, ev.RequestID)
-			if name == "extslow" {
+			switch name {
+			case "extslow":
 				time.Sleep(300 * time.Millisecond)
+			case "extdie":
+				os.Exit(5)
 			}
 		case "SHUTDOWN":
 			left := time.Until(time.UnixMilli(ev.DeadlineMs))
