@@ -47,6 +47,9 @@ type Options struct {
 	// Isolation runs the runtime in a sandbox; nil runs a plain process,
 	// which enforces none of Lambda's limits.
 	Isolation *Isolation
+	// Telemetry serves the extensions' Telemetry and Logs API
+	// subscriptions; nil answers them as not supported.
+	Telemetry runtimeapi.Telemetry
 }
 
 // memorySampleInterval is how often memory is sampled during an invocation.
@@ -77,6 +80,9 @@ type Environment struct {
 	iso *Isolation
 	// tmpImage is the file behind the sandbox's /tmp, kept across resets.
 	tmpImage string
+	// extensions are the names of the external extensions, started with
+	// each runtime.
+	extensions []string
 	// starts counts runtime starts, to name their cgroups. Only the
 	// invocation that holds the environment, or Prepare before anyone can
 	// claim it, starts a runtime.
@@ -146,6 +152,12 @@ func New(opts Options) (*Environment, error) {
 		e.logs.out = opts.LogsFor(e.logStream)
 	}
 	e.api = runtimeapi.New(e.log)
+	e.extensions = extensionNames(fn)
+	e.api.ConfigureExtensions(runtimeapi.ExtensionsConfig{
+		Function:  runtimeapi.FunctionInfo{Name: fn.Name, Version: fn.Version, Handler: fn.Handler, AccountID: fn.AccountID},
+		External:  e.extensions,
+		Telemetry: opts.Telemetry,
+	})
 	if e.iso != nil {
 		// Each sandbox gets a listener in its own network namespace.
 		e.apiAddr = sandboxRuntimeAPI
@@ -395,7 +407,7 @@ func (e *Environment) init(r *run) (*process, invocation.Response, bool) {
 	if e.iso != nil {
 		proc, err = e.startSandboxed(argv, e.sandboxVariables())
 	} else {
-		proc, err = startPlain(argv, e.fn.CodeDir, variables(e.fn, e.opts.BaseEnv, e.apiAddr, e.logStream, e.fn.CodeDir), e.logs.write)
+		proc, err = e.startPlainWithExtensions(argv)
 	}
 	if err != nil {
 		e.log.Warn("runtime did not start", "err", err)
@@ -435,6 +447,7 @@ func (e *Environment) init(r *run) (*process, invocation.Response, bool) {
 				}
 			})
 		}
+		e.logs.writeLines(extensionLines(e.api.Extensions(), nil)...)
 		return proc, invocation.Response{}, true
 	}
 
@@ -442,7 +455,11 @@ func (e *Environment) init(r *run) (*process, invocation.Response, bool) {
 	status := invocation.StatusError
 	var initErr *runtimeapi.InitError
 	var exitErr *ExitError
+	var extErr *runtimeapi.ExtensionError
 	switch {
+	case errors.As(err, &extErr):
+		e.logs.writeLines(extensionLines(e.api.Extensions(), extErr)...)
+		resp = invocation.ErrorResponse(extErr.Type, fmt.Sprintf("RequestId: %s Error: %v", r.req.ID, extErr))
 	case errors.As(err, &initErr):
 		resp = invocation.Response{Payload: initErr.Body, ContentType: invocation.ContentTypeJSON,
 			FunctionError: invocation.FunctionErrorUnhandled, ErrorType: initErr.Type}
@@ -481,7 +498,7 @@ func (e *Environment) initFailed(r *run, proc *process, d time.Duration, status 
 	errorType := resp.ErrorType
 	if proc != nil {
 		r.samplePeak(proc.mem)
-		e.reset(proc)
+		e.reset(proc, runtimeapi.ShutdownFailure)
 	}
 	initType := errorType
 	if status == invocation.StatusTimeout {
@@ -512,9 +529,18 @@ func (e *Environment) fail(r *run, proc *process, err error) invocation.Response
 	default:
 		resp = invocation.ErrorResponse("Runtime.Unknown", fmt.Sprintf("RequestId: %s Error: %v", r.req.ID, err))
 	}
-	e.reset(proc)
+	e.reset(proc, shutdownReason(status))
 	e.end(r, resp, StateCold, status, resp.ErrorType)
 	return resp
+}
+
+// shutdownReason is the SHUTDOWN event's reason after an invocation that
+// ended with status.
+func shutdownReason(status invocation.Status) runtimeapi.ShutdownReason {
+	if status == invocation.StatusTimeout {
+		return runtimeapi.ShutdownTimeout
+	}
+	return runtimeapi.ShutdownFailure
 }
 
 // exitResponse is the error for a runtime that exited: Runtime.OutOfMemory
@@ -552,6 +578,13 @@ func (e *Environment) finish(r *run, proc *process, resp invocation.Response, er
 		if resp.ErrorType == "Function.ResponseSizeTooLarge" {
 			status, errorType = invocation.StatusError, resp.ErrorType
 		}
+		if f := e.api.ExtensionFailure(); f != nil {
+			// An extension failed during the invocation: the environment
+			// resets, as Lambda's does.
+			e.reset(proc, runtimeapi.ShutdownFailure)
+			e.end(r, resp, StateCold, invocation.StatusError, f.Type)
+			return
+		}
 		e.end(r, resp, idle, status, errorType)
 		return
 	}
@@ -566,7 +599,7 @@ func (e *Environment) finish(r *run, proc *process, resp invocation.Response, er
 	if resp.ErrorType == "Function.ResponseSizeTooLarge" {
 		errorType = resp.ErrorType
 	}
-	e.reset(proc)
+	e.reset(proc, shutdownReason(status))
 	e.end(r, resp, StateCold, status, errorType)
 }
 
@@ -622,9 +655,16 @@ func (e *Environment) end(r *run, answer invocation.Response, idle State, status
 }
 
 // reset kills the runtime after a failure; the next invocation starts it
-// again in the same environment.
-func (e *Environment) reset(proc *process) {
-	if err := proc.kill(); err != nil {
+// again in the same environment. Extensions are told to shut down, for
+// reason, and given Lambda's budget first.
+func (e *Environment) reset(proc *process, reason runtimeapi.ShutdownReason) {
+	var err error
+	if proc.hasExtensions() {
+		err = e.stopWithExtensions(proc, reason, extensionShutdownBudget)
+	} else {
+		err = proc.kill()
+	}
+	if err != nil {
 		e.log.Warn("reset runtime", "err", err)
 	}
 	e.mu.Lock()
@@ -667,10 +707,17 @@ func (e *Environment) Close(ctx context.Context) error {
 	}
 	if proc != nil {
 		grace := e.opts.ShutdownGrace
+		if proc.hasExtensions() {
+			grace = extensionShutdownBudget
+		}
 		if dl, ok := ctx.Deadline(); ok && time.Until(dl) < grace {
 			grace = max(time.Until(dl), 0)
 		}
-		errs = append(errs, proc.stop(grace))
+		if proc.hasExtensions() {
+			errs = append(errs, e.stopWithExtensions(proc, runtimeapi.ShutdownSpindown, grace))
+		} else {
+			errs = append(errs, proc.stop(grace))
+		}
 	}
 	e.api.Close()
 	e.inflight.Wait()

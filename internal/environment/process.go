@@ -26,6 +26,14 @@ type process struct {
 	mem    *meter
 	// signalTree sends sig to every process of the tree.
 	signalTree func(sig syscall.Signal)
+	// signalRuntime sends sig to the runtime alone, not to the
+	// extensions beside it.
+	signalRuntime func(sig syscall.Signal)
+	// extensions is closed once every external extension has ended; nil
+	// when none runs.
+	extensions <-chan struct{}
+	// watch reports the extensions' exits; nil when none runs.
+	watch *extensionWatch
 	// release frees what the tree held, once it has exited.
 	release func() error
 	// killed makes kill's teardown happen once; killErr is its result.
@@ -113,6 +121,7 @@ func startPlain(argv []string, dir string, env []string, emit func([]byte)) (*pr
 		return nil, err
 	}
 	p.signalTree = func(sig syscall.Signal) { syscall.Kill(-pid, sig) }
+	p.signalRuntime = p.signalTree
 	return p, nil
 }
 

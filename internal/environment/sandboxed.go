@@ -176,6 +176,9 @@ type prepared struct {
 	r, w *os.File
 	// teardowns bounds the sandboxes torn down at once.
 	teardowns limiter
+	// watch reports the exits of the extensions that run beside the
+	// runtime; nil when there are none.
+	watch *extensionWatch
 }
 
 // discard tears down a prepared sandbox that will not run.
@@ -265,6 +268,16 @@ func (e *Environment) buildSandboxNow(argv, env []string, now bool) (_ *prepared
 	} else {
 		spec.Command, spec.Binds = sandboxCommand(argv, e.fn)
 		spec.Dir, spec.HostRoot, spec.Etc = TaskRoot, true, e.iso.etc()
+	}
+	if len(e.extensions) > 0 {
+		// The extensions run beside the runtime, started by the
+		// sandbox's init stage with it.
+		pr.watch = &extensionWatch{api: e.api, names: e.extensions, tasks: &e.tasks}
+		extEnv := extensionVariables(env)
+		for _, name := range e.extensions {
+			spec.Helpers = append(spec.Helpers, sandbox.Helper{Command: []string{OptDir + "/" + extensionsDir + "/" + name}, Env: extEnv})
+		}
+		spec.OnHelperExit = pr.watch.exited
 	}
 	if e.fn.Network == function.NetworkOutbound && e.iso.Network != nil {
 		spec.Network = sandbox.NetworkOutbound
@@ -363,9 +376,22 @@ func (e *Environment) launch(pr *prepared, name string) (*process, error) {
 	start := pr.sb.Started()
 	pr.w.Close()
 	sb, l, cg := pr.sb, pr.l, pr.cg
-	// The sandbox's own goroutine reports its end.
+	// The sandbox's own goroutine reports its end, or, with extensions,
+	// the runtime's, which comes before the sandbox's.
 	p, err := newProcess(sb.CommandPid(), start, pr.r, e.logs.write, func(exited func(syscall.WaitStatus, error)) {
-		sb.AfterExit(func() { exited(sb.Wait()) })
+		if pr.watch == nil {
+			sb.AfterExit(func() { exited(sb.Wait()) })
+			return
+		}
+		sb.AfterCommandExit(func() {
+			select {
+			case <-sb.Done():
+				exited(sb.Wait())
+			default:
+				status, _ := sb.CommandStatus()
+				exited(status, nil)
+			}
+		})
 	})
 	if err != nil {
 		return nil, errors.Join(err, pr.discard())
@@ -383,6 +409,15 @@ func (e *Environment) launch(pr *prepared, name string) (*process, error) {
 		p.freezer = newFreezer(cg, init, e.iso.Inits, e.iso.kernelLimits().freezes)
 	}
 	p.signalTree = func(sig syscall.Signal) { sb.Signal(sig) }
+	p.signalRuntime = p.signalTree
+	if pr.watch != nil {
+		p.watch, p.extensions = pr.watch, sb.Done()
+		p.signalRuntime = func(sig syscall.Signal) {
+			if pid := sb.CommandPid(); pid > 0 {
+				syscall.Kill(pid, sig)
+			}
+		}
+	}
 	p.release = func() error {
 		l.Close()
 		err := sb.Destroy()

@@ -38,7 +38,7 @@ func (s *Server) handleNext(w http.ResponseWriter, r *http.Request) {
 		if s.state == StateAnswered {
 			close(s.cur.next)
 			s.cur.asked = true
-			afterNext, s.cur.afterNext = s.cur.afterNext, nil
+			afterNext = s.endLocked()
 		}
 		s.transitionLocked(StateIdle)
 	case StateIdle:

@@ -1,8 +1,11 @@
 // Package runtimeapi owns the Runtime API (2018-06-01) that the runtime
 // inside one execution environment calls: /next, /response (buffered and
 // streamed), /error and /init/error, with one explicit state machine per
-// environment. The environment drives it through AwaitInit, Invoke,
-// AfterNext and Reset; the runtime drives it over HTTP.
+// environment. On the same listener it serves the Extensions API
+// (2020-01-01) to the environment's extensions, and hands the Telemetry
+// (2022-07-01) and Logs (2020-08-15) subscriptions to a Telemetry. The
+// environment drives it through AwaitInit, Invoke, AfterNext, Shutdown and
+// Reset; the runtime and the extensions drive it over HTTP.
 package runtimeapi
 
 import (
@@ -45,6 +48,8 @@ type Server struct {
 	waiter chan *invocation.Request
 	// cur is the invocation in flight or last answered.
 	cur *call
+	// ext is the Extensions API's state; see extensions.go.
+	ext extensions
 	// everything below is closed by Close.
 	closed chan struct{}
 }
@@ -74,6 +79,7 @@ func New(log *slog.Logger) *Server {
 		initDone: make(chan struct{}),
 		closed:   make(chan struct{}),
 	}
+	s.resetExtensionsLocked()
 	s.http = &http.Server{Handler: s.Handler(), ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelDebug)}
 	return s
 }
@@ -107,6 +113,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		// Not in its clean form (an empty request id, "..", doubled
 		// slashes): the API's JSON 404, where ServeMux would redirect.
 		writeError(w, http.StatusNotFound, "InvalidRequest", fmt.Sprintf("%s %q is not part of the Runtime API", r.Method, p))
+		return
+	}
+	if s.serveExtensions(w, r) {
 		return
 	}
 	switch {
@@ -202,29 +211,35 @@ func (s *Server) Reset() {
 		s.waiter = nil
 	}
 	s.cur = nil
+	s.resetExtensionsLocked()
 	s.transitionLocked(StateInit)
 }
 
-// AwaitInit waits until the runtime asks for its first event. It returns an
-// *InitError when the runtime reported one, or ctx's error.
+// AwaitInit waits until the runtime asks for its first event and every
+// extension has registered and asked for its own. It returns an
+// *InitError when the runtime reported one, an *ExtensionError when an
+// extension failed, or ctx's error.
 func (s *Server) AwaitInit(ctx context.Context) error {
 	s.mu.Lock()
-	done := s.initDone
+	done, extFailed := s.initDone, s.ext.failed
 	s.mu.Unlock()
 	select {
 	case <-done:
+	case <-extFailed:
+		return s.ExtensionFailure()
 	case <-ctx.Done():
 		return context.Cause(ctx)
 	}
 	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.initErr != nil {
-		return s.initErr
-	}
-	if s.state == StateClosed {
+	initErr, closed := s.initErr, s.state == StateClosed
+	s.mu.Unlock()
+	switch {
+	case initErr != nil:
+		return initErr
+	case closed:
 		return ErrClosed
 	}
-	return nil
+	return s.awaitExtensions(ctx)
 }
 
 // Invoke hands req to the runtime and waits for its answer: a buffered
@@ -243,6 +258,7 @@ func (s *Server) Invoke(ctx context.Context, req *invocation.Request) (invocatio
 		return invocation.Response{}, fmt.Errorf("invoke %s: %w", req.ID, err)
 	}
 	s.cur = c
+	s.dispatchInvokeLocked(req)
 	if s.waiter != nil {
 		s.waiter <- req
 		s.waiter = nil
@@ -262,11 +278,12 @@ func (s *Server) Invoke(ctx context.Context, req *invocation.Request) (invocatio
 }
 
 // AfterNext arranges for f to be called once the runtime, having answered
-// the current invocation, asks for its next event: the end of the
+// the current invocation, asks for its next event, and every extension
+// sent the invocation's INVOKE has asked for its own: the end of the
 // invocation. f is a return path: it runs on the goroutine that serves the
-// runtime's /next, after the server is ready to hand that call an event and
+// last of those calls (the runtime's /next or an extension's), after the server is ready to hand that call an event and
 // before it waits for one, so it must not wait for the next invocation.
-// asked is true, and f is not kept, when the runtime has asked already: the
+// asked is true, and f is not kept, when they all have asked already: the
 // caller goes on itself. Once the server is closed or reset, f is never
 // called.
 func (s *Server) AfterNext(f func()) (asked bool) {
@@ -276,7 +293,7 @@ func (s *Server) AfterNext(f func()) (asked bool) {
 	switch {
 	case c == nil || s.state == StateClosed:
 		return false
-	case c.asked:
+	case c.asked && s.extensionsIdleLocked():
 		return true
 	}
 	c.afterNext = f

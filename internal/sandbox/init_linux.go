@@ -133,7 +133,8 @@ func passSignalsOn() {
 // sandbox's user, and
 // stays as process 1 of the sandbox: it reaps the
 // orphans the command leaves, passes on the signals the host side sends,
-// and, when the command has ended, reports how and returns nil. It
+// and, when the command has ended, reports how; it returns nil once the
+// command and every helper have ended, reporting each helper's end too. It
 // returns an error if the command did not start.
 //
 // A child, not an exec of the init stage: an exec replaces a
@@ -159,7 +160,26 @@ func supervise(spec *initSpec, status *os.File) error {
 		unix.Kill(pid, unix.SIGKILL)
 		return fmt.Errorf("report start: %w", err)
 	}
-	for {
+	// The helpers start after the command, so that the command is the
+	// init stage's first child, as the host side finds it.
+	helpers := make(map[int]int, len(spec.Helpers))
+	for i, h := range spec.Helpers {
+		hattr := *attr
+		hattr.Env = h.Env
+		hpid, err := syscall.ForkExec(h.Command[0], h.Command, &hattr)
+		if err != nil {
+			// As if it had exited at once with status 127, as a shell
+			// reports a command it cannot run.
+			exit := uint32(127 << 8)
+			if werr := writeMessage(status, initMessage{HelperExit: &exit, Helper: i}); werr != nil {
+				return fmt.Errorf("report helper %d: %w", i, werr)
+			}
+			continue
+		}
+		helpers[hpid] = i
+	}
+	commandDone := false
+	for !commandDone || len(helpers) > 0 {
 		var ws unix.WaitStatus
 		got, err := unix.Wait4(-1, &ws, 0, nil)
 		if err == unix.EINTR {
@@ -168,12 +188,23 @@ func supervise(spec *initSpec, status *os.File) error {
 		if err != nil {
 			return fmt.Errorf("wait for %s: %w", spec.Command[0], err)
 		}
+		exit := uint32(ws)
+		if i, ok := helpers[got]; ok {
+			delete(helpers, got)
+			if err := writeMessage(status, initMessage{HelperExit: &exit, Helper: i}); err != nil {
+				return fmt.Errorf("report helper %d: %w", i, err)
+			}
+			continue
+		}
 		if got != pid {
 			continue
 		}
-		exit := uint32(ws)
-		return writeMessage(status, initMessage{Exit: &exit})
+		commandDone = true
+		if err := writeMessage(status, initMessage{Exit: &exit}); err != nil {
+			return err
+		}
 	}
+	return nil
 }
 
 // prepare sets up what every sandbox has, before the spec: loopback, the

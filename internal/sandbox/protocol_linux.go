@@ -21,6 +21,7 @@ type initSpec struct {
 	Root     string
 	Command  []string
 	Env      []string
+	Helpers  []Helper `json:",omitempty"`
 	Dir      string
 	Binds    []Bind
 	HostRoot bool
@@ -223,8 +224,11 @@ type initMessage struct {
 	// the Unix epoch: the host's clock, which the sandbox shares.
 	At int64 `json:"at,omitempty"`
 	// Exit is the command's wait status, as the kernel encodes it.
-	Exit  *uint32 `json:"exit,omitempty"`
-	Error string  `json:"error,omitempty"`
+	Exit *uint32 `json:"exit,omitempty"`
+	// HelperExit is a helper's wait status, and Helper its index.
+	HelperExit *uint32 `json:"helperExit,omitempty"`
+	Helper     int     `json:"helper,omitempty"`
+	Error      string  `json:"error,omitempty"`
 	// Errno is the failing system call's error number, if there was one.
 	Errno int `json:"errno,omitempty"`
 }

@@ -22,6 +22,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"syscall"
 )
 
 // ErrUnsupported is returned by Start where a sandbox cannot be made: not
@@ -35,6 +36,15 @@ const InitArg = "ember-sandbox-init"
 // IsInit reports whether the process was started as a sandbox's init stage.
 func IsInit(args []string) bool {
 	return len(args) == 2 && args[1] == InitArg
+}
+
+// Helper is a program that runs beside a sandbox's command.
+type Helper struct {
+	// Command is the absolute path of the program inside the sandbox and
+	// its arguments.
+	Command []string
+	// Env is the helper's whole environment.
+	Env []string
 }
 
 // Bind makes a host file or directory visible inside the sandbox.
@@ -65,6 +75,16 @@ type Spec struct {
 	Command []string
 	// Env is the command's whole environment.
 	Env []string
+	// Helpers are programs that run beside the command, started by the
+	// init stage just after it (as the same user, in the same directory,
+	// with the same standard files and seccomp filter). The sandbox lasts
+	// until the command and every helper have ended; Wait still tells how
+	// the command ended, and AfterCommandExit says when.
+	Helpers []Helper
+	// OnHelperExit, if set, is called with a helper's index and wait status
+	// when it ends, on the goroutine that follows the sandbox. It must not
+	// block.
+	OnHelperExit func(i int, status syscall.WaitStatus)
 	// Dir is the working directory inside the sandbox; "" is /.
 	Dir string
 	// Binds are mounted in order of depth, parents first. Their sources

@@ -112,6 +112,13 @@ type Sandbox struct {
 	// taken to run.
 	ended     bool
 	afterExit []func()
+	// commandEnded is set once the command's end is known and
+	// afterCommandExit has been taken to run.
+	commandEnded     bool
+	commandStatus    syscall.WaitStatus
+	afterCommandExit []func()
+	// onHelperExit is Spec.OnHelperExit.
+	onHelperExit func(i int, status syscall.WaitStatus)
 }
 
 // Start creates a sandbox as spec says and runs its init stage up to just
@@ -318,6 +325,9 @@ func (s *Sandbox) build(spec Spec) (err error) {
 	if err != nil {
 		return err
 	}
+	s.mu.Lock()
+	s.onHelperExit = spec.OnHelperExit
+	s.mu.Unlock()
 	if spec.Network != s.network {
 		return fmt.Errorf("a sandbox started for network %v cannot have %v", s.network, spec.Network)
 	}
@@ -325,6 +335,7 @@ func (s *Sandbox) build(spec Spec) (err error) {
 		Root:      s.root,
 		Command:   spec.Command,
 		Env:       spec.Env,
+		Helpers:   spec.Helpers,
 		Dir:       spec.Dir,
 		Binds:     spec.Binds,
 		HostRoot:  spec.HostRoot,
@@ -519,6 +530,11 @@ func validate(spec Spec) error {
 	if len(spec.Command) == 0 || !filepath.IsAbs(spec.Command[0]) {
 		return errors.New("command must start with an absolute path")
 	}
+	for i, h := range spec.Helpers {
+		if len(h.Command) == 0 || !filepath.IsAbs(h.Command[0]) {
+			return fmt.Errorf("helper %d: command must start with an absolute path", i)
+		}
+	}
 	if spec.HostRoot && len(spec.Image) > 0 {
 		return errors.New("HostRoot and Image exclude each other")
 	}
@@ -612,6 +628,16 @@ func (s *Sandbox) readMessages() {
 		}
 		if msg.Exit != nil {
 			s.exit = msg.Exit
+			s.commandExited()
+			continue
+		}
+		if msg.HelperExit != nil {
+			s.mu.Lock()
+			f := s.onHelperExit
+			s.mu.Unlock()
+			if f != nil {
+				f(msg.Helper, syscall.WaitStatus(*msg.HelperExit))
+			}
 			continue
 		}
 		s.messages <- msg
@@ -637,6 +663,7 @@ func (s *Sandbox) reap() {
 		s.status = syscall.WaitStatus(*s.exit)
 	}
 	close(s.done)
+	s.commandExited()
 	s.mu.Lock()
 	s.ended = true
 	after := s.afterExit
@@ -660,6 +687,55 @@ func (s *Sandbox) AfterExit(f func()) {
 	}
 	s.mu.Unlock()
 	f()
+}
+
+// AfterCommandExit has f called once the command has ended: when the init
+// stage reports it, which with Helpers can be well before the sandbox
+// ends, or when the sandbox ends. It runs on the goroutine that follows
+// the sandbox, or on the caller's if the command has ended already. f
+// must not block.
+func (s *Sandbox) AfterCommandExit(f func()) {
+	s.mu.Lock()
+	if !s.commandEnded {
+		s.afterCommandExit = append(s.afterCommandExit, f)
+		s.mu.Unlock()
+		return
+	}
+	s.mu.Unlock()
+	f()
+}
+
+// CommandStatus is how the command ended, once AfterCommandExit's
+// functions run; ok is false while it runs. It is the status Wait gives
+// when the init stage saw the end, without waiting for the helpers.
+func (s *Sandbox) CommandStatus() (status syscall.WaitStatus, ok bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !s.commandEnded {
+		return 0, false
+	}
+	return s.commandStatus, true
+}
+
+// commandExited runs what waits for the command's end, once.
+func (s *Sandbox) commandExited() {
+	s.mu.Lock()
+	if s.commandEnded {
+		s.mu.Unlock()
+		return
+	}
+	s.commandEnded = true
+	if s.exit != nil {
+		s.commandStatus = syscall.WaitStatus(*s.exit)
+	} else {
+		s.commandStatus = s.status
+	}
+	after := s.afterCommandExit
+	s.afterCommandExit = nil
+	s.mu.Unlock()
+	for _, f := range after {
+		f()
+	}
 }
 
 // readStatus waits up to stepTimeout for the init stage's next message.

@@ -700,3 +700,58 @@ func TestAfterExit(t *testing.T) {
 		t.Error("AfterExit after the end did not run at once")
 	}
 }
+
+// TestHelpers checks that helpers run beside the command, that their ends
+// are reported, and that the sandbox lasts until the last of them while
+// the command's own end is known at once.
+func TestHelpers(t *testing.T) {
+	code := needSandbox(t)
+	spec := testSpec(code, "")
+	type helperExit struct {
+		i      int
+		status syscall.WaitStatus
+	}
+	exits := make(chan helperExit, 3)
+	spec.Helpers = []Helper{
+		{Command: []string{"/bin/sh", "-c", "exit 4"}},
+		{Command: []string{"/bin/sleep", "0.5"}},
+		{Command: []string{"/nonexistent/helper"}},
+	}
+	spec.OnHelperExit = func(i int, status syscall.WaitStatus) { exits <- helperExit{i, status} }
+	s := start(t, spec)
+	commandEnded := make(chan struct{})
+	s.AfterCommandExit(func() { close(commandEnded) })
+	if err := s.Exec(); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-commandEnded:
+	case <-time.After(10 * time.Second):
+		t.Fatal("AfterCommandExit did not run")
+	}
+	if status, ok := s.CommandStatus(); !ok || !status.Exited() || status.ExitStatus() != 0 {
+		t.Errorf("CommandStatus %v %v, want exit status 0", status, ok)
+	}
+	select {
+	case <-s.Done():
+		t.Error("the sandbox ended before its sleeping helper")
+	default:
+	}
+	got := map[int]int{}
+	for range 3 {
+		select {
+		case x := <-exits:
+			got[x.i] = x.status.ExitStatus()
+		case <-time.After(10 * time.Second):
+			t.Fatalf("helper exits so far %v", got)
+		}
+	}
+	if got[0] != 4 || got[1] != 0 || got[2] != 127 {
+		t.Errorf("helper exit statuses %v, want 0:4 1:0 2:127", got)
+	}
+	select {
+	case <-s.Done():
+	case <-time.After(10 * time.Second):
+		t.Fatal("the sandbox did not end after its helpers")
+	}
+}
