@@ -49,6 +49,13 @@ func rieCommand(ctx context.Context, args, environ []string, stdout, stderr io.W
 	spares := fs.Int("prepared-sandboxes", 1, "sandboxes kept built ahead for cold starts")
 	blanks := fs.Int("started-sandboxes", 1, startedSandboxesUsage)
 	sandboxed := addSandboxFlags(fs)
+	defaultOpt := ""
+	if asRIE {
+		// Inside a container, as AWS's emulator: the image's /opt, with
+		// its extensions.
+		defaultOpt = environment.OptDir
+	}
+	optDir := fs.String("opt", defaultOpt, "directory the function sees as /opt: its layers, and external extensions in extensions/ that start with the runtime")
 	var bandwidth invokewire.Bandwidth
 	fs.Var(&bandwidth, "stream-bandwidth", invokewire.BandwidthUsage)
 	fs.Usage = func() {
@@ -70,6 +77,11 @@ func rieCommand(ctx context.Context, args, environ []string, stdout, stderr io.W
 	fn, err := rieFunction(fs.Args(), env)
 	if err != nil {
 		return err
+	}
+	if *optDir != "" {
+		if fn.OptDir, err = filepath.Abs(*optDir); err != nil {
+			return fmt.Errorf("--opt %s: %w", *optDir, err)
+		}
 	}
 	if err := sandboxed.apply(&fn); err != nil {
 		return err

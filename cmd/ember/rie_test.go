@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/emberfn/ember/internal/testenv"
 	"github.com/emberfn/ember/internal/testfunc"
@@ -86,5 +87,67 @@ func TestRIEFunctionTaskRoot(t *testing.T) {
 	var usage *usageError
 	if !errors.As(err, &usage) || !strings.Contains(err.Error(), missing) {
 		t.Errorf("LAMBDA_TASK_ROOT of a missing directory: %v, want a usage error naming it", err)
+	}
+}
+
+// TestRIEExtensions starts ember rie outside a container with --opt naming
+// a directory whose extensions/ holds an external extension: it starts
+// with the runtime, is logged as Lambda logs it, and sees each invocation.
+func TestRIEExtensions(t *testing.T) {
+	bin, err := os.ReadFile(filepath.Join(testfunc.Build(t, "extension"), "bootstrap"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	opt := t.TempDir()
+	if err := os.Chmod(opt, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Mkdir(filepath.Join(opt, "extensions"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(opt, "extensions", "extcount"), bin, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	code := testfunc.Build(t, "echo")
+	for _, mode := range []struct {
+		name  string
+		flags []string
+	}{
+		{"sandbox", nil},
+		{"no-sandbox", []string{"--no-sandbox"}},
+	} {
+		t.Run(mode.name, func(t *testing.T) {
+			if mode.flags == nil {
+				testenv.Root(t, "the sandbox needs root")
+			}
+			args := append([]string{"rie", "--runtime-interface-emulator-address", "127.0.0.1:0",
+				"--runtime-api-address", "127.0.0.1:0", "--opt", opt}, mode.flags...)
+			p := startRIE(t, emberBinary(t), os.Environ(), append(args, filepath.Join(code, "bootstrap"))...)
+			for range 2 {
+				resp, err := http.Post(p.url, "application/json", strings.NewReader(`{"x":1}`))
+				if err != nil {
+					t.Fatal(err)
+				}
+				got, err := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				if err != nil || resp.StatusCode != http.StatusOK || string(got) != `{"x":1}` {
+					t.Fatalf("status %d, body %s, %v\nlogs:\n%s", resp.StatusCode, got, err, p.logs())
+				}
+			}
+			// The extension prints a line per INVOKE, which reaches the
+			// log after the answer; the invocations may have met one
+			// environment or two.
+			deadline := time.Now().Add(10 * time.Second)
+			for strings.Count(p.logs(), "extcount invoke ") < 2 && time.Now().Before(deadline) {
+				time.Sleep(10 * time.Millisecond)
+			}
+			logs := p.logs()
+			if !strings.Contains(logs, "EXTENSION\tName: extcount\tState: Ready\tEvents: [INVOKE, SHUTDOWN]") {
+				t.Errorf("no EXTENSION line for extcount:\n%s", logs)
+			}
+			if n := strings.Count(logs, "extcount invoke "); n != 2 {
+				t.Errorf("extcount saw %d INVOKE events, want 2:\n%s", n, logs)
+			}
+		})
 	}
 }
