@@ -66,6 +66,30 @@ func clientCommand(ctx context.Context, cmd string, args, environ []string, stdi
 	switch cmd {
 	case "image":
 		usageLine, run = imageCommand(ctx, fs, stdout)
+	case "url":
+		usageLine = "ember url NAME [flags]: print the function URL of NAME (its $LATEST or --qualifier alias), making it when it has none"
+		qualifier := fs.String("qualifier", "", "an alias; default $LATEST")
+		authType := fs.String("auth-type", "NONE", "for a new URL: NONE, or AWS_IAM (requests signed with SigV4)")
+		stream := fs.Bool("stream", false, "for a new URL: InvokeMode RESPONSE_STREAM, the response relayed as the function writes it")
+		run = func(c *client.Client, args []string) error {
+			if len(args) != 1 {
+				return &usageError{"url needs NAME"}
+			}
+			cfg, err := c.FunctionURL(ctx, args[0], *qualifier)
+			var ae *client.APIError
+			if errors.As(err, &ae) && ae.Code == "ResourceNotFoundException" {
+				mode := "BUFFERED"
+				if *stream {
+					mode = "RESPONSE_STREAM"
+				}
+				cfg, err = c.CreateFunctionURL(ctx, args[0], *qualifier, *authType, mode)
+			}
+			if err != nil {
+				return err
+			}
+			fmt.Fprintln(stdout, cfg.FunctionURL)
+			return nil
+		}
 	case "deploy":
 		usageLine = "ember deploy NAME PATH [flags] | NAME --image REF [flags]: create or update the function NAME from a directory or .zip file, or a container image"
 		imageRef := fs.String("image", "", "a container image the server holds or can pull, instead of PATH")

@@ -33,6 +33,7 @@ Usage:
   ember deploy NAME PATH [flags]           create or update a function from a directory or zip
   ember deploy NAME --image REF [flags]    create or update a function from a container image
   ember invoke NAME [flags]                invoke a function and print its response
+  ember url NAME [--stream]                print (making it if needed) the function's URL
   ember logs NAME [-f]                     print a function's logs
   ember ls                                 list the functions
   ember rm NAME                            delete a function
@@ -90,7 +91,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	switch args[1] {
 	case "serve":
 		err = serveCommand(ctx, args[2:], os.Environ(), stdout, stderr)
-	case "deploy", "invoke", "logs", "ls", "rm", "layer", "cost", "image":
+	case "deploy", "invoke", "logs", "ls", "rm", "layer", "cost", "image", "url":
 		err = clientCommand(ctx, args[1], args[2:], os.Environ(), stdin, stdout, stderr)
 	case "runtimes":
 		err = runtimesCommand(stdout)
