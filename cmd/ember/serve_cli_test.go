@@ -2,9 +2,12 @@ package main
 
 import (
 	"bufio"
+	"io"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -61,6 +64,32 @@ func TestServeEmberCLI(t *testing.T) {
 	out, _, code = emberCLI(t, p.url, "invoke", "dump", "--event", event)
 	if code != 0 || strings.TrimSpace(out) != `{"from":"file"}` {
 		t.Errorf("invoke after the update printed %q (exit %d)", out, code)
+	}
+
+	// ember url makes the function's URL once and prints it each time; a
+	// request to it reaches the function as a payload 2.0 event.
+	fnURL, errOut, code := emberCLI(t, p.url, "url", "dump")
+	fnURL = strings.TrimSpace(fnURL)
+	if code != 0 || !regexp.MustCompile(`^http://[a-z0-9]{32}\.lambda-url\.us-east-1\.localhost:[0-9]+/$`).MatchString(fnURL) {
+		t.Fatalf("url printed %q (exit %d, %s)", fnURL, code, errOut)
+	}
+	if again, _, _ := emberCLI(t, p.url, "url", "dump"); strings.TrimSpace(again) != fnURL {
+		t.Errorf("url printed %q the second time, %q the first", again, fnURL)
+	}
+	host := strings.TrimSuffix(strings.TrimPrefix(fnURL, "http://"), "/")
+	req, err := http.NewRequest(http.MethodGet, p.url+"/hello?who=cli", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Host = host
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if err != nil || resp.StatusCode != 200 || !strings.Contains(string(body), `"rawPath":"/hello"`) || !strings.Contains(string(body), `"rawQueryString":"who=cli"`) {
+		t.Errorf("GET through the function URL: %d %s (%v)", resp.StatusCode, body, err)
 	}
 
 	out, _, code = emberCLI(t, p.url, "ls")
