@@ -252,16 +252,18 @@ func (r *results) whereTimeGoes() string {
 	add("The REPORT Duration, which runs until the runtime and every extension have asked for their next event, was %.3f ms at p50 with the extension and %.3f ms without (%s): "+
 		"the difference is how much longer the environment stays busy after the answer.",
 		with.DurationP50, without.DurationP50, harness.Signed(d.DurationP50, harness.FormatMillis))
+	add("While measured, the ember with the extension started %s (%d in the whole run, the first invocation's included), the one without %d (%d).",
+		environments(with.Started), with.StartedAll, without.Started, without.StartedAll)
 	switch {
 	case with.Started > without.Started:
-		add("While measured, the ember with the extension started %s (%d in the whole run), the one without %d (%d): "+
-			"each is a request that came while the last environment still waited for the extension's next, and so a cold start (Init Duration p50 %.1f ms), "+
-			"which falls in the upper percentiles first.",
-			environments(with.Started), with.StartedAll, without.Started, without.StartedAll, with.InitP50)
+		add("A request that comes while the last environment still waits for the extension's next event takes a new one, a cold start (Init Duration p50 %.1f ms), "+
+			"which falls in the upper percentiles first; the ember without starts some too (a request that found the last environment still finishing "+
+			"after the pool's short wait for it), so only as many more as it started beyond that are the extension's.", with.InitP50)
+	case with.Started > 0:
+		add("No more than without: the extension's wait started no environment of its own; an environment started while measured, with or without the extension, " +
+			"is a request that found the last one still finishing after the pool's short wait for it, a cold start.")
 	default:
-		add("While measured, the ember with the extension started %s (%d in the whole run), the one without %d (%d): "+
-			"no request came while the environment still waited for the extension.",
-			environments(with.Started), with.StartedAll, without.Started, without.StartedAll)
+		add("No request came while the environment still waited for the extension.")
 	}
 	return strings.Join(s, " ")
 }
