@@ -21,6 +21,7 @@ import (
 	"github.com/emberfn/ember/internal/function"
 	"github.com/emberfn/ember/internal/invocation"
 	"github.com/emberfn/ember/internal/runtimeapi"
+	"github.com/emberfn/ember/internal/telemetry"
 )
 
 // Options configure one environment.
@@ -47,9 +48,6 @@ type Options struct {
 	// Isolation runs the runtime in a sandbox; nil runs a plain process,
 	// which enforces none of Lambda's limits.
 	Isolation *Isolation
-	// Telemetry serves the extensions' Telemetry and Logs API
-	// subscriptions; nil answers them as not supported.
-	Telemetry runtimeapi.Telemetry
 }
 
 // memorySampleInterval is how often memory is sampled during an invocation.
@@ -106,6 +104,8 @@ type Environment struct {
 	proc *process
 	// prepared is a sandbox built ahead for the next runtime, if any.
 	prepared *prepared
+	// hub serves the Telemetry and Logs APIs of the runtime started last.
+	hub *telemetry.Hub
 	// idleSince is when the environment last became idle.
 	idleSince time.Time
 	// closing is set once Close has begun the teardown.
@@ -155,8 +155,9 @@ func New(opts Options) (*Environment, error) {
 	e.extensions = extensionNames(fn)
 	e.api.ConfigureExtensions(runtimeapi.ExtensionsConfig{
 		Function:  runtimeapi.FunctionInfo{Name: fn.Name, Version: fn.Version, Handler: fn.Handler, AccountID: fn.AccountID},
-		External:  e.extensions,
-		Telemetry: opts.Telemetry,
+		External:   e.extensions,
+		Telemetry:  subscriptions{e},
+		Registered: e.registered,
 	})
 	if e.iso != nil {
 		// Each sandbox gets a listener in its own network namespace.
@@ -196,6 +197,13 @@ type run struct {
 	done func(invocation.Report)
 	// limited is set when the runtime ran under enforced limits.
 	limited bool
+	// hub receives the invocation's telemetry events; nil when none go
+	// out (an init that failed).
+	hub *telemetry.Hub
+	// answered is when the runtime's answer came.
+	answered time.Time
+	// proc is the runtime that serves the invocation, once it runs.
+	proc *process
 	// peak is the highest memory seen in use, in bytes.
 	peak atomic.Int64
 	// samplerMu guards the timer that samples memory while the
@@ -339,6 +347,7 @@ func (e *Environment) Invoke(req invocation.Request, done func(invocation.Report
 	e.mu.Unlock()
 
 	r := &run{req: req, done: done, limited: e.iso != nil && e.iso.Cgroups != nil}
+
 	if proc == nil {
 		e.move(StateInitializing)
 		var resp invocation.Response
@@ -367,14 +376,18 @@ func (e *Environment) Invoke(req invocation.Request, done func(invocation.Report
 	// The function's timeout bounds the invoke phase; a cold start's init
 	// has its own limit.
 	proc.thaw(func(err error) { e.log.Warn("thaw runtime", "err", err) })
+	r.hub, r.proc = proc.hub, proc
+	r.hub.Resume()
 	r.started = time.Now()
 	r.req.Deadline = r.started.Add(e.fn.Timeout)
 	if r.req.WantLog {
 		e.logs.capture()
 	}
 	e.logs.queue(startLine(r.req.ID, e.fn.Version))
+	r.hub.Start(telemetry.Start{RequestID: r.req.ID, Version: e.fn.Version, Tracing: telemetry.XRay(r.req.TraceID, "")})
 	ctx, cancel := context.WithDeadlineCause(proc.ctx, r.req.Deadline, errTimeout)
 	resp, err := e.api.Invoke(ctx, &r.req)
+	r.answered = time.Now()
 	if err != nil {
 		cancel()
 		r.stopSampling()
@@ -404,12 +417,20 @@ func (e *Environment) init(r *run) (*process, invocation.Response, bool) {
 	argv := e.command()
 	var proc *process
 	var err error
+	var hub *telemetry.Hub
 	if e.iso != nil {
-		proc, err = e.startSandboxed(argv, e.sandboxVariables())
+		ns := &sandboxDialer{}
+		hub = e.newHub(ns.dial)
+		e.initStart(hub)
+		proc, err = e.startSandboxed(argv, e.sandboxVariables(), ns, e.output(hub, telemetry.TypeFunction))
 	} else {
-		proc, err = e.startPlainWithExtensions(argv)
+		hub = e.newHub(nil)
+		e.initStart(hub)
+		proc, err = e.startPlainWithExtensions(argv, e.output(hub, telemetry.TypeFunction), e.output(hub, telemetry.TypeExtension))
 	}
 	if err != nil {
+		initDone(hub, time.Now(), 0, telemetry.StatusFailure, "Runtime.InvalidEntrypoint")
+		hub.Close(context.Background())
 		e.log.Warn("runtime did not start", "err", err)
 		// An image with neither ENTRYPOINT nor CMD has no command at all.
 		msg := fmt.Sprintf("RequestId: %s Error: Couldn't find valid bootstrap(s): %v", r.req.ID, argv[:min(1, len(argv))])
@@ -420,6 +441,7 @@ func (e *Environment) init(r *run) (*process, invocation.Response, bool) {
 		e.initFailed(r, nil, 0, invocation.StatusError, resp)
 		return nil, resp, false
 	}
+	proc.hub = hub
 	e.mu.Lock()
 	closing := e.st == StateShuttingDown
 	if !closing {
@@ -438,6 +460,7 @@ func (e *Environment) init(r *run) (*process, invocation.Response, bool) {
 	cancel()
 	r.initDuration = time.Since(proc.start)
 	if err == nil {
+		initDone(hub, proc.start, r.initDuration, telemetry.StatusSuccess, "")
 		if proc.cg != nil {
 			// While the event goes to the runtime: the write takes a
 			// tenth of a millisecond on cgroup v1.
@@ -472,6 +495,11 @@ func (e *Environment) init(r *run) (*process, invocation.Response, bool) {
 	default:
 		resp = invocation.ErrorResponse("Runtime.Unknown", fmt.Sprintf("RequestId: %s Error: %v", r.req.ID, err))
 	}
+	initStatus := telemetry.StatusFailure
+	if status == invocation.StatusTimeout {
+		initStatus = telemetry.StatusTimeout
+	}
+	initDone(hub, proc.start, r.initDuration, initStatus, resp.ErrorType)
 	e.initFailed(r, proc, r.initDuration, status, resp)
 	return nil, resp, false
 }
@@ -529,6 +557,11 @@ func (e *Environment) fail(r *run, proc *process, err error) invocation.Response
 	default:
 		resp = invocation.ErrorResponse("Runtime.Unknown", fmt.Sprintf("RequestId: %s Error: %v", r.req.ID, err))
 	}
+	if status == invocation.StatusTimeout {
+		r.runtimeDone(resp, telemetry.StatusTimeout, "")
+	} else {
+		r.runtimeDone(resp, telemetry.StatusFailure, resp.ErrorType)
+	}
 	e.reset(proc, shutdownReason(status))
 	e.end(r, resp, StateCold, status, resp.ErrorType)
 	return resp
@@ -566,12 +599,12 @@ func (e *Environment) finish(r *run, proc *process, resp invocation.Response, er
 		proc.mem.reset()
 		e.resting.Store(resident)
 		proc.pump.sync()
-		// Nothing of the runtime runs between invocations. The kernel
-		// stops it in the background, so that the next invocation need
-		// not wait.
+		doneStatus, doneError := answerStatus(resp)
+		r.runtimeDone(resp, doneStatus, doneError)
+		// Nothing of the runtime runs between invocations: end freezes
+		// it.
 		idle := StateReady
 		if proc.cg != nil {
-			proc.pause(func(err error) { e.log.Warn("freeze runtime", "err", err) })
 			idle = StatePaused
 		}
 		status, errorType := invocation.StatusSuccess, ""
@@ -598,6 +631,11 @@ func (e *Environment) finish(r *run, proc *process, resp invocation.Response, er
 	}
 	if resp.ErrorType == "Function.ResponseSizeTooLarge" {
 		errorType = resp.ErrorType
+	}
+	if status == invocation.StatusTimeout {
+		r.runtimeDone(resp, telemetry.StatusTimeout, "")
+	} else {
+		r.runtimeDone(resp, telemetry.StatusFailure, errorType)
 	}
 	e.reset(proc, shutdownReason(status))
 	e.end(r, resp, StateCold, status, errorType)
@@ -644,8 +682,15 @@ func (e *Environment) end(r *run, answer invocation.Response, idle State, status
 		rep.MaxMemoryUsed = limit
 	}
 	e.logs.writeLines(endLine(r.req.ID), reportLine(rep))
+	r.report(rep)
 	if r.req.WantLog {
 		rep.LogTail = e.logs.takeTail()
+	}
+	if idle == StatePaused && r.proc != nil {
+		// The kernel freezes the runtime in the background, so that
+		// the next invocation need not wait; the telemetry first.
+		e.quiesce(r.hub)
+		r.proc.pause(func(err error) { e.log.Warn("freeze runtime", "err", err) })
 	}
 	e.move(idle)
 	if r.done != nil {

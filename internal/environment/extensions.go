@@ -199,6 +199,9 @@ func (e *Environment) stopWithExtensions(p *process, reason runtimeapi.ShutdownR
 	}
 	p.watch.quiet.Store(true)
 	p.freezer.stop(true)
+	if p.hub != nil {
+		p.hub.Resume()
+	}
 	p.signalRuntime(syscall.SIGTERM)
 	t := time.NewTimer(grace)
 	select {
@@ -207,14 +210,23 @@ func (e *Environment) stopWithExtensions(p *process, reason runtimeapi.ShutdownR
 		p.signalRuntime(syscall.SIGKILL)
 	}
 	t.Stop()
+	// The subscribers receive what is left while the extensions end:
+	// until they have, or the budget is spent.
+	delivered, stopDelivery := e.closeHub(p.hub, deadline)
+	t = time.NewTimer(time.Until(deadline))
 	if e.api.Shutdown(reason, deadline) > 0 {
-		t := time.NewTimer(time.Until(deadline))
 		select {
 		case <-p.extensions:
 		case <-t.C:
 		}
-		t.Stop()
+	} else {
+		select {
+		case <-delivered:
+		case <-t.C:
+		}
 	}
+	t.Stop()
+	stopDelivery()
 	return p.kill()
 }
 
@@ -237,19 +249,19 @@ func extensionLines(exts []runtimeapi.RegisteredExtension, failure *runtimeapi.E
 }
 
 // startPlainWithExtensions starts the external extensions, if any, then
-// the runtime, as plain processes. The extensions find /opt/extensions at
-// the function's OptDir.
-func (e *Environment) startPlainWithExtensions(argv []string) (*process, error) {
+// the runtime, as plain processes, their output lines to extensionOut and
+// runtimeOut. The extensions find /opt/extensions at the function's OptDir.
+func (e *Environment) startPlainWithExtensions(argv []string, runtimeOut, extensionOut func([]byte)) (*process, error) {
 	env := variables(e.fn, e.opts.BaseEnv, e.apiAddr, e.logStream, e.fn.CodeDir)
 	if len(e.extensions) == 0 {
-		return startPlain(argv, e.fn.CodeDir, env, e.logs.write)
+		return startPlain(argv, e.fn.CodeDir, env, runtimeOut)
 	}
 	watch := &extensionWatch{api: e.api, names: e.extensions, tasks: &e.tasks}
-	exts, err := startPlainExtensions(filepath.Join(e.fn.OptDir, extensionsDir), extensionVariables(env), e.fn.CodeDir, e.logs.write, watch)
+	exts, err := startPlainExtensions(filepath.Join(e.fn.OptDir, extensionsDir), extensionVariables(env), e.fn.CodeDir, extensionOut, watch)
 	if err != nil {
 		return nil, err
 	}
-	p, err := startPlain(argv, e.fn.CodeDir, env, e.logs.write)
+	p, err := startPlain(argv, e.fn.CodeDir, env, runtimeOut)
 	if err != nil {
 		watch.quiet.Store(true)
 		exts.signal(syscall.SIGKILL)

@@ -12,6 +12,7 @@ import (
 
 	"github.com/emberfn/ember/internal/sandbox/cgroup"
 	"github.com/emberfn/ember/internal/sandbox/pidfd"
+	"github.com/emberfn/ember/internal/telemetry"
 )
 
 // process is one runtime process and the tree it leads: a plain process
@@ -45,6 +46,9 @@ type process struct {
 	freezer *freezer
 	// teardowns bounds the trees torn down at once; nil bounds none.
 	teardowns limiter
+	// hub serves the Telemetry and Logs APIs of this runtime's start;
+	// nil until init has it.
+	hub *telemetry.Hub
 }
 
 // pause pauses cg after an invocation, off the caller's path; log
@@ -148,6 +152,13 @@ func newProcess(pid int, start time.Time, out *os.File, emit func([]byte), watch
 // the first and return its error.
 func (p *process) kill() error {
 	p.killed.Do(func() {
+		if p.hub != nil {
+			// What is left undelivered goes with the tree; a shutdown
+			// that gives the subscribers time closed the hub already.
+			ctx, cancel := context.WithCancel(context.Background())
+			cancel()
+			p.hub.Close(ctx)
+		}
 		p.freezer.stop(false)
 		p.teardowns.do(p.teardown)
 	})

@@ -202,8 +202,9 @@ func (pr *prepared) discard() error {
 }
 
 // startSandboxed starts the runtime in a sandbox: the one prepared ahead,
-// or a new one.
-func (e *Environment) startSandboxed(argv, env []string) (*process, error) {
+// or a new one. ns learns the sandbox before anything in it runs; the
+// output of the runtime and its extensions goes to out.
+func (e *Environment) startSandboxed(argv, env []string, ns *sandboxDialer, out func([]byte)) (*process, error) {
 	e.mu.Lock()
 	pr := e.prepared
 	e.prepared = nil
@@ -214,7 +215,7 @@ func (e *Environment) startSandboxed(argv, env []string) (*process, error) {
 			return nil, err
 		}
 	}
-	return e.launch(pr, argv[0])
+	return e.launch(pr, argv[0], ns, out)
 }
 
 // buildSandbox builds a sandbox for the runtime up to the exec, with the
@@ -368,7 +369,8 @@ func (p *pendingGroup) Add(pid int) error {
 
 // launch execs the runtime in a prepared sandbox. Its Init Duration starts
 // here: like Lambda's, it counts the runtime's init, not the platform's.
-func (e *Environment) launch(pr *prepared, name string) (*process, error) {
+func (e *Environment) launch(pr *prepared, name string, ns *sandboxDialer, out func([]byte)) (*process, error) {
+	ns.sb.Store(pr.sb)
 	e.serve(pr.l)
 	if err := pr.sb.Exec(); err != nil {
 		return nil, errors.Join(fmt.Errorf("start runtime %s: %w", name, err), pr.discard())
@@ -378,7 +380,7 @@ func (e *Environment) launch(pr *prepared, name string) (*process, error) {
 	sb, l, cg := pr.sb, pr.l, pr.cg
 	// The sandbox's own goroutine reports its end, or, with extensions,
 	// the runtime's, which comes before the sandbox's.
-	p, err := newProcess(sb.CommandPid(), start, pr.r, e.logs.write, func(exited func(syscall.WaitStatus, error)) {
+	p, err := newProcess(sb.CommandPid(), start, pr.r, out, func(exited func(syscall.WaitStatus, error)) {
 		if pr.watch == nil {
 			sb.AfterExit(func() { exited(sb.Wait()) })
 			return

@@ -90,6 +90,9 @@ type ExtensionsConfig struct {
 	// Telemetry serves the Telemetry and Logs APIs; nil answers them as
 	// Lambda's emulator does, 202 with a *.NotSupported error type.
 	Telemetry Telemetry
+	// Registered, if set, is told of each extension that registers, with
+	// the events it registered for, before its registration is answered.
+	Registered func(name string, events []string)
 }
 
 // ExtensionError is an extension's failure: reported through init/error
@@ -572,7 +575,11 @@ func (s *Server) handleExtRegister(w http.ResponseWriter, r *http.Request) {
 	s.ext.order = append(s.ext.order, x)
 	s.changedLocked()
 	info := s.ext.cfg.Function
+	registered, events := s.ext.cfg.Registered, x.eventNames()
 	s.mu.Unlock()
+	if registered != nil {
+		registered(name, events)
+	}
 
 	resp := registerResponse{FunctionName: info.Name, FunctionVersion: info.Version, Handler: info.Handler}
 	for _, f := range strings.Split(r.Header.Get(hdrExtFeature), ",") {

@@ -70,7 +70,13 @@ var testFunction = FunctionInfo{Name: "f", Version: "$LATEST", Handler: "h.handl
 
 func TestExtensionRegisterAnswersAsLambda(t *testing.T) {
 	e := newTestEnv(t)
-	e.s.ConfigureExtensions(ExtensionsConfig{Function: testFunction, External: []string{"ext"}})
+	var mu sync.Mutex
+	var told []string
+	e.s.ConfigureExtensions(ExtensionsConfig{Function: testFunction, External: []string{"ext"}, Registered: func(name string, events []string) {
+		mu.Lock()
+		defer mu.Unlock()
+		told = append(told, name+":"+strings.Join(events, ","))
+	}})
 	r := e.extCall(t.Context(), http.MethodPost, "/2020-01-01/extension/register", `{"events":["INVOKE","SHUTDOWN"]}`, "Lambda-Extension-Name: ext")
 	if r.status != http.StatusOK || string(r.body) != `{"functionName":"f","functionVersion":"$LATEST","handler":"h.handler"}` {
 		t.Errorf("register: %d %s", r.status, r.body)
@@ -83,6 +89,11 @@ func TestExtensionRegisterAnswersAsLambda(t *testing.T) {
 	got := e.s.Extensions()
 	if len(got) != 2 || !got[0].External || got[1].External || strings.Join(got[0].Events, ",") != "INVOKE,SHUTDOWN" {
 		t.Errorf("Extensions() = %+v", got)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if strings.Join(told, " ") != "ext:INVOKE,SHUTDOWN internal:INVOKE" {
+		t.Errorf("Registered was told %q, want each registration", told)
 	}
 }
 

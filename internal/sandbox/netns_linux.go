@@ -87,3 +87,53 @@ func listenOnThread(ns *os.File, network, addr string) (net.Listener, error) {
 	runtime.UnlockOSThread()
 	return l, lerr
 }
+
+// dialInNetns connects to addr from inside the network namespace of
+// process pid: the socket is made in that namespace and stays there.
+func dialInNetns(ctx context.Context, pid int, network, addr string) (net.Conn, error) {
+	ns, err := os.Open(fmt.Sprintf("/proc/%d/ns/net", pid))
+	if err != nil {
+		return nil, err
+	}
+	defer ns.Close()
+	type result struct {
+		c   net.Conn
+		err error
+	}
+	// As in listenInNetns, a goroutine of its own, locked to its thread.
+	ch := make(chan result, 1)
+	go func() {
+		c, err := dialOnThread(ctx, ns, network, addr)
+		ch <- result{c, err}
+	}()
+	r := <-ch
+	return r.c, r.err
+}
+
+// dialOnThread enters ns on the current thread and dials from there. Go
+// makes the socket on the calling thread, which fixes its namespace; the
+// connect then completes through the poller wherever it runs. It leaves
+// the thread locked when it could not leave ns.
+func dialOnThread(ctx context.Context, ns *os.File, network, addr string) (net.Conn, error) {
+	runtime.LockOSThread()
+	home, err := os.Open("/proc/thread-self/ns/net")
+	if err != nil {
+		runtime.UnlockOSThread()
+		return nil, err
+	}
+	defer home.Close()
+	if err := unix.Setns(int(ns.Fd()), unix.CLONE_NEWNET); err != nil {
+		runtime.UnlockOSThread()
+		return nil, fmt.Errorf("enter network namespace: %w", err)
+	}
+	var d net.Dialer
+	c, derr := d.DialContext(ctx, network, addr)
+	if err := unix.Setns(int(home.Fd()), unix.CLONE_NEWNET); err != nil {
+		if c != nil {
+			c.Close()
+		}
+		return nil, errors.Join(derr, fmt.Errorf("leave network namespace: %w", err))
+	}
+	runtime.UnlockOSThread()
+	return c, derr
+}

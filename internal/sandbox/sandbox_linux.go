@@ -2,6 +2,7 @@ package sandbox
 
 import (
 	"bufio"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -918,4 +919,20 @@ func (s *Sandbox) Listen(network, addr string) (net.Listener, error) {
 		return nil, fmt.Errorf("listen in sandbox %d: %w", s.Pid(), err)
 	}
 	return l, nil
+}
+
+// Dial connects from inside the sandbox's network namespace, such as to
+// ("tcp", "127.0.0.1:8080"), a listener of a process in the sandbox. The
+// connection is used from the host as usual.
+func (s *Sandbox) Dial(ctx context.Context, network, addr string) (net.Conn, error) {
+	select {
+	case <-s.done:
+		return nil, fmt.Errorf("dial in sandbox %d: process has ended", s.Pid())
+	default:
+	}
+	c, err := dialInNetns(ctx, s.Pid(), network, addr)
+	if err != nil {
+		return nil, fmt.Errorf("dial in sandbox %d: %w", s.Pid(), err)
+	}
+	return c, nil
 }

@@ -3,6 +3,7 @@
 package sandbox
 
 import (
+	"context"
 	"net"
 	"os"
 )
@@ -21,6 +22,11 @@ func (s *Sandbox) Pid() int { return 0 }
 
 // Listen returns ErrUnsupported.
 func (s *Sandbox) Listen(network, addr string) (net.Listener, error) { return nil, ErrUnsupported }
+
+// Dial returns ErrUnsupported.
+func (s *Sandbox) Dial(ctx context.Context, network, addr string) (net.Conn, error) {
+	return nil, ErrUnsupported
+}
 
 // Exec returns ErrUnsupported.
 func (s *Sandbox) Exec() error { return ErrUnsupported }

@@ -4,6 +4,7 @@ package sandbox
 
 import (
 	"bufio"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -279,6 +280,66 @@ func TestListenInside(t *testing.T) {
 	expect(t, s.results(t), map[string]string{"readline:127.0.0.1:9001": "hello from the host"})
 	if err := <-served; err != nil {
 		t.Errorf("serve: %v", err)
+	}
+}
+
+// TestDialInside checks that Dial connects inside the sandbox's network
+// namespace: to a listener of the sandbox at an address where the host has
+// a listener of its own, the sandbox's answers.
+func TestDialInside(t *testing.T) {
+	code := needSandbox(t)
+	host, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer host.Close()
+	addr := host.Addr().String()
+	s := start(t, testSpec(code, filepath.Join(t.TempDir(), "tmp.img"), "readline:"+addr))
+	inside, err := s.Listen("tcp", addr)
+	if err != nil {
+		t.Fatalf("Listen: %v", err)
+	}
+	defer inside.Close()
+	if err := s.Exec(); err != nil {
+		t.Fatalf("Exec: %v", err)
+	}
+	// The probe's connection comes first: the sandbox's loopback is up.
+	probe, err := inside.Accept()
+	if err != nil {
+		t.Fatalf("accept the probe: %v", err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	c, err := s.Dial(ctx, "tcp", addr)
+	if err != nil {
+		t.Fatalf("Dial: %v", err)
+	}
+	defer c.Close()
+	accepted, err := inside.Accept()
+	if err != nil {
+		t.Fatalf("accept the dialed connection: %v", err)
+	}
+	defer accepted.Close()
+	if _, err := io.WriteString(c, "from the host\n"); err != nil {
+		t.Fatal(err)
+	}
+	line, err := bufio.NewReader(accepted).ReadString('\n')
+	if err != nil || line != "from the host\n" {
+		t.Errorf("the sandbox's listener read %q, %v; want the host's line", line, err)
+	}
+	host.(*net.TCPListener).SetDeadline(time.Now().Add(50 * time.Millisecond))
+	if hc, err := host.Accept(); err == nil {
+		hc.Close()
+		t.Error("the host's listener got a connection: Dial left the sandbox")
+	}
+	io.WriteString(probe, "done\n")
+	probe.Close()
+	expect(t, s.results(t), map[string]string{"readline:" + addr: "done"})
+	if err := s.Destroy(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Dial(ctx, "tcp", addr); err == nil {
+		t.Error("Dial after Destroy succeeded")
 	}
 }
 
