@@ -199,12 +199,25 @@ func (h *Hub) Emit(typ string, record any) {
 // emit encodes one event and hands it to the backlog and to every
 // subscriber of the APIs in to.
 func (h *Hub) emit(typ string, to apiMask, record any) {
+	if !h.listened() {
+		// Most environments have no subscriber: once init is over,
+		// their events are not even encoded.
+		return
+	}
 	data, err := encode(h.now(), typ, record)
 	if err != nil {
 		h.log.Warn("telemetry event dropped", "type", typ, "err", err)
 		return
 	}
 	h.deliver(&event{typ: typ, to: to, data: data})
+}
+
+// listened reports whether an event emitted now can reach anyone: a
+// subscriber, or one that may still subscribe.
+func (h *Hub) listened() bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return !h.closed && (!h.subsClosed || len(h.subs) > 0)
 }
 
 // deliver hands an encoded event on. Offering under h.mu keeps every
