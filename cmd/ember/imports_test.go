@@ -19,7 +19,7 @@ var allowedImports = map[string][]string{
 	"internal/testenv":         {},
 	"internal/deptest":         {},
 	"internal/runtimeapi":      {"internal/invocation"},
-	"internal/environment":     {"internal/function", "internal/invocation", "internal/runtimeapi", "internal/sandbox", "internal/sandbox/cgroup", "internal/sandbox/pidfd"},
+	"internal/environment":     {"internal/function", "internal/invocation", "internal/runtimeapi", "internal/sandbox", "internal/sandbox/cgroup", "internal/sandbox/pidfd", "internal/telemetry"},
 	"internal/sandbox":         {"internal/sandbox/pidfd"},
 	"internal/sandbox/cgroup":  {},
 	"internal/sandbox/pidfd":   {},
