@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"runtime"
@@ -33,41 +34,6 @@ func loopbackUp() error {
 // listenInNetns opens a listener in the network namespace of process pid.
 // The socket stays in that namespace; the listener is served as usual.
 func listenInNetns(pid int, network, addr string) (net.Listener, error) {
-	ns, err := os.Open(fmt.Sprintf("/proc/%d/ns/net", pid))
-	if err != nil {
-		return nil, err
-	}
-	defer ns.Close()
-	type result struct {
-		l   net.Listener
-		err error
-	}
-	// A goroutine of its own, locked to its thread: if the thread cannot
-	// go back to the host's namespace, it ends with the goroutine instead
-	// of running other goroutines there.
-	ch := make(chan result, 1)
-	go func() {
-		l, err := listenOnThread(ns, network, addr)
-		ch <- result{l, err}
-	}()
-	r := <-ch
-	return r.l, r.err
-}
-
-// listenOnThread enters ns on the current thread, listens and leaves. It
-// leaves the thread locked when it could not leave ns.
-func listenOnThread(ns *os.File, network, addr string) (net.Listener, error) {
-	runtime.LockOSThread()
-	home, err := os.Open("/proc/thread-self/ns/net")
-	if err != nil {
-		runtime.UnlockOSThread()
-		return nil, err
-	}
-	defer home.Close()
-	if err := unix.Setns(int(ns.Fd()), unix.CLONE_NEWNET); err != nil {
-		runtime.UnlockOSThread()
-		return nil, fmt.Errorf("enter network namespace: %w", err)
-	}
 	// IP_FREEBIND: the address need not be up yet. A sandbox's loopback
 	// comes up as its init stage starts, perhaps after this.
 	lc := net.ListenConfig{Control: func(_, _ string, c syscall.RawConn) error {
@@ -77,63 +43,65 @@ func listenOnThread(ns *os.File, network, addr string) (net.Listener, error) {
 		})
 		return errors.Join(err, serr)
 	}}
-	l, lerr := lc.Listen(context.Background(), network, addr)
-	if err := unix.Setns(int(home.Fd()), unix.CLONE_NEWNET); err != nil {
-		if l != nil {
-			l.Close()
-		}
-		return nil, errors.Join(lerr, fmt.Errorf("leave network namespace: %w", err))
-	}
-	runtime.UnlockOSThread()
-	return l, lerr
+	return openInNetns(pid, func() (net.Listener, error) { return lc.Listen(context.Background(), network, addr) })
 }
 
 // dialInNetns connects to addr from inside the network namespace of
-// process pid: the socket is made in that namespace and stays there.
+// process pid. Go makes the socket on the calling thread, which fixes its
+// namespace; the connect then completes through the poller wherever it
+// runs.
 func dialInNetns(ctx context.Context, pid int, network, addr string) (net.Conn, error) {
+	var d net.Dialer
+	return openInNetns(pid, func() (net.Conn, error) { return d.DialContext(ctx, network, addr) })
+}
+
+// openInNetns runs open, which makes a socket, in the network namespace of
+// process pid, and gives back what it made: the socket stays in that
+// namespace. It runs on a goroutine of its own, locked to its thread: if
+// the thread cannot go back to the host's namespace, it ends with the
+// goroutine instead of running other goroutines there.
+func openInNetns[T io.Closer](pid int, open func() (T, error)) (T, error) {
+	var zero T
 	ns, err := os.Open(fmt.Sprintf("/proc/%d/ns/net", pid))
 	if err != nil {
-		return nil, err
+		return zero, err
 	}
 	defer ns.Close()
 	type result struct {
-		c   net.Conn
+		v   T
 		err error
 	}
-	// As in listenInNetns, a goroutine of its own, locked to its thread.
 	ch := make(chan result, 1)
 	go func() {
-		c, err := dialOnThread(ctx, ns, network, addr)
-		ch <- result{c, err}
+		v, err := openOnThread(ns, open)
+		ch <- result{v, err}
 	}()
 	r := <-ch
-	return r.c, r.err
+	return r.v, r.err
 }
 
-// dialOnThread enters ns on the current thread and dials from there. Go
-// makes the socket on the calling thread, which fixes its namespace; the
-// connect then completes through the poller wherever it runs. It leaves
-// the thread locked when it could not leave ns.
-func dialOnThread(ctx context.Context, ns *os.File, network, addr string) (net.Conn, error) {
+// openOnThread enters ns on the current thread, runs open and leaves. It
+// leaves the thread locked when it could not leave ns.
+func openOnThread[T io.Closer](ns *os.File, open func() (T, error)) (T, error) {
+	var zero T
 	runtime.LockOSThread()
 	home, err := os.Open("/proc/thread-self/ns/net")
 	if err != nil {
 		runtime.UnlockOSThread()
-		return nil, err
+		return zero, err
 	}
 	defer home.Close()
 	if err := unix.Setns(int(ns.Fd()), unix.CLONE_NEWNET); err != nil {
 		runtime.UnlockOSThread()
-		return nil, fmt.Errorf("enter network namespace: %w", err)
+		return zero, fmt.Errorf("enter network namespace: %w", err)
 	}
-	var d net.Dialer
-	c, derr := d.DialContext(ctx, network, addr)
+	v, oerr := open()
 	if err := unix.Setns(int(home.Fd()), unix.CLONE_NEWNET); err != nil {
-		if c != nil {
-			c.Close()
+		if oerr == nil {
+			v.Close()
 		}
-		return nil, errors.Join(derr, fmt.Errorf("leave network namespace: %w", err))
+		return zero, errors.Join(oerr, fmt.Errorf("leave network namespace: %w", err))
 	}
 	runtime.UnlockOSThread()
-	return c, derr
+	return v, oerr
 }

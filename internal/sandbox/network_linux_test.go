@@ -679,36 +679,9 @@ func neighbours(index int32) ([]neighbour, error) {
 }
 
 // inNetns runs f on a thread in the network namespace of process pid.
-// The thread ends with f's goroutine unless it could go back to the
-// caller's namespace.
 func inNetns(pid int, f func() error) error {
-	ns, err := os.Open(fmt.Sprintf("/proc/%d/ns/net", pid))
-	if err != nil {
-		return err
-	}
-	defer ns.Close()
-	done := make(chan error, 1)
-	go func() {
-		runtime.LockOSThread()
-		home, err := os.Open("/proc/thread-self/ns/net")
-		if err != nil {
-			done <- err
-			return
-		}
-		defer home.Close()
-		if err := unix.Setns(int(ns.Fd()), unix.CLONE_NEWNET); err != nil {
-			done <- err
-			return
-		}
-		ferr := f()
-		if err := unix.Setns(int(home.Fd()), unix.CLONE_NEWNET); err != nil {
-			done <- errors.Join(ferr, err)
-			return
-		}
-		runtime.UnlockOSThread()
-		done <- ferr
-	}()
-	return <-done
+	_, err := openInNetns(pid, func() (io.Closer, error) { return io.NopCloser(nil), f() })
+	return err
 }
 
 // TestOutboundConcurrent starts and destroys 64 outbound sandboxes at
