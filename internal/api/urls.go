@@ -202,5 +202,6 @@ func (s *Server) newURLHandler(now func() time.Time) *furl.Handler {
 	return furl.NewHandler(furl.Options{
 		Lookup: s.lookupURL, Invoke: s.invokeURL, Keys: s.opts.Keys,
 		Region: s.opts.Region, AccountID: s.opts.AccountID, Log: s.log, Now: now,
+		Limit: s.opts.StreamBandwidth.Writer,
 	})
 }

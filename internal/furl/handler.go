@@ -43,6 +43,9 @@ type Options struct {
 	Keys sigv4.Keys
 	// Region and AccountID go into the events.
 	Region, AccountID string
+	// Limit, when set, wraps the writer of a streamed response's body
+	// with the server's bandwidth rule.
+	Limit func(io.Writer) io.Writer
 	Log               *slog.Logger
 	Now               func() time.Time
 }
@@ -177,6 +180,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case resp.Stream != nil:
 		defer resp.Stream.Close()
+		if h.opts.Limit != nil {
+			w = limited{w, h.opts.Limit(w)}
+		}
 		if err := WriteStream(w, resp.ContentType, resp.Stream); err != nil {
 			h.log.Info("function URL stream", "function", t.FunctionName, "request_id", requestID, "err", err)
 		}
@@ -200,6 +206,18 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 }
+
+// limited is a response writer whose body goes through w, a writer of
+// the bandwidth rule over it; Flush and the rest reach the writer below
+// through Unwrap.
+type limited struct {
+	http.ResponseWriter
+	w io.Writer
+}
+
+func (l limited) Write(p []byte) (int, error) { return l.w.Write(p) }
+
+func (l limited) Unwrap() http.ResponseWriter { return l.ResponseWriter }
 
 // buffered reads a streamed response whole, up to the limit of a
 // buffered one; a stream that fails or passes the limit is a function

@@ -184,3 +184,52 @@ func TestMatch(t *testing.T) {
 		}
 	}
 }
+
+// bytesStream is a stream whose bytes are all there.
+type bytesStream struct{ *bytes.Reader }
+
+func (bytesStream) Close() error                   { return nil }
+func (bytesStream) Err() *invocation.FunctionError { return nil }
+func (bytesStream) Written() int64                 { return 0 }
+
+// countingWriter counts what goes through it.
+type countingWriter struct {
+	w io.Writer
+	n *atomic.Int64
+}
+
+func (c countingWriter) Write(p []byte) (int, error) {
+	c.n.Add(int64(len(p)))
+	return c.w.Write(p)
+}
+
+// A RESPONSE_STREAM URL asks for a streaming invocation and relays the
+// stream through the bandwidth rule; a BUFFERED one asks for none and
+// answers the whole response.
+func TestHandlerStreamModes(t *testing.T) {
+	const body = `{"streamed":true}`
+	var through atomic.Int64
+	var streaming atomic.Bool
+	mode := Streamed
+	h := NewHandler(Options{
+		Lookup: func(_ context.Context, id string) (Target, error) {
+			return Target{URLID: id, FunctionName: "fn", AuthType: AuthNone, InvokeMode: mode}, nil
+		},
+		Invoke: func(_ context.Context, _, _ string, req invocation.Request) (invocation.Response, error) {
+			streaming.Store(req.Streaming)
+			return invocation.Response{ContentType: "text/plain", Stream: bytesStream{bytes.NewReader([]byte(body))}}, nil
+		},
+		Limit:  func(w io.Writer) io.Writer { return countingWriter{w, &through} },
+		Region: testRegion, AccountID: testAccount,
+	})
+	host := "http://" + testURLID + ".lambda-url.us-east-1.localhost"
+	w := serve(h, httptest.NewRequest("GET", host+"/", nil))
+	if w.Code != 200 || w.Body.String() != body || !streaming.Load() || through.Load() != int64(len(body)) {
+		t.Errorf("RESPONSE_STREAM: %d %q, streaming %v, %d bytes through the bandwidth rule", w.Code, w.Body, streaming.Load(), through.Load())
+	}
+	mode, through = Buffered, atomic.Int64{}
+	w = serve(h, httptest.NewRequest("GET", host+"/", nil))
+	if w.Code != 200 || w.Body.String() != body || streaming.Load() {
+		t.Errorf("BUFFERED: %d %q, streaming %v", w.Code, w.Body, streaming.Load())
+	}
+}

@@ -61,8 +61,8 @@ func (b Bandwidth) String() string {
 	return fmt.Sprintf("%d bytes then %d bytes/s", b.Burst, b.Rate)
 }
 
-// writer wraps w so that it writes within b, with the real clock.
-func (b Bandwidth) writer(w io.Writer) io.Writer {
+// Writer wraps w so that it writes within b, with the real clock.
+func (b Bandwidth) Writer(w io.Writer) io.Writer {
 	if b.Unlimited {
 		return w
 	}

@@ -66,7 +66,7 @@ func WriteStream(w http.ResponseWriter, resp invocation.Response, reports <-chan
 		}
 		return fmt.Errorf("flush the answer's headers: %w", err)
 	}
-	ew := &eventWriter{w: bw.writer(w), rc: rc, enc: eventstream.NewEncoder()}
+	ew := &eventWriter{w: bw.Writer(w), rc: rc, enc: eventstream.NewEncoder()}
 
 	var complete InvokeComplete
 	if resp.Stream != nil {

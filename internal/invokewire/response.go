@@ -52,7 +52,7 @@ func relay(w http.ResponseWriter, resp invocation.Response, bw Bandwidth) {
 	hdr.Set("Trailer", "Lambda-Runtime-Function-Error-Type, Lambda-Runtime-Function-Error-Body")
 	w.WriteHeader(http.StatusOK)
 	rc := http.NewResponseController(w)
-	out := bw.writer(w)
+	out := bw.Writer(w)
 	buf := make([]byte, 32*1024)
 	for {
 		n, err := resp.Stream.Read(buf)

@@ -75,7 +75,7 @@ func TestRateWriter(t *testing.T) {
 func TestRateWriterSmallScale(t *testing.T) {
 	// Real time at a small scale: 64 KiB uncapped, then 256 KiB/s.
 	var out bytes.Buffer
-	w := Bandwidth{Burst: 64 << 10, Rate: 256 << 10}.writer(&out)
+	w := Bandwidth{Burst: 64 << 10, Rate: 256 << 10}.Writer(&out)
 	start := time.Now()
 	if _, err := w.Write(make([]byte, 64<<10)); err != nil {
 		t.Fatal(err)
@@ -101,7 +101,7 @@ func TestParseBandwidth(t *testing.T) {
 	if _, err := ParseBandwidth("fast"); err == nil {
 		t.Error("ParseBandwidth(fast) gave no error")
 	}
-	if w := (Bandwidth{Unlimited: true}).writer(io.Discard); w != io.Discard {
+	if w := (Bandwidth{Unlimited: true}).Writer(io.Discard); w != io.Discard {
 		t.Errorf("an unlimited writer is %T, not the writer itself", w)
 	}
 }
