@@ -154,7 +154,7 @@ func New(opts Options) (*Environment, error) {
 	e.api = runtimeapi.New(e.log)
 	e.extensions = extensionNames(fn)
 	e.api.ConfigureExtensions(runtimeapi.ExtensionsConfig{
-		Function:  runtimeapi.FunctionInfo{Name: fn.Name, Version: fn.Version, Handler: fn.Handler, AccountID: fn.AccountID},
+		Function:   runtimeapi.FunctionInfo{Name: fn.Name, Version: fn.Version, Handler: fn.Handler, AccountID: fn.AccountID},
 		External:   e.extensions,
 		Telemetry:  subscriptions{e},
 		Registered: e.registered,

@@ -46,8 +46,8 @@ type Options struct {
 	// Limit, when set, wraps the writer of a streamed response's body
 	// with the server's bandwidth rule.
 	Limit func(io.Writer) io.Writer
-	Log               *slog.Logger
-	Now               func() time.Time
+	Log   *slog.Logger
+	Now   func() time.Time
 }
 
 // Handler serves function URL requests.
