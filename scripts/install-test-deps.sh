@@ -5,7 +5,8 @@
 # drive it with the AWS CLI (Debian's awscli) and boto3 (Debian's
 # python3-boto3), at /usr/bin/aws and /usr/bin/python3. The managed
 # runtimes' tests run Python 3.11 (Debian 12's python3) and Node.js 20 from
-# /usr/local/bin, /usr/bin or /bin. In strict mode (EMBER_TEST_STRICT=1, as
+# /usr/local/bin, /usr/bin or /bin; npm installs the AWS SDK for JavaScript
+# v3 (into the user's cache) for a test of response streaming. In strict mode (EMBER_TEST_STRICT=1, as
 # .ci/run sets) a test that finds one of these missing fails.
 set -euo pipefail
 command -v go >/dev/null || { echo "Go is required: https://go.dev/dl/" >&2; exit 1; }
@@ -26,6 +27,9 @@ if [ "$(id -u)" = 0 ] && [ "$(uname -s)" = Linux ]; then
   [ -x /usr/bin/aws ] || missing+=(awscli)
   [ -x /usr/bin/python3 ] || missing+=(python3)
   /usr/bin/python3 -c 'import boto3' 2>/dev/null || missing+=(python3-boto3)
+  # npm installs the AWS SDK for JavaScript v3 that a test of
+  # InvokeWithResponseStream reads ember's event stream with.
+  command -v npm >/dev/null || missing+=(npm)
   updated=
   if [ ${#missing[@]} -gt 0 ]; then
     apt-get update -qq && updated=1
