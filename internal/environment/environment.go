@@ -422,7 +422,7 @@ func (e *Environment) init(r *run) (*process, invocation.Response, bool) {
 		ns := &sandboxDialer{}
 		hub = e.newHub(ns.dial)
 		e.initStart(hub)
-		proc, err = e.startSandboxed(argv, e.sandboxVariables(), ns, e.output(hub, telemetry.TypeFunction))
+		proc, err = e.startSandboxed(argv, e.sandboxVariables(), ns, e.output(hub, telemetry.TypeFunction), e.output(hub, telemetry.TypeExtension))
 	} else {
 		hub = e.newHub(nil)
 		e.initStart(hub)

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync"
 	"syscall"
+	"time"
 
 	"github.com/emberfn/ember/internal/function"
 	"github.com/emberfn/ember/internal/sandbox"
@@ -179,6 +180,9 @@ type prepared struct {
 	// watch reports the exits of the extensions that run beside the
 	// runtime; nil when there are none.
 	watch *extensionWatch
+	// extOut is the read end of the extensions' output, apart from the
+	// runtime's; nil when there are none.
+	extOut *os.File
 }
 
 // discard tears down a prepared sandbox that will not run.
@@ -195,6 +199,9 @@ func (pr *prepared) discard() error {
 	})
 	pr.r.Close()
 	pr.w.Close()
+	if pr.extOut != nil {
+		pr.extOut.Close()
+	}
 	if err != nil {
 		return fmt.Errorf("discard prepared sandbox: %w", err)
 	}
@@ -203,8 +210,8 @@ func (pr *prepared) discard() error {
 
 // startSandboxed starts the runtime in a sandbox: the one prepared ahead,
 // or a new one. ns learns the sandbox before anything in it runs; the
-// output of the runtime and its extensions goes to out.
-func (e *Environment) startSandboxed(argv, env []string, ns *sandboxDialer, out func([]byte)) (*process, error) {
+// runtime's output goes to out, its extensions' to extOut.
+func (e *Environment) startSandboxed(argv, env []string, ns *sandboxDialer, out, extOut func([]byte)) (*process, error) {
 	e.mu.Lock()
 	pr := e.prepared
 	e.prepared = nil
@@ -215,7 +222,7 @@ func (e *Environment) startSandboxed(argv, env []string, ns *sandboxDialer, out 
 			return nil, err
 		}
 	}
-	return e.launch(pr, argv[0], ns, out)
+	return e.launch(pr, argv[0], ns, out, extOut)
 }
 
 // buildSandbox builds a sandbox for the runtime up to the exec, with the
@@ -272,11 +279,20 @@ func (e *Environment) buildSandboxNow(argv, env []string, now bool) (_ *prepared
 	}
 	if len(e.extensions) > 0 {
 		// The extensions run beside the runtime, started by the
-		// sandbox's init stage with it.
+		// sandbox's init stage with it, their output on a pipe of
+		// their own.
 		pr.watch = &extensionWatch{api: e.api, names: e.extensions, tasks: &e.tasks}
+		extR, extW, err := os.Pipe()
+		if err != nil {
+			return nil, fmt.Errorf("start extensions: pipe: %w", err)
+		}
+		pr.extOut = extR
+		// The sandbox has its copy once the spec is sent.
+		defer extW.Close()
+		cleanup = append(cleanup, func() { extR.Close() })
 		extEnv := extensionVariables(env)
 		for _, name := range e.extensions {
-			spec.Helpers = append(spec.Helpers, sandbox.Helper{Command: []string{OptDir + "/" + extensionsDir + "/" + name}, Env: extEnv})
+			spec.Helpers = append(spec.Helpers, sandbox.Helper{Command: []string{OptDir + "/" + extensionsDir + "/" + name}, Env: extEnv, Output: extW})
 		}
 		spec.OnHelperExit = pr.watch.exited
 	}
@@ -369,7 +385,7 @@ func (p *pendingGroup) Add(pid int) error {
 
 // launch execs the runtime in a prepared sandbox. Its Init Duration starts
 // here: like Lambda's, it counts the runtime's init, not the platform's.
-func (e *Environment) launch(pr *prepared, name string, ns *sandboxDialer, out func([]byte)) (*process, error) {
+func (e *Environment) launch(pr *prepared, name string, ns *sandboxDialer, out, extOut func([]byte)) (*process, error) {
 	ns.sb.Store(pr.sb)
 	e.serve(pr.l)
 	if err := pr.sb.Exec(); err != nil {
@@ -377,6 +393,16 @@ func (e *Environment) launch(pr *prepared, name string, ns *sandboxDialer, out f
 	}
 	start := pr.sb.Started()
 	pr.w.Close()
+	var extPump *pump
+	if pr.extOut != nil {
+		f := pr.extOut
+		pr.extOut = nil
+		var err error
+		if extPump, err = newPump(f, extOut); err != nil {
+			return nil, errors.Join(err, pr.discard())
+		}
+		go extPump.run()
+	}
 	sb, l, cg := pr.sb, pr.l, pr.cg
 	// The sandbox's own goroutine reports its end, or, with extensions,
 	// the runtime's, which comes before the sandbox's.
@@ -425,6 +451,10 @@ func (e *Environment) launch(pr *prepared, name string, ns *sandboxDialer, out f
 		err := sb.Destroy()
 		if cg != nil {
 			err = errors.Join(err, cg.Delete())
+		}
+		if extPump != nil {
+			// The extensions' last lines, once the sandbox has ended.
+			extPump.wait(time.Second)
 		}
 		return err
 	}

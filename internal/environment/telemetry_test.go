@@ -159,10 +159,13 @@ func TestTelemetryAndLogsAPIs(t *testing.T) {
 			if sub < at[0] || sub > at[1] || ext < at[0] || ext > at[1] {
 				t.Errorf("subscription at %d, extension at %d: want both between initStart (%d) and initRuntimeDone (%d)", sub, ext, at[0], at[1])
 			}
-			if m.name == "plain" {
-				// A plain extension's output is told apart from the
-				// runtime's.
-				inOrder(t, tel, "extension:telemetryext listening")
+			// An extension's output is told apart from the runtime's,
+			// in a sandbox as in a plain process.
+			inOrder(t, tel, "extension:telemetryext listening")
+			for _, ev := range tel {
+				if ev.Type == "function" && strings.Contains(string(ev.Record), "telemetryext listening") {
+					t.Errorf("the extension's line came as a function event: %s", ev.Record)
+				}
 			}
 
 			is := record(t, tel[at[0]])

@@ -79,6 +79,7 @@ func runInit(status *os.File) error {
 		}
 	}
 
+	spec.helperOutputs = files[roleHelperOutput]
 	err = buildRoot(spec, files[roleBind])
 	unix.Close(fdSpec)
 	if err != nil {
@@ -163,9 +164,17 @@ func supervise(spec *initSpec, status *os.File) error {
 	// The helpers start after the command, so that the command is the
 	// init stage's first child, as the host side finds it.
 	helpers := make(map[int]int, len(spec.Helpers))
+	outputs := spec.helperOutputs
 	for i, h := range spec.Helpers {
 		hattr := *attr
 		hattr.Env = h.Env
+		if i < len(spec.HelperOutputs) && spec.HelperOutputs[i] && len(outputs) > 0 {
+			// Its own output, as its stdout and stderr; the init stage's
+			// copy closes once every helper has started.
+			out := uintptr(outputs[0])
+			outputs = outputs[1:]
+			hattr.Files = []uintptr{0, out, out}
+		}
 		hpid, err := syscall.ForkExec(h.Command[0], h.Command, &hattr)
 		if err != nil {
 			// As if it had exited at once with status 127, as a shell
@@ -177,6 +186,9 @@ func supervise(spec *initSpec, status *os.File) error {
 			continue
 		}
 		helpers[hpid] = i
+	}
+	for _, fd := range spec.helperOutputs {
+		unix.Close(fd)
 	}
 	commandDone := false
 	for !commandDone || len(helpers) > 0 {

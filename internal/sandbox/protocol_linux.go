@@ -18,15 +18,20 @@ import (
 // when Tmp is set, a tmpMessage follows with /tmp's file system.
 type initSpec struct {
 	// Root is the empty host directory to build the new root on.
-	Root     string
-	Command  []string
-	Env      []string
-	Helpers  []Helper `json:",omitempty"`
-	Dir      string
-	Binds    []Bind
-	HostRoot bool
-	Image    []string
-	Etc      map[string]string
+	Root    string
+	Command []string
+	Env     []string
+	Helpers []Helper `json:",omitempty"`
+	// HelperOutputs says, for each of Helpers, whether it comes with an
+	// output of its own (roleHelperOutput, in order).
+	HelperOutputs []bool `json:",omitempty"`
+	// helperOutputs are the init stage's fds of those outputs.
+	helperOutputs []int
+	Dir           string
+	Binds         []Bind
+	HostRoot      bool
+	Image         []string
+	Etc           map[string]string
 	// NoMountAPI has the init stage mount as on a kernel without the
 	// mount API: an image's overlay with the classic option string.
 	NoMountAPI bool `json:",omitempty"`
@@ -71,6 +76,8 @@ type fileRole string
 const (
 	roleStdout fileRole = "stdout"
 	roleStderr fileRole = "stderr"
+	// roleHelperOutput is a helper's stdout and stderr.
+	roleHelperOutput fileRole = "helper-output"
 	// roleBind is a bind's mount, attached nowhere yet (open_tree).
 	roleBind fileRole = "bind"
 	// roleTmpMount is /tmp's file system, mounted by the host side and
@@ -82,7 +89,7 @@ const (
 )
 
 // maxSentFiles bounds the files that come with one message.
-const maxSentFiles = 16
+const maxSentFiles = 32
 
 // maxMessage bounds a message to the init stage. The kernel refuses a
 // packet larger than a socket's send buffer (EMSGSIZE), some 200 KB.

@@ -45,6 +45,9 @@ type Helper struct {
 	Command []string
 	// Env is the helper's whole environment.
 	Env []string
+	// Output, when set, becomes the helper's fds 1 and 2; nil shares
+	// the command's (Spec.Stdout and Spec.Stderr).
+	Output *os.File `json:"-"`
 }
 
 // Bind makes a host file or directory visible inside the sandbox.

@@ -482,6 +482,17 @@ func (s *Sandbox) sendSpec(spec Spec, is *initSpec) error {
 			is.Files = append(is.Files, out.role)
 		}
 	}
+	for i, h := range spec.Helpers {
+		if h.Output == nil {
+			continue
+		}
+		if is.HelperOutputs == nil {
+			is.HelperOutputs = make([]bool, len(spec.Helpers))
+		}
+		files = append(files, h.Output)
+		is.Files = append(is.Files, roleHelperOutput)
+		is.HelperOutputs[i] = true
+	}
 	binds, withFile, bindFiles, err := openBinds(spec.Binds)
 	if err != nil {
 		return err

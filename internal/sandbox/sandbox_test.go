@@ -816,3 +816,42 @@ func TestHelpers(t *testing.T) {
 		t.Fatal("the sandbox did not end after its helpers")
 	}
 }
+
+// A helper with an output of its own writes there, not to the command's;
+// its output ends when it exits, and a helper without one shares the
+// command's.
+func TestHelperOutput(t *testing.T) {
+	code := needSandbox(t)
+	spec := testSpec(code, "", "hello")
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	spec.Helpers = []Helper{
+		{Command: []string{"/bin/sh", "-c", "echo own stdout; echo own stderr >&2"}, Output: w},
+		{Command: []string{"/bin/sh", "-c", "echo shared=yes"}},
+	}
+	s := start(t, spec)
+	w.Close()
+	if err := s.Exec(); err != nil {
+		t.Fatal(err)
+	}
+	r.SetReadDeadline(time.Now().Add(30 * time.Second))
+	own, err := io.ReadAll(r)
+	if err != nil {
+		t.Fatalf("read the helper's output: %v", err)
+	}
+	if string(own) != "own stdout\nown stderr\n" {
+		t.Errorf("the helper's own output %q", own)
+	}
+	got := s.results(t)
+	if got["hello"] == "" || got["shared"] != "yes" {
+		t.Errorf("the command's output %v: want the probe's hello and the second helper's line", got)
+	}
+	for k := range got {
+		if strings.Contains(k, "own") {
+			t.Errorf("the command's output holds the first helper's line %q", k)
+		}
+	}
+}
