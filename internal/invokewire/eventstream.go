@@ -58,14 +58,12 @@ func WriteStream(w http.ResponseWriter, resp invocation.Response, reports <-chan
 	hdr := w.Header()
 	hdr.Set("Content-Type", EventStreamContentType)
 	hdr.Set("X-Amz-Executed-Version", version)
+	// The headers go out with the first event, not before: a client
+	// still busy sending the request when they arrive can lose the
+	// connection (the AWS SDK for Go closes the request's body as soon
+	// as they do).
 	w.WriteHeader(http.StatusOK)
 	rc := http.NewResponseController(w)
-	if err := rc.Flush(); err != nil {
-		if resp.Stream != nil {
-			resp.Stream.Close()
-		}
-		return fmt.Errorf("flush the answer's headers: %w", err)
-	}
 	ew := &eventWriter{w: bw.Writer(w), rc: rc, enc: eventstream.NewEncoder()}
 
 	var complete InvokeComplete

@@ -6,8 +6,10 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
+	"net/http"
 	"os"
 	"strings"
 	"sync"
@@ -101,7 +103,28 @@ func sdkClient(url string) *lambda.Client {
 		Region:       function.DefaultRegion,
 		Credentials:  credentials.NewStaticCredentialsProvider("AKIDEMBERTEST", "secret", ""),
 		Retryer:      aws.NopRetryer{},
+		HTTPClient:   ownBodies{http.DefaultClient},
 	})
+}
+
+// ownBodies sends each request's body from a copy of its own. The SDK
+// closes the body it built as soon as the response's headers arrive
+// (smithy-go's transport/http/client.go), which can cut the transport's
+// last read of it, and then the connection that still carries a streamed
+// response: "use of closed network connection" (aws-sdk-go-v2 #2737).
+type ownBodies struct{ c *http.Client }
+
+func (o ownBodies) Do(r *http.Request) (*http.Response, error) {
+	if r.Body != nil && r.Body != http.NoBody {
+		body, err := io.ReadAll(r.Body)
+		r.Body.Close()
+		if err != nil {
+			return nil, err
+		}
+		r.Body = io.NopCloser(bytes.NewReader(body))
+		r.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(body)), nil }
+	}
+	return o.c.Do(r)
 }
 
 // zipped is a test function's directory as a zip.
