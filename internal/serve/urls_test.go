@@ -290,7 +290,7 @@ func TestFunctionURLs(t *testing.T) {
 	streamed.Body.Close()
 	if err != nil || restErr != nil || string(first) != "part-1\n" || string(rest) != "part-2 /live\n" {
 		t.Errorf("a live stream: %q %q, %v, %v", first, rest, err, restErr)
-	} else if gap := time.Since(firstAt); gap < 200*time.Millisecond {
+	} else if gap := time.Since(firstAt); gap < 100*time.Millisecond {
 		t.Errorf("the stream's first part came %v before its end; want it as written, about 300 ms before", gap)
 	}
 
