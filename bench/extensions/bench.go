@@ -145,7 +145,7 @@ func (b *bench) startRie(ctx context.Context, kind string, body []byte) (*path, 
 		return nil, err
 	}
 	p := &path{Path: harness.Path{Name: labels[kind], Do: harness.PostEcho(b.hc, rie.URL, body)}, kind: kind,
-		server: rie.Server, log: &reportLog{path: rie.Stdout}}
+		server: rie.Server, log: &reportLog{tail: harness.LogTail{Path: rie.Stdout}}}
 	if _, err := p.Do(ctx); err != nil {
 		return nil, fmt.Errorf("first invocation through %s: %w", p.Name, err)
 	}

@@ -4,10 +4,9 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"io"
-	"os"
 	"time"
 
+	"github.com/emberfn/ember/bench/internal/harness"
 	"github.com/emberfn/ember/internal/tune"
 )
 
@@ -18,11 +17,7 @@ const logWait = 3 * time.Second
 
 // reportLog reads the function log that an ember rie writes to its
 // stdout, which the benchmark keeps in a file.
-type reportLog struct {
-	path string
-	// off is where the next read starts: after the last whole line read.
-	off int64
-}
+type reportLog struct{ tail harness.LogTail }
 
 // logCounts are what the platform's lines of a stretch of the log say.
 type logCounts struct {
@@ -61,28 +56,10 @@ var (
 	readyField      = []byte("\tState: Ready\t")
 )
 
-// read counts the whole lines written since the last read.
-func (l *reportLog) read() (logCounts, error) {
+// count counts the platform's lines among lines.
+func (l *reportLog) count(lines []byte) (logCounts, error) {
 	var c logCounts
-	f, err := os.Open(l.path)
-	if err != nil {
-		return c, err
-	}
-	defer f.Close()
-	if _, err := f.Seek(l.off, io.SeekStart); err != nil {
-		return c, fmt.Errorf("read %s: %w", l.path, err)
-	}
-	b, err := io.ReadAll(f)
-	if err != nil {
-		return c, fmt.Errorf("read %s: %w", l.path, err)
-	}
-	end := bytes.LastIndexByte(b, '\n')
-	if end < 0 {
-		return c, nil
-	}
-	b = b[:end+1]
-	l.off += int64(len(b))
-	for line := range bytes.Lines(b) {
+	for line := range bytes.Lines(lines) {
 		switch {
 		case bytes.HasPrefix(line, extensionPrefix):
 			c.extensions++
@@ -92,7 +69,7 @@ func (l *reportLog) read() (logCounts, error) {
 		case bytes.HasPrefix(line, reportPrefix):
 			r, err := tune.ParseReport(string(line))
 			if err != nil {
-				return c, fmt.Errorf("%s: %w", l.path, err)
+				return c, fmt.Errorf("%s: %w", l.tail.Path, err)
 			}
 			c.reports++
 			c.durations = append(c.durations, r.Duration)
@@ -114,17 +91,10 @@ func (l *reportLog) read() (logCounts, error) {
 // passed.
 func (l *reportLog) await(ctx context.Context, want int) (logCounts, error) {
 	var total logCounts
-	deadline := time.Now().Add(logWait)
-	for {
-		c, err := l.read()
+	err := l.tail.Await(ctx, logWait, func(lines []byte) error {
+		c, err := l.count(lines)
 		total.add(c)
-		if err != nil || total.reports >= want || time.Now().After(deadline) {
-			return total, err
-		}
-		select {
-		case <-ctx.Done():
-			return total, ctx.Err()
-		case <-time.After(10 * time.Millisecond):
-		}
-	}
+		return err
+	}, func() bool { return total.reports >= want })
+	return total, err
 }

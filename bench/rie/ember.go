@@ -67,7 +67,7 @@ func startEmber(ctx context.Context, procs *harness.Children, client *http.Clien
 	if err != nil {
 		return nil, err
 	}
-	return &emberServer{Server: rie.Server, log: &reportLog{path: rie.Stdout}, sandboxed: sandboxed}, nil
+	return &emberServer{Server: rie.Server, log: &reportLog{tail: harness.LogTail{Path: rie.Stdout}}, sandboxed: sandboxed}, nil
 }
 
 // benchEnv is the benchmark's environment without the variables that

@@ -4,10 +4,10 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"io"
-	"os"
 	"strconv"
 	"time"
+
+	"github.com/emberfn/ember/bench/internal/harness"
 )
 
 // logWait bounds the wait for REPORT lines: ember writes REPORT once the
@@ -16,11 +16,7 @@ const logWait = 3 * time.Second
 
 // reportLog reads the REPORT lines that ember writes to its stdout, which
 // the benchmark keeps in a file.
-type reportLog struct {
-	path string
-	// off is where the next read starts: after the last whole line read.
-	off int64
-}
+type reportLog struct{ tail harness.LogTail }
 
 // reportCounts are what the REPORT lines of a stretch of the log say.
 type reportCounts struct {
@@ -50,28 +46,10 @@ var (
 	limitsField  = []byte("\tLimits: not enforced")
 )
 
-// read counts the whole lines written since the last read.
-func (l *reportLog) read() (reportCounts, error) {
+// count counts the REPORT lines among lines.
+func (l *reportLog) count(lines []byte) (reportCounts, error) {
 	var c reportCounts
-	f, err := os.Open(l.path)
-	if err != nil {
-		return c, err
-	}
-	defer f.Close()
-	if _, err := f.Seek(l.off, io.SeekStart); err != nil {
-		return c, fmt.Errorf("read %s: %w", l.path, err)
-	}
-	b, err := io.ReadAll(f)
-	if err != nil {
-		return c, fmt.Errorf("read %s: %w", l.path, err)
-	}
-	end := bytes.LastIndexByte(b, '\n')
-	if end < 0 {
-		return c, nil
-	}
-	b = b[:end+1]
-	l.off += int64(len(b))
-	for line := range bytes.Lines(b) {
+	for line := range bytes.Lines(lines) {
 		if !bytes.HasPrefix(line, reportPrefix) {
 			continue
 		}
@@ -98,17 +76,10 @@ func (l *reportLog) read() (reportCounts, error) {
 // passed.
 func (l *reportLog) await(ctx context.Context, want int) (reportCounts, error) {
 	var total reportCounts
-	deadline := time.Now().Add(logWait)
-	for {
-		c, err := l.read()
+	err := l.tail.Await(ctx, logWait, func(lines []byte) error {
+		c, err := l.count(lines)
 		total.add(c)
-		if err != nil || total.reports >= want || time.Now().After(deadline) {
-			return total, err
-		}
-		select {
-		case <-ctx.Done():
-			return total, ctx.Err()
-		case <-time.After(10 * time.Millisecond):
-		}
-	}
+		return err
+	}, func() bool { return total.reports >= want })
+	return total, err
 }
